@@ -1,0 +1,30 @@
+//! Kagi's wire types, shared by the native host, the extension's WASM and the demo bank.
+//!
+//! - [`frame`]: native messaging framing (4-byte native-endian length + UTF-8 JSON).
+//! - [`request`]: what the extension sends (`status`, `authenticate`, `enroll.begin`, `enroll.finish`).
+//! - [`message`]: what the host sends (hello, replies echoing the request id, pushed events).
+//! - [`error`]: stable error codes the UI maps to Japanese/English text.
+//! - [`login`]: the `kagi-auth:1` login token, its digest, origin and nonce rules.
+//! - [`summary`]: token and certificate summaries.
+//! - [`ids`]: the extension ids and native host name the host and manifests agree on.
+//!
+//! This crate does no I/O beyond `std::io::{Read, Write}` helpers and compiles for
+//! `wasm32-unknown-unknown`. The protocol is documented with JSON examples in `docs/protocol.md`.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod frame;
+pub mod ids;
+pub mod login;
+pub mod message;
+pub mod request;
+pub mod summary;
+
+pub use error::{ErrorCode, ProtoError, WireError};
+pub use login::{LoginToken, Nonce, Origin, SignatureAlgorithm};
+pub use message::{Event, Hello, Outgoing, Reply};
+pub use request::{Command, KeyAlgorithm, Pin, Request};
+pub use summary::{CertSummary, EnrollBeginResult, EnrollFinishResult, ReaderInfo, StatusResult, Subject, TokenSummary};
+
+/// Version of this wire protocol; bumped on incompatible changes. Sent in the hello.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,83 @@
+//! What the host tells the extension about readers, tokens and certificates.
+
+use serde::{Deserialize, Serialize};
+
+/// A PC/SC reader and whether a card is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReaderInfo {
+    pub name: String,
+    pub token_present: bool,
+}
+
+/// Subject (or issuer) name fields in the layout the bank's screens show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subject {
+    pub country: Option<String>,
+    pub organization: Option<String>,
+    /// In certificate order, e.g. `["Shinkin Internet Banking Intermediates CA", "IssuedCount=001"]`.
+    pub organizational_units: Vec<String>,
+    pub common_name: Option<String>,
+}
+
+/// A certificate as the customer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertSummary {
+    /// PIV key reference of the slot holding it, hex: `"9A"`, or `"82"`..`"95"` (retired slots).
+    pub slot: String,
+    pub subject: Subject,
+    pub issuer: Subject,
+    /// Serial number, lowercase hex without separators.
+    pub serial: String,
+    /// RFC 3339, UTC.
+    pub not_before: String,
+    /// RFC 3339, UTC.
+    pub not_after: String,
+    /// `"P-256"`, `"RSA-2048"`, or a description of another key type.
+    pub key_algorithm: String,
+    /// SHA-256 of the DER certificate, lowercase hex (for support desks and bank records).
+    pub sha256: String,
+}
+
+/// A PIV token in a reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenSummary {
+    pub reader: String,
+    /// Card identity: the CHUID GUID (SP 800-73-4 tag 34), lowercase hex, when the token has one.
+    pub guid: Option<String>,
+    /// PIN tries left, when the token says (`null` when the PIN is already verified or unknown).
+    pub pin_retries: Option<u8>,
+    /// The login certificate Kagi uses (the newest valid one), if any.
+    pub certificate: Option<CertSummary>,
+}
+
+/// Result of `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusResult {
+    pub readers: Vec<ReaderInfo>,
+    /// The token Kagi would use (the first reader holding a PIV token), if any.
+    pub token: Option<TokenSummary>,
+}
+
+/// Result of `enroll.begin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollBeginResult {
+    /// Slot of the new key, hex (a retired slot `"82"`..`"95"`).
+    pub slot: String,
+    pub algorithm: crate::KeyAlgorithm,
+    /// PKCS#10 certificate signing request, DER, standard base64, signed by the new key on the token.
+    pub csr: String,
+}
+
+/// Result of `enroll.finish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollFinishResult {
+    /// The stored certificate as read back from the token; now the active login certificate.
+    pub certificate: CertSummary,
+}
