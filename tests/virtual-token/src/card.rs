@@ -1,0 +1,620 @@
+//! The PIV card application: command APDU parsing, chaining and the PIV commands of
+//! SP 800-73-4 Part 2 §3 (plus the few YubiKey extensions yubico-piv-tool needs).
+
+use crate::crypto::{self, AsymKey, MgmtKey};
+use crate::objects::{self, TAG_DISCOVERY, TAG_KEY_HISTORY};
+use crate::state::{Persistent, Store};
+use crate::tlv;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Status words (ISO/IEC 7816-4 §5.1.3, SP 800-73-4 Part 2 Table 6).
+pub mod sw {
+    pub const OK: u16 = 0x9000;
+    pub const MORE_DATA: u16 = 0x6100;
+    pub const VERIFY_FAIL: u16 = 0x63C0;
+    pub const MEMORY_FAILURE: u16 = 0x6581;
+    pub const WRONG_LENGTH: u16 = 0x6700;
+    pub const SECURITY_NOT_SATISFIED: u16 = 0x6982;
+    pub const AUTH_BLOCKED: u16 = 0x6983;
+    pub const CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
+    pub const WRONG_DATA: u16 = 0x6A80;
+    pub const NOT_FOUND: u16 = 0x6A82;
+    pub const NOT_ENOUGH_MEMORY: u16 = 0x6A84;
+    pub const INCORRECT_P1P2: u16 = 0x6A86;
+    pub const REF_DATA_NOT_FOUND: u16 = 0x6A88;
+    pub const INS_NOT_SUPPORTED: u16 = 0x6D00;
+    pub const CLA_NOT_SUPPORTED: u16 = 0x6E00;
+    pub const NO_PRECISE_DIAGNOSIS: u16 = 0x6F00;
+}
+
+/// The version this token reports to GET VERSION (a YubiKey 5 firmware number, so that
+/// yubico-piv-tool uses GET SERIAL instead of its older OTP-applet route).
+pub const VERSION: [u8; 3] = [5, 4, 3];
+
+/// Largest command data accepted through command chaining (certificates are ≤ ~3 KB).
+const MAX_CHAINED: usize = 16 * 1024;
+
+/// Answer To Reset: T=1, historical bytes "KagiVPIV" (ISO/IEC 7816-3 §8.2).
+pub fn atr() -> Vec<u8> {
+    let hist = b"KagiVPIV";
+    let mut a = vec![0x3B, 0x80 | hist.len() as u8, 0x80, 0x01];
+    a.extend_from_slice(hist);
+    let tck = a[1..].iter().fold(0u8, |x, b| x ^ b);
+    a.push(tck);
+    a
+}
+
+/// A parsed short command APDU (ISO/IEC 7816-4 §5.1; extended lengths are not supported).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Apdu<'a> {
+    pub cla: u8,
+    pub ins: u8,
+    pub p1: u8,
+    pub p2: u8,
+    pub data: &'a [u8],
+    /// Expected response length (Le 00 = 256); `None` when absent.
+    pub le: Option<usize>,
+}
+
+impl<'a> Apdu<'a> {
+    /// Parses cases 1–4 of short APDUs; anything else is a length error (6700).
+    pub fn parse(b: &'a [u8]) -> Result<Self, u16> {
+        if b.len() < 4 {
+            return Err(sw::WRONG_LENGTH);
+        }
+        let (cla, ins, p1, p2) = (b[0], b[1], b[2], b[3]);
+        let le_of = |x: u8| if x == 0 { 256 } else { usize::from(x) };
+        let (data, le) = match b.len() {
+            4 => (&b[4..4], None),
+            5 => (&b[5..5], Some(le_of(b[4]))),
+            n => {
+                let lc = usize::from(b[4]);
+                if lc == 0 {
+                    // Extended-length APDU.
+                    return Err(sw::WRONG_LENGTH);
+                }
+                if n == 5 + lc {
+                    (&b[5..], None)
+                } else if n == 6 + lc {
+                    (&b[5..5 + lc], Some(le_of(b[5 + lc])))
+                } else {
+                    return Err(sw::WRONG_LENGTH);
+                }
+            }
+        };
+        Ok(Apdu { cla, ins, p1, p2, data, le })
+    }
+}
+
+/// Pending state of a management-key challenge-response (Part 2 §3.2.4, Appendix A.1).
+#[derive(Debug)]
+enum MgmtPending {
+    /// Mutual authentication: the plaintext witness we sent encrypted.
+    Witness(Vec<u8>),
+    /// External authentication: the plaintext challenge we sent.
+    Challenge(Vec<u8>),
+}
+
+/// Result of a command: response data (SW 9000) or an error status word.
+type CmdResult = Result<Vec<u8>, u16>;
+
+/// The card: persistent state plus the security status of the current session.
+pub struct Card {
+    st: Persistent,
+    store: Store,
+    keys: BTreeMap<u8, AsymKey>,
+    mgmt: MgmtKey,
+    delay: Duration,
+    // Volatile (cleared by reset / power off):
+    pin_verified: bool,
+    /// PIN verified and not yet consumed by a PIN-always key (9C).
+    pin_always_ok: bool,
+    mgmt_authenticated: bool,
+    mgmt_pending: Option<MgmtPending>,
+    /// Rest of a long response, fetched with GET RESPONSE.
+    out_pending: Vec<u8>,
+    /// Command chaining in progress: (INS, P1, P2, data so far).
+    chain: Option<(u8, u8, u8, Vec<u8>)>,
+    /// Number of commands answered since start.
+    pub answered: u64,
+}
+
+impl Card {
+    /// Loads (or creates) the state and builds the card.
+    pub fn new(store: Store, delay: Duration) -> Result<Self, String> {
+        let st = store.load_or_create()?;
+        let mut keys = BTreeMap::new();
+        for (k, v) in &st.keys {
+            let r = u8::from_str_radix(k, 16).map_err(|e| format!("key reference {k}: {e}"))?;
+            let key = AsymKey::from_stored(v).map_err(|e| format!("key {k}: {}", e.0))?;
+            keys.insert(r, key);
+        }
+        let mgmt_key = hex::decode(&st.mgmt_key).map_err(|e| format!("management key: {e}"))?;
+        let mgmt = MgmtKey::new(st.mgmt_alg, mgmt_key).map_err(|e| e.0)?;
+        Ok(Card {
+            st,
+            store,
+            keys,
+            mgmt,
+            delay,
+            pin_verified: false,
+            pin_always_ok: false,
+            mgmt_authenticated: false,
+            mgmt_pending: None,
+            out_pending: Vec::new(),
+            chain: None,
+            answered: 0,
+        })
+    }
+
+    /// Card reset or power off: the security status of the session is lost.
+    pub fn reset(&mut self) {
+        self.pin_verified = false;
+        self.pin_always_ok = false;
+        self.mgmt_authenticated = false;
+        self.mgmt_pending = None;
+        self.out_pending.clear();
+        self.chain = None;
+    }
+
+    /// Read access to the persistent state (for tests and logging).
+    pub fn state(&self) -> &Persistent {
+        &self.st
+    }
+
+    /// Processes one command APDU and returns the response APDU (data ‖ SW1 SW2).
+    /// Never panics on malformed input.
+    pub fn process(&mut self, raw: &[u8]) -> Vec<u8> {
+        self.answered += 1;
+        let (mut data, sw) = match self.process_inner(raw) {
+            Ok((d, sw)) => (d, sw),
+            Err(sw) => (Vec::new(), sw),
+        };
+        data.extend_from_slice(&sw.to_be_bytes());
+        data
+    }
+
+    fn process_inner(&mut self, raw: &[u8]) -> Result<(Vec<u8>, u16), u16> {
+        let a = Apdu::parse(raw).inspect_err(|_| self.chain = None)?;
+        if a.cla & !0x10 != 0 {
+            self.chain = None;
+            return Err(sw::CLA_NOT_SUPPORTED);
+        }
+        if a.ins == 0xC0 {
+            return self.get_response(&a);
+        }
+        self.out_pending.clear();
+
+        // Command chaining (ISO/IEC 7816-4 §5.1.1.1, SP 800-73-4 Part 2 §3 note on chaining).
+        if a.cla & 0x10 != 0 {
+            let same = matches!(&self.chain, Some((i, p1, p2, _)) if (*i, *p1, *p2) == (a.ins, a.p1, a.p2));
+            if !same {
+                self.chain = Some((a.ins, a.p1, a.p2, Vec::new()));
+            }
+            if let Some((_, _, _, buf)) = &mut self.chain {
+                if buf.len() + a.data.len() > MAX_CHAINED {
+                    self.chain = None;
+                    return Err(sw::NOT_ENOUGH_MEMORY);
+                }
+                buf.extend_from_slice(a.data);
+            }
+            return Ok((Vec::new(), sw::OK));
+        }
+        let chained = match self.chain.take() {
+            Some((i, p1, p2, mut buf)) if (i, p1, p2) == (a.ins, a.p1, a.p2) => {
+                buf.extend_from_slice(a.data);
+                Some(buf)
+            }
+            _ => None,
+        };
+        let data = chained.as_deref().unwrap_or(a.data);
+        let resp = self.dispatch(a.ins, a.p1, a.p2, data)?;
+        Ok(self.respond(resp, a.le))
+    }
+
+    /// Sends at most Le bytes now and keeps the rest for GET RESPONSE (61xx).
+    fn respond(&mut self, mut resp: Vec<u8>, le: Option<usize>) -> (Vec<u8>, u16) {
+        let max = le.unwrap_or(256);
+        if resp.len() <= max {
+            return (resp, sw::OK);
+        }
+        self.out_pending = resp.split_off(max);
+        let left = self.out_pending.len();
+        (resp, sw::MORE_DATA | if left >= 256 { 0 } else { left as u16 })
+    }
+
+    /// GET RESPONSE (ISO/IEC 7816-4 §7.6.1).
+    fn get_response(&mut self, a: &Apdu) -> Result<(Vec<u8>, u16), u16> {
+        if a.p1 != 0 || a.p2 != 0 {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        if self.out_pending.is_empty() {
+            return Err(sw::CONDITIONS_NOT_SATISFIED);
+        }
+        let rest = std::mem::take(&mut self.out_pending);
+        Ok(self.respond(rest, a.le))
+    }
+
+    fn dispatch(&mut self, ins: u8, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        match ins {
+            0xA4 => self.select(p1, p2, data),
+            0xCB => self.get_data(p1, p2, data),
+            0xDB => self.put_data(p1, p2, data),
+            0x20 => self.verify(p1, p2, data),
+            0x24 => self.change_reference_data(p1, p2, data),
+            0x2C => self.reset_retry_counter(p1, p2, data),
+            0x87 => self.general_authenticate(p1, p2, data),
+            0x47 => self.generate(p1, p2, data),
+            0xFD => self.get_version(p1, p2),
+            0xF8 => self.get_serial(p1, p2),
+            _ => Err(sw::INS_NOT_SUPPORTED),
+        }
+    }
+
+    fn persist(&self) -> Result<(), u16> {
+        self.store.save(&self.st).map_err(|e| {
+            eprintln!("kagi-vtoken: writing state failed: {e}");
+            sw::MEMORY_FAILURE
+        })
+    }
+
+    /// SELECT (Part 2 §3.1.1): the PIV AID or any prefix of it of at least the RID.
+    fn select(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        if p1 != 0x04 || p2 != 0x00 {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        if data.len() < objects::MIN_AID_PREFIX || !objects::PIV_AID.starts_with(data) {
+            return Err(sw::NOT_FOUND);
+        }
+        Ok(objects::application_property_template())
+    }
+
+    /// Decodes the `5C` tag list of GET DATA / PUT DATA (Part 2 §3.1.2): 1 or 3 tag bytes.
+    fn object_tag(tag_bytes: &[u8]) -> Result<u32, u16> {
+        match tag_bytes.len() {
+            1 | 2 | 3 => Ok(tag_bytes.iter().fold(0u32, |t, b| t << 8 | u32::from(*b))),
+            _ => Err(sw::WRONG_DATA),
+        }
+    }
+
+    /// GET DATA (Part 2 §3.1.2): `5C tag` → the object (`53 L value`, Discovery as `7E L value`).
+    fn get_data(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        if (p1, p2) != (0x3F, 0xFF) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        let tag = Self::object_tag(tlv::expect_single(data, 0x5C).ok_or(sw::WRONG_DATA)?)?;
+        if !objects::is_valid_object_tag(tag) {
+            return Err(sw::NOT_FOUND);
+        }
+        if let Some(v) = self.st.objects.get(&objects::tag_key(tag)) {
+            return hex::decode(v).map_err(|_| sw::NO_PRECISE_DIAGNOSIS);
+        }
+        match tag {
+            TAG_DISCOVERY => Ok(objects::discovery()),
+            TAG_KEY_HISTORY => {
+                let on_card = (0x82..=0x95u8)
+                    .filter_map(objects::cert_tag_for)
+                    .filter(|t| self.st.objects.contains_key(&objects::tag_key(*t)))
+                    .count();
+                Ok(objects::key_history(on_card as u8))
+            }
+            _ => Err(sw::NOT_FOUND),
+        }
+    }
+
+    /// PUT DATA (Part 2 §3.3.2): `5C tag 53 L value` (Discovery: `5C 01 7E 7E L value`);
+    /// needs the card management key. An empty `53 00` deletes the object.
+    fn put_data(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        if (p1, p2) != (0x3F, 0xFF) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        if !self.mgmt_authenticated {
+            return Err(sw::SECURITY_NOT_SATISFIED);
+        }
+        let (t, rest) = tlv::parse_one(data).ok_or(sw::WRONG_DATA)?;
+        if t.tag != 0x5C {
+            return Err(sw::WRONG_DATA);
+        }
+        let tag = Self::object_tag(t.value)?;
+        if !objects::is_valid_object_tag(tag) {
+            return Err(sw::NOT_FOUND);
+        }
+        let want = if tag == TAG_DISCOVERY { TAG_DISCOVERY } else { 0x53 };
+        let value = tlv::expect_single(rest, want).ok_or(sw::WRONG_DATA)?;
+        let key = objects::tag_key(tag);
+        if value.is_empty() && want == 0x53 {
+            self.st.objects.remove(&key);
+        } else {
+            self.st.objects.insert(key, hex::encode(rest));
+        }
+        self.persist()?;
+        Ok(Vec::new())
+    }
+
+    /// Turns the 8-byte, FF-padded reference data format (Part 2 §2.4.3) into the value.
+    fn unpad(b: &[u8]) -> Result<String, u16> {
+        if b.len() != 8 {
+            return Err(sw::WRONG_DATA);
+        }
+        let end = b.iter().position(|&x| x == 0xFF).unwrap_or(8);
+        if end < 6 || b[end..].iter().any(|&x| x != 0xFF) {
+            return Err(sw::WRONG_DATA);
+        }
+        String::from_utf8(b[..end].to_vec()).map_err(|_| sw::WRONG_DATA)
+    }
+
+    fn retries_sw(left: u8) -> u16 {
+        if left == 0 {
+            sw::AUTH_BLOCKED
+        } else {
+            sw::VERIFY_FAIL | u16::from(left.min(15))
+        }
+    }
+
+    /// Checks the PIN (`puk == false`) or PUK against `given`, keeping the retry counter.
+    fn check_ref(&mut self, puk: bool, given: &[u8]) -> Result<(), u16> {
+        let (val, left) = if puk {
+            (&self.st.puk, self.st.puk_retries_left)
+        } else {
+            (&self.st.pin, self.st.pin_retries_left)
+        };
+        if left == 0 {
+            return Err(sw::AUTH_BLOCKED);
+        }
+        // Wrongly formatted input still counts as a wrong try, like a mistyped PIN.
+        let ok = Self::unpad(given).map(|g| g == *val).unwrap_or(false);
+        let max = if puk { self.st.puk_retries_max } else { self.st.pin_retries_max };
+        let counter = if puk { &mut self.st.puk_retries_left } else { &mut self.st.pin_retries_left };
+        if ok {
+            if *counter != max {
+                *counter = max;
+                self.persist()?;
+            }
+            Ok(())
+        } else {
+            *counter -= 1;
+            let left = *counter;
+            if !puk {
+                self.pin_verified = false;
+                self.pin_always_ok = false;
+            }
+            self.persist()?;
+            Err(if left == 0 { sw::VERIFY_FAIL } else { Self::retries_sw(left) })
+        }
+    }
+
+    /// VERIFY (Part 2 §3.2.1): PIN `80`; empty data asks the status; P1 FF resets it.
+    fn verify(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        if p2 != 0x80 {
+            return Err(if p1 == 0x00 || p1 == 0xFF { sw::REF_DATA_NOT_FOUND } else { sw::INCORRECT_P1P2 });
+        }
+        match p1 {
+            0xFF => {
+                if !data.is_empty() {
+                    return Err(sw::WRONG_DATA);
+                }
+                self.pin_verified = false;
+                self.pin_always_ok = false;
+                Ok(Vec::new())
+            }
+            0x00 if data.is_empty() => {
+                if self.pin_verified {
+                    Ok(Vec::new())
+                } else {
+                    Err(Self::retries_sw(self.st.pin_retries_left))
+                }
+            }
+            0x00 => {
+                if data.len() != 8 {
+                    return Err(sw::WRONG_DATA);
+                }
+                self.check_ref(false, data)?;
+                self.pin_verified = true;
+                self.pin_always_ok = true;
+                Ok(Vec::new())
+            }
+            _ => Err(sw::INCORRECT_P1P2),
+        }
+    }
+
+    /// CHANGE REFERENCE DATA (Part 2 §3.2.2): old ‖ new, 8 bytes each, for PIN (80) or PUK (81).
+    fn change_reference_data(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        let puk = match (p1, p2) {
+            (0x00, 0x80) => false,
+            (0x00, 0x81) => true,
+            _ => return Err(sw::INCORRECT_P1P2),
+        };
+        if data.len() != 16 {
+            return Err(sw::WRONG_DATA);
+        }
+        let new = Self::unpad(&data[8..])?;
+        self.check_ref(puk, &data[..8])?;
+        if puk {
+            self.st.puk = new;
+        } else {
+            self.st.pin = new;
+            self.pin_verified = true;
+        }
+        self.persist()?;
+        Ok(Vec::new())
+    }
+
+    /// RESET RETRY COUNTER (Part 2 §3.2.3): PUK ‖ new PIN unblocks the PIN.
+    fn reset_retry_counter(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
+        if (p1, p2) != (0x00, 0x80) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        if data.len() != 16 {
+            return Err(sw::WRONG_DATA);
+        }
+        let new = Self::unpad(&data[8..])?;
+        self.check_ref(true, &data[..8])?;
+        self.st.pin = new;
+        self.st.pin_retries_left = self.st.pin_retries_max;
+        self.persist()?;
+        Ok(Vec::new())
+    }
+
+    /// GENERAL AUTHENTICATE (Part 2 §3.2.4) with the dynamic authentication template `7C`.
+    fn general_authenticate(&mut self, alg: u8, keyref: u8, data: &[u8]) -> CmdResult {
+        let inner = tlv::expect_single(data, 0x7C).ok_or(sw::WRONG_DATA)?;
+        let items = tlv::parse_all(inner).ok_or(sw::WRONG_DATA)?;
+        let get = |tag: u32| items.iter().find(|t| t.tag == tag).map(|t| t.value);
+        if keyref == 0x9B {
+            return self.mgmt_authenticate(alg, get(0x80), get(0x81), get(0x82));
+        }
+        if !objects::is_asym_key_ref(keyref) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        let Some(key) = self.keys.get(&keyref) else {
+            return Err(sw::REF_DATA_NOT_FOUND);
+        };
+        if key.alg() != alg {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        // Access rules (Part 1 Table 4b): 9E none, 9C PIN-always, the others PIN.
+        let allowed = match keyref {
+            0x9E => true,
+            0x9C => self.pin_always_ok,
+            _ => self.pin_verified,
+        };
+        if !allowed {
+            return Err(sw::SECURITY_NOT_SATISFIED);
+        }
+        // Signature / decryption: 82 (empty, response requested) and 81 (challenge).
+        let (Some(resp), Some(challenge)) = (get(0x82), get(0x81)) else {
+            return Err(sw::WRONG_DATA);
+        };
+        if !resp.is_empty() || challenge.is_empty() {
+            return Err(sw::WRONG_DATA);
+        }
+        if keyref == 0x9C {
+            self.pin_always_ok = false;
+        }
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        let out = match key {
+            AsymKey::EccP256(_) => key.ecdsa_sign(challenge),
+            AsymKey::Rsa2048(_) => key.rsa_raw(challenge),
+        }
+        .map_err(|e| {
+            eprintln!("kagi-vtoken: private-key operation failed: {}", e.0);
+            sw::WRONG_DATA
+        })?;
+        Ok(tlv::encode(0x7C, &tlv::encode(0x82, &out)))
+    }
+
+    /// Card management key authentication (Part 2 §3.2.4, Appendix A.1 / A.2):
+    /// mutual (`80 00` → witness; `80 W, 81 C` → `82 E(C)`) and external
+    /// (`81 00` → challenge; `82 E(C)`).
+    fn mgmt_authenticate(
+        &mut self,
+        alg: u8,
+        witness: Option<&[u8]>,
+        challenge: Option<&[u8]>,
+        response: Option<&[u8]>,
+    ) -> CmdResult {
+        if alg != self.mgmt.alg {
+            self.mgmt_pending = None;
+            return Err(sw::INCORRECT_P1P2);
+        }
+        let bl = self.mgmt.block_len();
+        let crypto_err = |_| sw::NO_PRECISE_DIAGNOSIS;
+        let enc = |m: &MgmtKey, b: &[u8]| m.encrypt(b).map_err(crypto_err);
+        let pending = self.mgmt_pending.take();
+        match (witness, challenge, response) {
+            // Mutual, step 1: witness request.
+            (Some(w), None, _) if w.is_empty() => {
+                self.mgmt_authenticated = false;
+                let plain = crypto::random_bytes(bl).map_err(crypto_err)?;
+                let out = enc(&self.mgmt, &plain)?;
+                self.mgmt_pending = Some(MgmtPending::Witness(plain));
+                Ok(tlv::encode(0x7C, &tlv::encode(0x80, &out)))
+            }
+            // Mutual, step 2: decrypted witness and the client's challenge.
+            (Some(w), Some(c), _) if !w.is_empty() => {
+                let Some(MgmtPending::Witness(expect)) = pending else {
+                    return Err(sw::CONDITIONS_NOT_SATISFIED);
+                };
+                if c.len() != bl || w.len() != bl {
+                    return Err(sw::WRONG_DATA);
+                }
+                if w != expect.as_slice() {
+                    return Err(sw::SECURITY_NOT_SATISFIED);
+                }
+                self.mgmt_authenticated = true;
+                let out = enc(&self.mgmt, c)?;
+                Ok(tlv::encode(0x7C, &tlv::encode(0x82, &out)))
+            }
+            // External, step 1: challenge request.
+            (None, Some(c), None) if c.is_empty() => {
+                self.mgmt_authenticated = false;
+                let plain = crypto::random_bytes(bl).map_err(crypto_err)?;
+                self.mgmt_pending = Some(MgmtPending::Challenge(plain.clone()));
+                Ok(tlv::encode(0x7C, &tlv::encode(0x81, &plain)))
+            }
+            // External, step 2: the encrypted challenge.
+            (None, None, Some(r)) if !r.is_empty() => {
+                let Some(MgmtPending::Challenge(c)) = pending else {
+                    return Err(sw::CONDITIONS_NOT_SATISFIED);
+                };
+                if r != enc(&self.mgmt, &c)?.as_slice() {
+                    return Err(sw::SECURITY_NOT_SATISFIED);
+                }
+                self.mgmt_authenticated = true;
+                Ok(Vec::new())
+            }
+            _ => Err(sw::WRONG_DATA),
+        }
+    }
+
+    /// GENERATE ASYMMETRIC KEY PAIR (Part 2 §3.3.2): `AC { 80 alg }` → `7F49 { public key }`.
+    /// YubiKey policy tags (AA, AB) inside the template are accepted and ignored.
+    fn generate(&mut self, p1: u8, keyref: u8, data: &[u8]) -> CmdResult {
+        if p1 != 0x00 || !objects::is_asym_key_ref(keyref) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        if !self.mgmt_authenticated {
+            return Err(sw::SECURITY_NOT_SATISFIED);
+        }
+        let inner = tlv::expect_single(data, 0xAC).ok_or(sw::WRONG_DATA)?;
+        let items = tlv::parse_all(inner).ok_or(sw::WRONG_DATA)?;
+        let alg = match items.iter().find(|t| t.tag == 0x80).map(|t| t.value) {
+            Some([a]) => *a,
+            _ => return Err(sw::WRONG_DATA),
+        };
+        if alg != crypto::ALG_ECCP256 && alg != crypto::ALG_RSA2048 {
+            return Err(sw::WRONG_DATA);
+        }
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        let key = AsymKey::generate(alg).map_err(|e| {
+            eprintln!("kagi-vtoken: key generation failed: {}", e.0);
+            sw::NO_PRECISE_DIAGNOSIS
+        })?;
+        let out = tlv::encode(0x7F49, &key.public_template_content());
+        self.st.keys.insert(objects::keyref_key(keyref), key.to_stored());
+        self.keys.insert(keyref, key);
+        self.persist()?;
+        Ok(out)
+    }
+
+    /// YubiKey GET VERSION (INS FD): three bytes major.minor.patch.
+    fn get_version(&self, p1: u8, p2: u8) -> CmdResult {
+        if (p1, p2) != (0, 0) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        Ok(VERSION.to_vec())
+    }
+
+    /// YubiKey GET SERIAL (INS F8): four bytes big-endian.
+    fn get_serial(&self, p1: u8, p2: u8) -> CmdResult {
+        if (p1, p2) != (0, 0) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        Ok(self.st.serial.to_be_bytes().to_vec())
+    }
+}

@@ -1,0 +1,88 @@
+//! `kagi-vtoken`: a software PIV token (NIST SP 800-73-4) that plugs into vsmartcard's vpcd
+//! reader driver, for Kagi's integration tests. See README.md.
+#![forbid(unsafe_code)]
+
+mod card;
+mod crypto;
+mod objects;
+mod state;
+mod tlv;
+mod vpcd;
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Virtual PIV token for vpcd (vsmartcard).
+#[derive(Parser, Debug)]
+#[command(name = "kagi-vtoken", version)]
+struct Args {
+    /// vpcd reader index: 0 = "Virtual PCD 00 00" (port 35963), 1 = "Virtual PCD 00 01" (35964).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1))]
+    reader: u16,
+    /// TCP port of vpcd (overrides --reader).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Host where vpcd listens.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// State file (keys, data objects, PIN/PUK and counters). Without it, state is in memory only.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Artificial delay added to key generation and to each private-key operation.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// After answering N APDUs, drop the connection at the next one and exit with status 3
+    /// (the token is pulled mid-operation).
+    #[arg(long)]
+    fail_after: Option<u64>,
+    /// How long to keep trying to (re)connect to vpcd, at start and after pcscd went away.
+    #[arg(long, default_value_t = 30)]
+    connect_timeout_secs: u64,
+    /// Exit when stdin reaches end-of-file (lets a test harness tie the token's life to its own).
+    #[arg(long)]
+    exit_on_stdin_eof: bool,
+    /// Log every APDU and response to stderr.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let port = args.port.unwrap_or(vpcd::BASE_PORT + args.reader);
+    let store = state::Store::new(args.state.clone());
+    let mut card = match card::Card::new(store, Duration::from_millis(args.delay_ms)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kagi-vtoken: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.exit_on_stdin_eof {
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            eprintln!("kagi-vtoken: stdin closed, exiting");
+            std::process::exit(0);
+        });
+    }
+    let opts = vpcd::SessionOpts { fail_after: args.fail_after, verbose: args.verbose };
+    let timeout = Duration::from_secs(args.connect_timeout_secs);
+    loop {
+        let mut s = match vpcd::connect(&args.host, port, timeout) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kagi-vtoken: cannot connect to vpcd at {}:{port}: {e}", args.host);
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("kagi-vtoken: inserted into vpcd at {}:{port}", args.host);
+        let end = vpcd::serve(&mut s, &mut card, &opts);
+        card.reset();
+        match end {
+            Ok(vpcd::End::FailAfter) => return ExitCode::from(3),
+            Ok(vpcd::End::Closed) => eprintln!("kagi-vtoken: vpcd closed the connection; reconnecting"),
+            Err(e) => eprintln!("kagi-vtoken: connection error: {e}; reconnecting"),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The token's persistent state (keys, data objects, PIN/PUK and their counters) and its
+//! state file. Every change is written atomically: a temporary file in the same directory
+//! is written and synced, then renamed over the state file.
+
+use crate::crypto::{self, StoredKey};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Retry limit for PIN and PUK.
+pub const DEFAULT_RETRIES: u8 = 3;
+
+/// Everything that survives a restart.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Persistent {
+    /// Format version of this file.
+    pub version: u32,
+    /// PIN as ASCII (6–8 characters).
+    pub pin: String,
+    pub pin_retries_max: u8,
+    pub pin_retries_left: u8,
+    /// PUK as ASCII (6–8 characters).
+    pub puk: String,
+    pub puk_retries_max: u8,
+    pub puk_retries_left: u8,
+    /// Card management key 9B: algorithm id and hex key.
+    pub mgmt_alg: u8,
+    pub mgmt_key: String,
+    /// Token serial number (answers the YubiKey GET SERIAL command).
+    pub serial: u32,
+    /// Asymmetric keys by key reference (hex "9a", "82", ...).
+    pub keys: BTreeMap<String, StoredKey>,
+    /// Data objects by tag (hex "5fc102", "7e", ...): the whole stored TLV as GET DATA
+    /// returns it (`53 L value`, or `7E L value` for Discovery).
+    pub objects: BTreeMap<String, String>,
+}
+
+impl Persistent {
+    /// A fresh token: default PIN/PUK/management key, random serial, CHUID with a random
+    /// GUID and the Discovery object.
+    pub fn fresh() -> Result<Self, crypto::CryptoError> {
+        let rnd = crypto::random_bytes(20)?;
+        let serial = u32::from_be_bytes([rnd[0] & 0x7F, rnd[1], rnd[2], rnd[3]]) | 0x0100_0000;
+        let mut objects = BTreeMap::new();
+        objects.insert(
+            crate::objects::tag_key(crate::objects::TAG_CHUID),
+            hex::encode(crate::objects::default_chuid(&rnd[4..20])),
+        );
+        Ok(Persistent {
+            version: 1,
+            pin: "123456".into(),
+            pin_retries_max: DEFAULT_RETRIES,
+            pin_retries_left: DEFAULT_RETRIES,
+            puk: "12345678".into(),
+            puk_retries_max: DEFAULT_RETRIES,
+            puk_retries_left: DEFAULT_RETRIES,
+            mgmt_alg: crypto::ALG_3DES,
+            mgmt_key: hex::encode(crypto::DEFAULT_MGMT_KEY),
+            serial,
+            keys: BTreeMap::new(),
+            objects,
+        })
+    }
+}
+
+/// Where the state lives: a file, or memory only.
+pub struct Store {
+    path: Option<PathBuf>,
+}
+
+impl Store {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        Store { path }
+    }
+
+    /// Loads the state file, or creates a fresh state (and writes it) if there is none.
+    pub fn load_or_create(&self) -> Result<Persistent, String> {
+        if let Some(p) = &self.path {
+            match std::fs::read(p) {
+                Ok(bytes) => {
+                    return serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("state file {}: {e}", p.display()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("state file {}: {e}", p.display())),
+            }
+        }
+        let st = Persistent::fresh().map_err(|e| e.0)?;
+        self.save(&st).map_err(|e| format!("writing state: {e}"))?;
+        Ok(st)
+    }
+
+    /// Writes the state atomically (no-op without a state file).
+    pub fn save(&self, st: &Persistent) -> std::io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        write_atomic(path, &serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?)
+    }
+}
+
+/// temp file + fsync + rename + fsync(dir): the state file is always either old or new.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_roundtrip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        let store = Store::new(Some(p.clone()));
+        let mut st = store.load_or_create().unwrap();
+        assert!(p.exists());
+        st.pin_retries_left = 1;
+        store.save(&st).unwrap();
+        let again = Store::new(Some(p)).load_or_create().unwrap();
+        assert_eq!(st, again);
+        // No temp files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
