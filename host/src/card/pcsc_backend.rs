@@ -1,0 +1,469 @@
+//! The PC/SC transport: the only module that uses the `pcsc` crate.
+//!
+//! - [`PcscContext`]: a PC/SC context that re-establishes itself when pcscd restarts.
+//! - [`PcscCard`]: a shared-mode connection; [`PcscCard::transaction`] runs a closure inside one
+//!   PC/SC transaction so that two hosts never interleave APDUs on the token.
+//! - [`watch`]: reader and card events for a dedicated blocking thread.
+//!
+//! PIN state: the `pcsc` crate disconnects a dropped `Card` with `SCARD_RESET_CARD`, which
+//! clears the card's PIN verification. So a PIN verify and the signature that needs it must use
+//! the same [`PcscCard`] — best inside one [`PcscCard::transaction`], so no other process can use
+//! the verified state in between. After read-only work, [`PcscCard::disconnect`] with
+//! [`Disconnect::Leave`] avoids resetting the card under other applications; after a session that
+//! verified the PIN, dropping the card (or [`Disconnect::Reset`]) clears the PIN on purpose.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::card::{PivSession, Transport};
+use crate::error::{Error, Result};
+
+/// Map a PC/SC error to the host error the user can act on.
+pub fn map_error(e: pcsc::Error) -> Error {
+    use pcsc::Error as P;
+    match e {
+        P::NoService | P::ServiceStopped | P::InvalidHandle | P::CommError | P::Shutdown => {
+            Error::PcscUnavailable(e.to_string())
+        }
+        P::NoReadersAvailable | P::ReaderUnavailable | P::UnknownReader => Error::NoReader,
+        P::NoSmartcard => Error::TokenAbsent,
+        P::RemovedCard | P::ResetCard | P::UnpoweredCard => Error::CardRemoved,
+        P::UnresponsiveCard | P::UnsupportedCard => Error::NotPiv,
+        P::SharingViolation => {
+            Error::Internal("the token is in exclusive use by another application".into())
+        }
+        P::Timeout => Error::Internal("PC/SC timed out".into()),
+        other => Error::Internal(format!("PC/SC: {other}")),
+    }
+}
+
+/// Errors after which the context must be established again (pcscd restarted or gone).
+fn is_service_error(e: pcsc::Error) -> bool {
+    matches!(
+        e,
+        pcsc::Error::NoService
+            | pcsc::Error::ServiceStopped
+            | pcsc::Error::InvalidHandle
+            | pcsc::Error::CommError
+            | pcsc::Error::Shutdown
+    )
+}
+
+fn establish() -> std::result::Result<Context, pcsc::Error> {
+    Context::establish(Scope::User)
+}
+
+/// A reader and whether a card is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    pub name: String,
+    pub card_present: bool,
+}
+
+/// A PC/SC resource manager context.
+pub struct PcscContext {
+    ctx: Context,
+}
+
+impl std::fmt::Debug for PcscContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PcscContext")
+    }
+}
+
+impl PcscContext {
+    /// Establish a context. `PcscUnavailable` if pcscd is not running.
+    pub fn establish() -> Result<Self> {
+        establish().map(|ctx| PcscContext { ctx }).map_err(map_error)
+    }
+
+    /// Run `f`; if pcscd went away and came back since the context was made, establish a new
+    /// context and run `f` once more.
+    fn with_context<R>(
+        &mut self,
+        mut f: impl FnMut(&Context) -> std::result::Result<R, pcsc::Error>,
+    ) -> Result<R> {
+        match f(&self.ctx) {
+            Err(e) if is_service_error(e) => {
+                self.ctx = establish().map_err(map_error)?;
+                f(&self.ctx).map_err(map_error)
+            }
+            r => r.map_err(map_error),
+        }
+    }
+
+    /// All readers with their card-present flags (empty if there is none).
+    pub fn list_readers(&mut self) -> Result<Vec<ReaderInfo>> {
+        self.with_context(|ctx| {
+            let names = match ctx.list_readers_owned() {
+                Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+                r => r?,
+            };
+            let mut states: Vec<ReaderState> =
+                names.into_iter().map(|n| ReaderState::new(n, State::UNAWARE)).collect();
+            if !states.is_empty() {
+                // UNAWARE current states: returns at once with every reader's state.
+                match ctx.get_status_change(Duration::ZERO, &mut states) {
+                    Ok(()) | Err(pcsc::Error::Timeout) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(states
+                .iter()
+                .map(|s| ReaderInfo {
+                    name: s.name().to_string_lossy().into_owned(),
+                    card_present: s.event_state().contains(State::PRESENT),
+                })
+                .collect())
+        })
+    }
+
+    /// Connect to the card in `reader` (shared mode, T=0 or T=1).
+    pub fn connect(&mut self, reader: &str) -> Result<PcscCard> {
+        let name = CString::new(reader).map_err(|_| Error::NoReader)?;
+        let card = self.with_context(|ctx| ctx.connect(&name, ShareMode::Shared, Protocols::ANY))?;
+        Ok(PcscCard { card: Some(card), reader: reader.to_string() })
+    }
+
+    /// Connect to the first reader holding a card: `NoReader` if there is no reader at all,
+    /// `TokenAbsent` if no reader holds a card.
+    pub fn connect_first(&mut self) -> Result<PcscCard> {
+        let readers = self.list_readers()?;
+        if readers.is_empty() {
+            return Err(Error::NoReader);
+        }
+        let r = readers.iter().find(|r| r.card_present).ok_or(Error::TokenAbsent)?;
+        self.connect(&r.name)
+    }
+}
+
+/// How to leave the card on disconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// Leave the card as it is (PIN state kept): after read-only work.
+    Leave,
+    /// Reset the card (clears PIN verification): after a session that verified the PIN.
+    Reset,
+}
+
+/// A connection to the card in one reader. Dropping it resets the card (see the module doc).
+pub struct PcscCard {
+    card: Option<pcsc::Card>,
+    reader: String,
+}
+
+impl std::fmt::Debug for PcscCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PcscCard({:?})", self.reader)
+    }
+}
+
+/// The transport handed to a transaction's closure.
+struct TxTransport<'t, 'c> {
+    tx: &'t pcsc::Transaction<'c>,
+    buf: Vec<u8>,
+    reset_seen: bool,
+}
+
+impl Transport for TxTransport<'_, '_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        match self.tx.transmit(apdu, &mut self.buf) {
+            Ok(r) => Ok(r.to_vec()),
+            Err(pcsc::Error::ResetCard) => {
+                self.reset_seen = true;
+                Err(Error::CardRemoved)
+            }
+            Err(e) => Err(map_error(e)),
+        }
+    }
+}
+
+impl PcscCard {
+    /// The reader's name.
+    pub fn reader(&self) -> &str {
+        &self.reader
+    }
+
+    /// Run `f` inside one PC/SC transaction (SCardBeginTransaction/SCardEndTransaction with
+    /// LeaveCard), so APDUs of other processes cannot interleave with ours.
+    ///
+    /// If the card was reset by someone else (SCARD_W_RESET_CARD when the transaction begins or
+    /// on an APDU), we reconnect, re-select the PIV application and run `f` once more from the
+    /// start: `f` must therefore be safe to repeat (it is a fresh card session: PIN state is gone).
+    pub fn transaction<R>(&mut self, mut f: impl FnMut(&mut dyn Transport) -> Result<R>) -> Result<R> {
+        let mut recovered = false;
+        loop {
+            let card = self.card.as_mut().ok_or(Error::CardRemoved)?;
+            let outcome = match card.transaction() {
+                Ok(tx) => {
+                    let mut t = TxTransport {
+                        tx: &tx,
+                        buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+                        reset_seen: false,
+                    };
+                    let r = if recovered {
+                        PivSession::new(&mut t).select().and_then(|_| f(&mut t))
+                    } else {
+                        f(&mut t)
+                    };
+                    if t.reset_seen && !recovered {
+                        None
+                    } else {
+                        Some(r)
+                    }
+                }
+                Err(pcsc::Error::ResetCard) if !recovered => None,
+                Err(e) => return Err(map_error(e)),
+            };
+            match outcome {
+                Some(r) => return r,
+                None => {
+                    recovered = true;
+                    card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+                        .map_err(map_error)?;
+                }
+            }
+        }
+    }
+
+    /// Disconnect, leaving or resetting the card.
+    pub fn disconnect(mut self, how: Disconnect) -> Result<()> {
+        let Some(card) = self.card.take() else { return Ok(()) };
+        let d = match how {
+            Disconnect::Leave => Disposition::LeaveCard,
+            Disconnect::Reset => Disposition::ResetCard,
+        };
+        // On failure the card handle comes back and is dropped, which resets it.
+        card.disconnect(d).map_err(|(_, e)| map_error(e))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watching readers and cards
+
+/// A change in the PC/SC world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaderEvent {
+    CardInserted { reader: String },
+    CardRemoved { reader: String },
+    ReaderAdded { reader: String },
+    ReaderRemoved { reader: String },
+    /// pcscd stopped answering: consider every reader gone.
+    ServiceLost,
+    /// pcscd answers again; readers and cards are announced again after this.
+    ServiceBack,
+}
+
+/// How long one `SCardGetStatusChange` waits before we check whether the receiver is gone.
+///
+/// Why a timeout rather than `Context::cancel`: the only sign that we should stop is the
+/// receiver being dropped, which a blocking thread can only learn by looking at the sender;
+/// cancelling from elsewhere would need a second thread awaiting `tx.closed()` plus shared access
+/// to a context that is replaced whenever pcscd restarts. A 2 s wait is still event driven
+/// (pcscd wakes us the moment a reader or card changes), costs one idle IPC round trip every
+/// 2 s, and bounds shutdown to 2 s.
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(2);
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Watch readers and cards until the receiver of `tx` is dropped. Blocking: run it on a dedicated
+/// thread (`std::thread::spawn` or `tokio::task::spawn_blocking`).
+///
+/// At start (and after `ServiceBack`) the current state is announced: `ReaderAdded` for each
+/// reader, then `CardInserted` for each card present. A card swapped between two wake-ups
+/// (event counter changed, still present) gives `CardRemoved` then `CardInserted`. While pcscd is
+/// down, we try to establish a context with exponential backoff (250 ms to 5 s; there is nothing
+/// to wait on then) and emit `ServiceLost` once, then `ServiceBack`.
+pub fn watch(tx: UnboundedSender<ReaderEvent>) {
+    let mut service_up = true;
+    let mut delay = BACKOFF_MIN;
+    while !tx.is_closed() {
+        let ctx = match establish() {
+            Ok(c) => c,
+            Err(_) => {
+                if service_up {
+                    service_up = false;
+                    if tx.send(ReaderEvent::ServiceLost).is_err() {
+                        return;
+                    }
+                }
+                sleep_unless_closed(&tx, delay);
+                delay = (delay * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        delay = BACKOFF_MIN;
+        // `watch_context` below only ends by returning or by losing the service, so the flag
+        // is only ever set back to false; just announce the recovery here.
+        if !service_up && tx.send(ReaderEvent::ServiceBack).is_err() {
+            return;
+        }
+        match watch_context(&ctx, &tx) {
+            WatchEnd::ReceiverGone => return,
+            WatchEnd::ServiceLost => {
+                service_up = false;
+                if tx.send(ReaderEvent::ServiceLost).is_err() {
+                    return;
+                }
+                sleep_unless_closed(&tx, delay);
+            }
+        }
+    }
+}
+
+fn sleep_unless_closed(tx: &UnboundedSender<ReaderEvent>, total: Duration) {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while waited < total && !tx.is_closed() {
+        std::thread::sleep(step);
+        waited += step;
+    }
+}
+
+enum WatchEnd {
+    ReceiverGone,
+    ServiceLost,
+}
+
+/// What we know about one reader.
+#[derive(Default)]
+struct Known {
+    seen: bool,
+    present: bool,
+    count: u32,
+}
+
+fn pnp_name() -> CString {
+    pcsc::PNP_NOTIFICATION().to_owned()
+}
+
+/// Bring `states` in line with the reader list (PnP entry first), emitting added/removed.
+/// Returns false if the receiver is gone.
+fn sync_readers(
+    ctx: &Context,
+    states: &mut Vec<ReaderState>,
+    known: &mut HashMap<CString, Known>,
+    tx: &UnboundedSender<ReaderEvent>,
+) -> std::result::Result<bool, pcsc::Error> {
+    let names = match ctx.list_readers_owned() {
+        Ok(n) => n,
+        Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let pnp = pnp_name();
+    let mut ok = true;
+    states.retain(|s| {
+        let name = s.name().to_owned();
+        if name == pnp || names.contains(&name) {
+            return true;
+        }
+        let reader = name.to_string_lossy().into_owned();
+        if known.remove(&name).is_some_and(|k| k.present) {
+            ok &= tx.send(ReaderEvent::CardRemoved { reader: reader.clone() }).is_ok();
+        }
+        ok &= tx.send(ReaderEvent::ReaderRemoved { reader }).is_ok();
+        false
+    });
+    for name in names {
+        if !states.iter().any(|s| s.name() == name.as_c_str()) {
+            let reader = name.to_string_lossy().into_owned();
+            ok &= tx.send(ReaderEvent::ReaderAdded { reader }).is_ok();
+            known.insert(name.clone(), Known::default());
+            states.push(ReaderState::new(name, State::UNAWARE));
+        }
+    }
+    Ok(ok)
+}
+
+fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>) -> WatchEnd {
+    let pnp = pnp_name();
+    let mut states = vec![ReaderState::new(pnp.clone(), State::UNAWARE)];
+    let mut known: HashMap<CString, Known> = HashMap::new();
+    let mut need_sync = true;
+    loop {
+        if need_sync {
+            match sync_readers(ctx, &mut states, &mut known, tx) {
+                Ok(true) => {}
+                Ok(false) => return WatchEnd::ReceiverGone,
+                Err(_) => return WatchEnd::ServiceLost,
+            }
+            need_sync = false;
+        }
+        if tx.is_closed() {
+            return WatchEnd::ReceiverGone;
+        }
+        match ctx.get_status_change(WATCH_TIMEOUT, &mut states) {
+            Ok(()) => {}
+            Err(pcsc::Error::Timeout) => continue,
+            Err(pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable) => {
+                need_sync = true;
+                continue;
+            }
+            Err(pcsc::Error::Cancelled) => return WatchEnd::ReceiverGone,
+            // Service errors and anything unexpected: start over with a fresh context.
+            Err(_) => return WatchEnd::ServiceLost,
+        }
+        for s in states.iter_mut() {
+            let ev = s.event_state();
+            let name = s.name().to_owned();
+            if name == pnp {
+                if ev.contains(State::CHANGED) {
+                    need_sync = true;
+                }
+                s.sync_current_state();
+                continue;
+            }
+            if ev.intersects(State::UNKNOWN | State::UNAVAILABLE) {
+                need_sync = true;
+            } else if ev.contains(State::CHANGED) || known.get(&name).is_none_or(|k| !k.seen) {
+                let k = known.entry(name.clone()).or_default();
+                let now = ev.contains(State::PRESENT);
+                let count = s.event_count();
+                let reader = name.to_string_lossy().into_owned();
+                let mut events = Vec::new();
+                if !k.seen {
+                    if now {
+                        events.push(ReaderEvent::CardInserted { reader });
+                    }
+                } else if k.present && now && count != k.count {
+                    events.push(ReaderEvent::CardRemoved { reader: reader.clone() });
+                    events.push(ReaderEvent::CardInserted { reader });
+                } else if k.present && !now {
+                    events.push(ReaderEvent::CardRemoved { reader });
+                } else if !k.present && now {
+                    events.push(ReaderEvent::CardInserted { reader });
+                }
+                *k = Known { seen: true, present: now, count };
+                for e in events {
+                    if tx.send(e).is_err() {
+                        return WatchEnd::ReceiverGone;
+                    }
+                }
+            }
+            s.sync_current_state();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_mapping() {
+        assert!(matches!(map_error(pcsc::Error::NoService), Error::PcscUnavailable(_)));
+        assert!(matches!(map_error(pcsc::Error::ServiceStopped), Error::PcscUnavailable(_)));
+        assert!(matches!(map_error(pcsc::Error::NoReadersAvailable), Error::NoReader));
+        assert!(matches!(map_error(pcsc::Error::UnknownReader), Error::NoReader));
+        assert!(matches!(map_error(pcsc::Error::NoSmartcard), Error::TokenAbsent));
+        assert!(matches!(map_error(pcsc::Error::RemovedCard), Error::CardRemoved));
+        assert!(matches!(map_error(pcsc::Error::ResetCard), Error::CardRemoved));
+        assert!(matches!(map_error(pcsc::Error::Timeout), Error::Internal(_)));
+        assert!(is_service_error(pcsc::Error::InvalidHandle));
+        assert!(!is_service_error(pcsc::Error::RemovedCard));
+    }
+}
