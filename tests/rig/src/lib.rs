@@ -1,1 +1,40 @@
+//! Test rig for Kagi's integration tests: one shared pcscd with vsmartcard's vpcd readers,
+//! virtual PIV tokens (`kagi-vtoken`) plugged into them, and helpers to run external tools.
+//!
+//! Tests in different test binaries share one pcscd and one vpcd, so every test that touches
+//! them holds [`Rig::lock`] (or uses [`Rig::start`], which takes it) for its whole duration.
+//! Everything the rig starts is stopped by PID when its handle is dropped, also on panic.
+//!
+//! ```no_run
+//! use kagi_rig::{Rig, VToken};
+//! let rig = Rig::start().unwrap();            // lock + pcscd (shared or started)
+//! let token = VToken::builder().reader(0).spawn().unwrap();
+//! // ... talk PC/SC to kagi_rig::READER_0 ...
+//! drop(token);
+//! drop(rig);
+//! ```
 
+mod cmd;
+mod lock;
+mod paths;
+mod pcscd;
+mod vtoken;
+
+pub use cmd::{run_with_timeout, CmdOutput};
+pub use lock::{Rig, RigLock, LOCK_PATH};
+pub use paths::{temp_dir, workspace_root};
+pub use pcscd::{pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};
+pub use tempfile::TempDir;
+pub use vtoken::{vtoken_bin, VToken, VTokenBuilder};
+
+/// Name of the first vpcd reader (TCP port 35963).
+pub const READER_0: &str = "Virtual PCD 00 00";
+/// Name of the second vpcd reader (TCP port 35964).
+pub const READER_1: &str = "Virtual PCD 00 01";
+/// Both vpcd readers, by index.
+pub const READERS: [&str; 2] = [READER_0, READER_1];
+
+/// Conventional defaults of a fresh virtual token.
+pub const DEFAULT_PIN: &str = "123456";
+pub const DEFAULT_PUK: &str = "12345678";
+pub const DEFAULT_MGMT_KEY_HEX: &str = "010203040506070801020304050607080102030405060708";

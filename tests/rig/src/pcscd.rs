@@ -1,0 +1,245 @@
+//! pcscd: use the running one, or start (and later stop) our own.
+
+use crate::{READERS, READER_0};
+use std::ffi::CString;
+use std::io;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// pcscd's client socket.
+pub const PCSCD_SOCKET: &str = "/run/pcscd/pcscd.comm";
+/// pcscd's pid file.
+pub const PCSCD_PID: &str = "/run/pcscd/pcscd.pid";
+
+/// How long to wait for a started pcscd to show the vpcd readers.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// True if pcscd answers on its socket and lists the vpcd readers.
+pub fn pcscd_answers() -> bool {
+    if !Path::new(PCSCD_SOCKET).exists() {
+        return false;
+    }
+    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
+        return false;
+    };
+    match ctx.list_readers_owned() {
+        Ok(readers) => readers.iter().any(|r| r.to_bytes() == READER_0.as_bytes()),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `reader` reports a card present (`present == true`) or absent, using
+/// `SCardGetStatusChange` (never probing vpcd's TCP port, which vpcd would take for a card).
+pub fn wait_card_state(reader: &str, present: bool, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let name = CString::new(reader).map_err(io::Error::other)?;
+    let ctx = loop {
+        match pcsc::Context::establish(pcsc::Scope::User) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() >= deadline => {
+                return Err(io::Error::other(format!("pcsc establish: {e}")))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let mut rs = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ctx.get_status_change(left, &mut rs) {
+            Ok(()) => {}
+            Err(pcsc::Error::Timeout) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{reader}: card still {} after {timeout:?}",
+                        if present { "absent" } else { "present" }
+                    ),
+                ))
+            }
+            Err(e) => return Err(io::Error::other(format!("{reader}: get_status_change: {e}"))),
+        }
+        let st = rs[0].event_state();
+        let is_present = st.contains(pcsc::State::PRESENT);
+        let is_empty = st.contains(pcsc::State::EMPTY);
+        if (present && is_present) || (!present && is_empty) {
+            return Ok(());
+        }
+        rs[0].sync_current_state();
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{reader}: timed out")));
+        }
+    }
+}
+
+/// pid from pcscd's pid file, if any.
+fn pidfile_pid() -> Option<u32> {
+    std::fs::read_to_string(PCSCD_PID).ok()?.trim().parse().ok()
+}
+
+/// Process state letter from /proc (R, S, Z, ...), `None` if the process does not exist.
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Format: "pid (comm) S ..."; comm may contain spaces, so split after the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+fn alive(pid: u32) -> bool {
+    matches!(proc_state(pid), Some(c) if c != 'Z' && c != 'X')
+}
+
+/// A handle on pcscd. `owned` instances were started by this rig and are stopped on drop.
+#[derive(Debug)]
+pub struct Pcscd {
+    child: Option<Child>,
+    owned: bool,
+}
+
+impl Pcscd {
+    /// Uses a pcscd that answers (and lists the vpcd readers); otherwise starts one, owned.
+    pub fn ensure() -> io::Result<Pcscd> {
+        if pcscd_answers() {
+            return Ok(Pcscd { child: None, owned: false });
+        }
+        // A pcscd that is alive but not answering yet may just be starting.
+        if let Some(pid) = pidfile_pid().filter(|p| alive(*p)) {
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if pcscd_answers() {
+                    return Ok(Pcscd { child: None, owned: false });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return Err(io::Error::other(format!(
+                "pcscd (pid {pid}, not started by this rig) is running but does not list the vpcd readers"
+            )));
+        }
+        Self::start_owned()
+    }
+
+    /// Starts a pcscd of our own; fails if another pcscd is running.
+    pub fn start_owned() -> io::Result<Pcscd> {
+        let mut p = Pcscd { child: None, owned: true };
+        p.start()?;
+        Ok(p)
+    }
+
+    /// Was this pcscd started by this rig?
+    pub fn is_owned(&self) -> bool {
+        self.owned
+    }
+
+    /// PID of our pcscd while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    fn require_owned(&self, what: &str) -> io::Result<()> {
+        if self.owned {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "Pcscd::{what} needs a pcscd started by this rig (use Pcscd::start_owned / Rig::start_owned)"
+            )))
+        }
+    }
+
+    /// (Re)starts our pcscd after [`Pcscd::kill`]/[`Pcscd::stop`]; waits for the vpcd readers.
+    pub fn start(&mut self) -> io::Result<()> {
+        self.require_owned("start")?;
+        if self.child.is_some() {
+            return Ok(());
+        }
+        if let Some(pid) = pidfile_pid().filter(|p| alive(*p)) {
+            return Err(io::Error::other(format!(
+                "another pcscd (pid {pid}) is running which this rig did not start; stop it first"
+            )));
+        }
+        if pcscd_answers() {
+            return Err(io::Error::other(
+                "another pcscd answers on /run/pcscd/pcscd.comm which this rig did not start",
+            ));
+        }
+        // Stale files of a dead pcscd keep a new one from starting.
+        let _ = std::fs::remove_file(PCSCD_SOCKET);
+        let _ = std::fs::remove_file(PCSCD_PID);
+        std::fs::create_dir_all("/run/pcscd")?;
+        let child = Command::new("pcscd")
+            .args(["--foreground", "--error"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("starting pcscd: {e}")))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if pcscd_answers() {
+                return Ok(());
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Some(st) = c.try_wait()? {
+                    self.child = None;
+                    return Err(io::Error::other(format!("pcscd exited at start: {st}")));
+                }
+            }
+            if Instant::now() >= deadline {
+                let _ = self.kill();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("pcscd did not list {READERS:?} within {START_TIMEOUT:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills our pcscd abruptly (SIGKILL by PID, like a crash) and reaps it.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.require_owned("kill")?;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Stops our pcscd gracefully (SIGTERM by PID, SIGKILL after 3 s) and reaps it.
+    pub fn stop(&mut self) -> io::Result<()> {
+        self.require_owned("stop")?;
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            loop {
+                if c.try_wait()?.is_some() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let _ = c.kill();
+                    c.wait()?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Pcscd::kill`] then [`Pcscd::start`]: a pcscd crash and restart.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.kill()?;
+        self.start()
+    }
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        if self.owned && self.child.is_some() {
+            let _ = self.stop();
+        }
+    }
+}

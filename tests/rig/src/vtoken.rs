@@ -1,0 +1,300 @@
+//! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader.
+
+use crate::pcscd::wait_card_state;
+use crate::paths::{target_dir, temp_dir, workspace_root};
+use crate::READERS;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long to wait for pcscd to notice an insertion or removal (it polls vpcd every ~0.4 s).
+const CARD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Newest modification time of the token's sources (to notice a stale binary).
+fn newest_source_mtime() -> Option<SystemTime> {
+    let root = workspace_root().join("tests/virtual-token");
+    let mut newest = std::fs::metadata(root.join("Cargo.toml")).and_then(|m| m.modified()).ok();
+    let mut stack = vec![root.join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(t) = e.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(Some(t));
+            }
+        }
+    }
+    newest
+}
+
+/// The `kagi-vtoken` binary: `KAGI_VTOKEN_BIN`, else `<target>/debug` or `<target>/release`;
+/// runs `cargo build -p kagi-vtoken` (once per process) when it is missing or older than
+/// its sources.
+pub fn vtoken_bin() -> io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("KAGI_VTOKEN_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = built.as_ref() {
+        return Ok(p.clone());
+    }
+    let newest_src = newest_source_mtime();
+    let fresh = |p: &Path| {
+        let t = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        t.is_some() && (newest_src.is_none() || t >= newest_src)
+    };
+    let candidates = ["debug", "release"].map(|d| target_dir().join(d).join("kagi-vtoken"));
+    if let Some(p) = candidates.iter().find(|p| fresh(p)) {
+        *built = Some(p.clone());
+        return Ok(p.clone());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", "kagi-vtoken"])
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("cargo build -p kagi-vtoken failed: {status}")));
+    }
+    let p = candidates[0].clone();
+    if !p.exists() {
+        return Err(io::Error::other(format!("{} missing after cargo build", p.display())));
+    }
+    *built = Some(p.clone());
+    Ok(p)
+}
+
+/// Settings of a virtual token; see [`VToken::builder`].
+#[derive(Debug, Clone)]
+pub struct VTokenBuilder {
+    reader: usize,
+    state: Option<PathBuf>,
+    delay_ms: u64,
+    fail_after: Option<u64>,
+    bin: Option<PathBuf>,
+    verbose: bool,
+}
+
+impl Default for VTokenBuilder {
+    fn default() -> Self {
+        VTokenBuilder { reader: 0, state: None, delay_ms: 0, fail_after: None, bin: None, verbose: false }
+    }
+}
+
+impl VTokenBuilder {
+    /// vpcd reader index: 0 ([`crate::READER_0`]) or 1 ([`crate::READER_1`]).
+    pub fn reader(mut self, index: usize) -> Self {
+        self.reader = index;
+        self
+    }
+    /// State file; default: `state.json` in a fresh temporary directory owned by the token.
+    pub fn state(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state = Some(path.into());
+        self
+    }
+    /// Artificial delay of key generation and private-key operations.
+    pub fn delay_ms(mut self, ms: u64) -> Self {
+        self.delay_ms = ms;
+        self
+    }
+    /// Answer `n` APDUs, then drop the connection at the next one (token pulled mid-operation).
+    pub fn fail_after(mut self, n: u64) -> Self {
+        self.fail_after = Some(n);
+        self
+    }
+    /// Use this binary instead of [`vtoken_bin`] (e.g. `env!("CARGO_BIN_EXE_kagi-vtoken")`).
+    pub fn bin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.bin = Some(path.into());
+        self
+    }
+    /// Log every APDU to the token's log ([`VToken::log`]).
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+
+    /// Starts the token and waits until its reader reports a card present.
+    pub fn spawn(self) -> io::Result<VToken> {
+        if self.reader >= READERS.len() {
+            return Err(io::Error::other(format!("no vpcd reader {}", self.reader)));
+        }
+        let dir = temp_dir()?;
+        let state = self.state.clone().unwrap_or_else(|| dir.path().join("state.json"));
+        let bin = match &self.bin {
+            Some(b) => b.clone(),
+            None => vtoken_bin()?,
+        };
+        let mut t = VToken {
+            cfg: self,
+            bin,
+            state,
+            log: dir.path().join("vtoken.log"),
+            dir,
+            child: None,
+            stdin: None,
+            exit: None,
+        };
+        t.plug()?;
+        Ok(t)
+    }
+}
+
+/// A running (or pulled) virtual token. Dropping it kills the process.
+#[derive(Debug)]
+pub struct VToken {
+    cfg: VTokenBuilder,
+    bin: PathBuf,
+    state: PathBuf,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// Kept open: the token exits when it closes (so it dies with the test process).
+    stdin: Option<ChildStdin>,
+    exit: Option<ExitStatus>,
+}
+
+impl VToken {
+    /// Settings for a new token (reader 0, fresh state, no delay, no failure).
+    pub fn builder() -> VTokenBuilder {
+        VTokenBuilder::default()
+    }
+
+    /// Reader name of this token.
+    pub fn reader(&self) -> &'static str {
+        READERS[self.cfg.reader]
+    }
+
+    /// The state file.
+    pub fn state_path(&self) -> &Path {
+        &self.state
+    }
+
+    /// The token's temporary directory (state file and log live here by default).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PID of the token process while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The token's stderr so far (all runs of this token).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Is the process still running? (Records its exit status if it ended.)
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(st))) => {
+                self.exit = Some(st);
+                self.child = None;
+                self.stdin = None;
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Waits for the process to exit by itself (e.g. after `fail_after`); `None` on timeout.
+    pub fn wait_exit(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        while self.is_running() {
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(self.exit)
+    }
+
+    /// Pulls the token out: kills the process by PID and waits until the reader is empty.
+    pub fn pull(&mut self) -> io::Result<()> {
+        self.stdin = None;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            self.exit = Some(c.wait()?);
+        }
+        wait_card_state(self.reader(), false, CARD_TIMEOUT)
+    }
+
+    /// Plugs the token (back) in: starts the process with the same state file and waits
+    /// until the reader reports a card present.
+    pub fn plug(&mut self) -> io::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        // Another card in this reader would make "present" meaningless.
+        wait_card_state(self.reader(), false, Duration::from_millis(1500)).map_err(|_| {
+            io::Error::other(format!("{}: a card is already present (another token running?)", self.reader()))
+        })?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--reader")
+            .arg(self.cfg.reader.to_string())
+            .arg("--state")
+            .arg(&self.state)
+            .arg("--delay-ms")
+            .arg(self.cfg.delay_ms.to_string())
+            .arg("--exit-on-stdin-eof")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(n) = self.cfg.fail_after {
+            cmd.arg("--fail-after").arg(n.to_string());
+        }
+        if self.cfg.verbose {
+            cmd.arg("--verbose");
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", self.bin.display())))?;
+        self.stdin = child.stdin.take();
+        self.child = Some(child);
+        self.exit = None;
+        let deadline = Instant::now() + CARD_TIMEOUT;
+        loop {
+            if !self.is_running() {
+                return Err(io::Error::other(format!(
+                    "kagi-vtoken exited ({:?}) before the card appeared:\n{}",
+                    self.exit,
+                    self.log()
+                )));
+            }
+            let step = Duration::from_millis(500).min(deadline.saturating_duration_since(Instant::now()));
+            match wait_card_state(self.reader(), true, step) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut && Instant::now() < deadline => {}
+                Err(e) => {
+                    let _ = self.pull_quiet();
+                    return Err(io::Error::new(e.kind(), format!("{e}\ntoken log:\n{}", self.log())));
+                }
+            }
+        }
+    }
+
+    fn pull_quiet(&mut self) -> io::Result<()> {
+        self.stdin = None;
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            self.exit = Some(c.wait()?);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for VToken {
+    fn drop(&mut self) {
+        let _ = self.pull_quiet();
+        if std::thread::panicking() {
+            eprintln!("--- kagi-vtoken log ({}):\n{}", self.reader(), self.log());
+        }
+    }
+}
