@@ -466,4 +466,100 @@ mod tests {
         assert!(is_service_error(pcsc::Error::InvalidHandle));
         assert!(!is_service_error(pcsc::Error::RemovedCard));
     }
+
+    /// Live check against a real PC/SC stack with a PIV token in the reader named by
+    /// `KAGI_TEST_READER` (e.g. a virtual token on "Virtual PCD 00 01", default PIN 123456 and
+    /// default management key). Destroys the token's 9A key. Run with `--ignored`.
+    #[test]
+    #[ignore]
+    fn live_token_round_trip() {
+        use crate::card::Pin;
+        use crate::piv::{KeyAlgorithm, ManagementKey, PublicKey, Slot};
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+
+        let reader = std::env::var("KAGI_TEST_READER").expect("set KAGI_TEST_READER");
+        let mut ctx = PcscContext::establish().unwrap();
+        let readers = ctx.list_readers().unwrap();
+        assert!(readers.iter().any(|r| r.name == reader && r.card_present), "{readers:?}");
+        let mut card = ctx.connect(&reader).unwrap();
+        let digest = [0x42u8; 32];
+        let (public, sig) = card
+            .transaction(|t| {
+                let mut s = PivSession::new(t);
+                s.select()?;
+                s.authenticate_management(&ManagementKey::default())?;
+                let pk = s.generate_key(Slot::Authentication, KeyAlgorithm::EccP256)?;
+                s.write_certificate(Slot::Authentication, &[0x30, 0x03, 0x02, 0x01, 0x07])?;
+                s.verify_pin(&Pin::new("123456")?)?;
+                assert_eq!(s.pin_retries()?, crate::card::PinState::Verified);
+                let sig = s.sign_digest(Slot::Authentication, KeyAlgorithm::EccP256, &digest)?;
+                assert_eq!(
+                    s.read_certificate(Slot::Authentication)?,
+                    Some(vec![0x30, 0x03, 0x02, 0x01, 0x07])
+                );
+                Ok((pk, sig))
+            })
+            .unwrap();
+        let PublicKey::EcP256 { point } = public else { panic!("{public:?}") };
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+        let sig = p256::ecdsa::Signature::from_der(&sig).unwrap();
+        vk.verify_prehash(&digest, &sig).unwrap();
+        // Leaving the card keeps the PIN verified for the next connection; resetting clears it.
+        card.disconnect(Disconnect::Leave).unwrap();
+        let mut card = ctx.connect(&reader).unwrap();
+        let st = card.transaction(|t| PivSession::new(t).pin_retries()).unwrap();
+        assert_eq!(st, crate::card::PinState::Verified);
+        card.disconnect(Disconnect::Reset).unwrap();
+        let mut card = ctx.connect(&reader).unwrap();
+        let st = card.transaction(|t| {
+            let mut s = PivSession::new(t);
+            s.select()?;
+            s.pin_retries()
+        });
+        assert!(matches!(st.unwrap(), crate::card::PinState::Retries(_)));
+        card.disconnect(Disconnect::Leave).unwrap();
+    }
+
+    /// Live check: a reset by another connection is recovered (reconnect, re-select, rerun once).
+    #[test]
+    #[ignore]
+    fn live_reset_by_other_is_recovered() {
+        let reader = std::env::var("KAGI_TEST_READER").expect("set KAGI_TEST_READER");
+        let mut ctx = PcscContext::establish().unwrap();
+        let mut ours = ctx.connect(&reader).unwrap();
+        ours.transaction(|t| PivSession::new(t).select().map(drop)).unwrap();
+        let other = ctx.connect(&reader).unwrap();
+        other.disconnect(Disconnect::Reset).unwrap();
+        let mut runs = 0;
+        let st = ours
+            .transaction(|t| {
+                runs += 1;
+                PivSession::new(t).pin_retries()
+            })
+            .unwrap();
+        assert!(matches!(st, crate::card::PinState::Retries(_)), "{st:?}");
+        eprintln!("closure ran {runs} time(s)");
+        ours.disconnect(Disconnect::Leave).unwrap();
+    }
+
+    /// Live watch check: run with `--ignored` while starting and stopping a token in
+    /// `KAGI_TEST_READER`; prints events for 20 s.
+    #[test]
+    #[ignore]
+    fn live_watch_prints_events() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let h = std::thread::spawn(move || watch(tx));
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            match rx.try_recv() {
+                Ok(e) => eprintln!("{:?} {e:?}", start.elapsed()),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        drop(rx);
+        let t = std::time::Instant::now();
+        h.join().unwrap();
+        eprintln!("watch stopped {:?} after the receiver was dropped", t.elapsed());
+        assert!(t.elapsed() < WATCH_TIMEOUT + Duration::from_secs(1));
+    }
 }
