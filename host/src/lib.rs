@@ -7,7 +7,13 @@
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod csr;
 pub mod error;
+pub mod log;
+pub mod nm;
 pub mod piv;
+pub mod service;
+pub mod token;
+pub mod x509;
 
 pub use error::{Error, Result};

@@ -1,1 +1,142 @@
-fn main() {}
+//! `kagi-host`: launched by the browser as a native messaging host.
+//!
+//! Chrome/Edge pass the calling extension's origin as the first argument, Firefox the manifest
+//! path and the add-on id. Anything but Kagi's own extension is refused before a byte is read.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kagi_host::card::pcsc_backend;
+use kagi_host::nm::{self, Incoming};
+use kagi_host::piv::ManagementKey;
+use kagi_host::service::{oversize_reply, Service};
+use kagi_host::token::Tokens;
+use kagi_host::log;
+use kagi_proto::ids::Caller;
+use kagi_proto::{Hello, Outgoing};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const HELP: &str = "\
+kagi-host: Kagi's native messaging host (PIV token access for bank web pages)
+
+Browsers start this program themselves; there is nothing to run by hand.
+
+Usage:
+  kagi-host chrome-extension://<id>/        (started by Chrome, Chromium or Edge)
+  kagi-host <manifest.json> <add-on id>     (started by Firefox)
+  kagi-host --version | --help
+
+Environment:
+  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr)
+  KAGI_MANAGEMENT_KEY   PIV card management key as hex, optionally prefixed 3des: aes128:
+                        aes192: aes256: (default: the conventional default 3DES key)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--version") | Some("-V") => {
+            println!("kagi-host {VERSION}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--help") | Some("-h") => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let Some(caller) = Caller::from_args(&args) else {
+        eprint!("{HELP}");
+        return ExitCode::from(2);
+    };
+    if !caller.is_kagi() {
+        log::error(&format!("refusing caller {caller:?}: not Kagi's extension"));
+        return ExitCode::from(3);
+    }
+    let management_key = match management_key() {
+        Ok(k) => k,
+        Err(e) => {
+            log::error(&format!("KAGI_MANAGEMENT_KEY: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    log::info(&format!("started by {caller:?}"));
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error(&format!("runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(management_key)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error(&format!("stdin/stdout: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn management_key() -> kagi_host::Result<ManagementKey> {
+    let Ok(value) = std::env::var("KAGI_MANAGEMENT_KEY") else {
+        return Ok(ManagementKey::default());
+    };
+    let (alg, hex) = match value.split_once(':') {
+        Some((alg, hex)) => {
+            let alg = match alg {
+                "3des" => kagi_host::piv::ManagementAlgorithm::TripleDes,
+                "aes128" => kagi_host::piv::ManagementAlgorithm::Aes128,
+                "aes192" => kagi_host::piv::ManagementAlgorithm::Aes192,
+                "aes256" => kagi_host::piv::ManagementAlgorithm::Aes256,
+                other => return Err(kagi_host::Error::BadRequest(format!("unknown algorithm {other}"))),
+            };
+            (Some(alg), hex)
+        }
+        None => (None, value.as_str()),
+    };
+    ManagementKey::from_hex(hex, alg)
+}
+
+async fn serve(management_key: ManagementKey) -> std::io::Result<()> {
+    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(nm::write_frames(tokio::io::stdout(), out_rx));
+    let service = Service::new(Tokens::new(management_key), out_tx);
+    service.send(Outgoing::Hello(Hello::current(VERSION)));
+
+    // Reader and card changes: a blocking watcher thread feeds the event pump.
+    let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || pcsc_backend::watch(ev_tx));
+    let events = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = ev_rx.recv().await {
+                service.reader_event(ev).await;
+            }
+        })
+    };
+
+    let mut stdin = tokio::io::stdin();
+    let mut in_flight = tokio::task::JoinSet::new();
+    let result = loop {
+        match nm::read_frame(&mut stdin).await {
+            Ok(Some(Incoming::Frame(body))) => {
+                let service = service.clone();
+                in_flight.spawn(async move { service.handle_frame(&body).await });
+            }
+            Ok(Some(Incoming::Oversize(len))) => service.send(oversize_reply(len)),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+        while in_flight.try_join_next().is_some() {}
+    };
+    // The browser closed the port. Let card operations under way end cleanly (their replies go
+    // nowhere) rather than cutting a PC/SC transaction in half, but do not linger.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while in_flight.join_next().await.is_some() {} }).await;
+    events.abort();
+    drop(service);
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    log::info("browser closed the connection");
+    result
+}

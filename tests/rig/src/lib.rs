@@ -15,12 +15,14 @@
 //! ```
 
 mod cmd;
+mod host;
 mod lock;
 mod paths;
 mod pcscd;
 mod vtoken;
 
 pub use cmd::{run_with_timeout, CmdOutput};
+pub use host::{host_bin, FromHost, Host, REPLY_TIMEOUT};
 pub use lock::{Rig, RigLock, LOCK_PATH};
 pub use paths::{temp_dir, workspace_root};
 pub use pcscd::{pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};

@@ -1,0 +1,142 @@
+//! One browser connection: dispatches requests to the token, pushes reader events.
+//!
+//! Card work is blocking (PC/SC) and runs on tokio's blocking pool, one operation at a time per
+//! host (the `Tokens` mutex) and one PC/SC transaction at a time per card (across hosts).
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use kagi_proto::request::RequestError;
+use kagi_proto::{Command, Event, Outgoing, Reply, Request, WireError};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::card::pcsc_backend::ReaderEvent;
+use crate::error::{Error, Result};
+use crate::token::{pin_from_wire, PendingEnrollment, Tokens};
+
+/// Shared by the request handlers and the event pump of one connection.
+#[derive(Clone)]
+pub struct Service {
+    tokens: Arc<Mutex<Tokens>>,
+    pending: Arc<Mutex<Option<PendingEnrollment>>>,
+    out: UnboundedSender<Outgoing>,
+}
+
+impl Service {
+    pub fn new(tokens: Tokens, out: UnboundedSender<Outgoing>) -> Service {
+        Service { tokens: Arc::new(Mutex::new(tokens)), pending: Arc::new(Mutex::new(None)), out }
+    }
+
+    /// Sends a message to the browser; a closed channel means the browser is gone.
+    pub fn send(&self, msg: Outgoing) {
+        let _ = self.out.send(msg);
+    }
+
+    /// Runs blocking token work off the async threads.
+    async fn with_tokens<R: Send + 'static>(&self, f: impl FnOnce(&mut Tokens) -> Result<R> + Send + 'static) -> Result<R> {
+        let tokens = self.tokens.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = tokens.lock().map_err(|_| Error::Internal("token lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("card task: {e}")))?
+    }
+
+    /// Handles one frame body and replies.
+    pub async fn handle_frame(&self, body: &[u8]) {
+        let reply = match Request::parse(body) {
+            Ok(req) => {
+                let id = req.id;
+                let name = req.command.name();
+                let r = self.execute(req).await;
+                if let Err(e) = &r {
+                    crate::log::info(&format!("{name} #{id}: {e}"));
+                }
+                r.unwrap_or_else(|e| Reply::err(Some(id), e.to_wire()))
+            }
+            Err(RequestError { id, error }) => {
+                crate::log::info(&format!("refused request: {}", error.message));
+                Reply::err(id, error)
+            }
+        };
+        self.send(Outgoing::Reply(reply));
+    }
+
+    async fn execute(&self, req: Request) -> Result<Reply> {
+        let id = req.id;
+        match req.command {
+            Command::Status => {
+                let s = self.with_tokens(|t| t.status()).await?;
+                Ok(Reply::ok(id, &s))
+            }
+            Command::Authenticate { origin, nonce, pin } => {
+                let pin = pin_from_wire(&pin)?;
+                let token = self.with_tokens(move |t| t.authenticate(&origin, &nonce, &pin)).await?;
+                Ok(Reply::ok(id, &token))
+            }
+            Command::EnrollBegin { origin, pin, algorithm } => {
+                let pin = pin_from_wire(&pin)?;
+                let (result, pending) = self.with_tokens(move |t| t.enroll_begin(&origin, &pin, algorithm)).await?;
+                *self.pending.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                Ok(Reply::ok(id, &result))
+            }
+            Command::EnrollFinish { origin, certificate } => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(certificate.trim())
+                    .map_err(|_| Error::BadRequest("certificate is not standard base64".into()))?;
+                let pending = self.pending.lock().map_err(|_| Error::Internal("lock".into()))?.take();
+                let pending = pending.ok_or(Error::NoEnrollment)?;
+                if pending.origin != origin {
+                    *self.pending.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                    return Err(Error::OriginNotAllowed(format!("{origin} did not begin this acquisition")));
+                }
+                let slot = self.pending.clone();
+                let (result, pending) = self
+                    .with_tokens(move |t| {
+                        let r = t.enroll_finish(&pending, &der);
+                        Ok((r, pending))
+                    })
+                    .await?;
+                // A certificate that does not match (or a token pulled mid-write) leaves the
+                // acquisition open, so the page can retry with the right certificate.
+                if result.is_err() {
+                    *slot.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                }
+                Ok(Reply::ok(id, &result?))
+            }
+            _ => Err(Error::BadRequest(format!("command {} is not supported", req.command.name()))),
+        }
+    }
+
+    /// Turns a PC/SC watcher event into what the browser sees.
+    pub async fn reader_event(&self, ev: ReaderEvent) {
+        let event = match ev {
+            ReaderEvent::CardInserted { reader } => {
+                let r = reader.clone();
+                let token = match self.with_tokens(move |t| t.summary(&r)).await {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        crate::log::info(&format!("inserted card in {reader}: {e}"));
+                        None
+                    }
+                };
+                Event::Inserted { reader, token }
+            }
+            ReaderEvent::CardRemoved { reader } => Event::Removed { reader },
+            ReaderEvent::ReaderAdded { reader } => Event::ReaderAdded { reader },
+            ReaderEvent::ReaderRemoved { reader } => Event::ReaderRemoved { reader },
+            ReaderEvent::ServiceLost => Event::PcscUnavailable,
+            ReaderEvent::ServiceBack => Event::PcscAvailable,
+        };
+        self.send(Outgoing::Event(event));
+    }
+}
+
+/// A refusal for a frame larger than the host accepts.
+pub fn oversize_reply(len: usize) -> Outgoing {
+    Outgoing::Reply(Reply::err(
+        None,
+        WireError::bad_request(format!("frame of {len} bytes exceeds the limit of {} bytes", kagi_proto::frame::MAX_INCOMING)),
+    ))
+}
