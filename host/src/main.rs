@@ -125,7 +125,15 @@ async fn serve(management_key: ManagementKey) -> std::io::Result<()> {
                 let service = service.clone();
                 in_flight.spawn(async move { service.handle_frame(&body).await });
             }
-            Ok(Some(Incoming::Oversize(len))) => service.send(oversize_reply(len)),
+            Ok(Some(Incoming::Oversize(len))) => {
+                // Refuse first: the sender may be waiting for an answer before sending the rest.
+                service.send(oversize_reply(len));
+                match nm::skip(&mut stdin, len).await {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(e) => break Err(e),
+                }
+            }
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         }

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 pub enum Incoming {
     /// A whole frame body. Zeroized on drop: it may hold a PIN.
     Frame(Zeroizing<Vec<u8>>),
-    /// A frame longer than [`MAX_INCOMING`]; its body was skipped without being stored.
+    /// A frame longer than [`MAX_INCOMING`]; its body is still in the stream (see [`skip`]).
     Oversize(usize),
 }
 
@@ -35,16 +35,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Opti
                 Err(e) => Err(e),
             }
         }
-        Err(_) => {
-            let len = u32::from_ne_bytes(header) as usize;
-            // Skip the body in bounded chunks so the stream stays in sync.
-            let skipped = tokio::io::copy(&mut r.take(len as u64), &mut tokio::io::sink()).await?;
-            if skipped as usize != len {
-                return Ok(None);
-            }
-            Ok(Some(Incoming::Oversize(len)))
-        }
+        Err(_) => Ok(Some(Incoming::Oversize(u32::from_ne_bytes(header) as usize))),
     }
+}
+
+/// Skips the body of an oversize frame in bounded chunks so the stream stays in sync.
+/// `Ok(false)` when the stream ended first.
+pub async fn skip<R: AsyncRead + Unpin>(r: &mut R, len: usize) -> std::io::Result<bool> {
+    let skipped = tokio::io::copy(&mut r.take(len as u64), &mut tokio::io::sink()).await?;
+    Ok(skipped as usize == len)
 }
 
 /// Writes every message from `rx` to `w` as frames, in order, until all senders are gone.
@@ -83,6 +82,7 @@ mod tests {
         let mut r = &input[..];
         assert!(matches!(read_frame(&mut r).await.unwrap(), Some(Incoming::Frame(b)) if &b[..] == b"abc"));
         assert!(matches!(read_frame(&mut r).await.unwrap(), Some(Incoming::Oversize(n)) if n == big));
+        assert!(skip(&mut r, big).await.unwrap());
         assert!(matches!(read_frame(&mut r).await.unwrap(), Some(Incoming::Frame(b)) if &b[..] == b"{}"));
         assert!(read_frame(&mut r).await.unwrap().is_none());
     }
