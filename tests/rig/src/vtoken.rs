@@ -70,7 +70,7 @@ pub fn vtoken_bin() -> io::Result<PathBuf> {
 }
 
 /// Settings of a virtual token; see [`VToken::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VTokenBuilder {
     reader: usize,
     state: Option<PathBuf>,
@@ -78,12 +78,6 @@ pub struct VTokenBuilder {
     fail_after: Option<u64>,
     bin: Option<PathBuf>,
     verbose: bool,
-}
-
-impl Default for VTokenBuilder {
-    fn default() -> Self {
-        VTokenBuilder { reader: 0, state: None, delay_ms: 0, fail_after: None, bin: None, verbose: false }
-    }
 }
 
 impl VTokenBuilder {
@@ -232,7 +226,7 @@ impl VToken {
             return Ok(());
         }
         // Another card in this reader would make "present" meaningless.
-        wait_card_state(self.reader(), false, Duration::from_millis(1500)).map_err(|_| {
+        wait_card_state(self.reader(), false, Duration::from_millis(900)).map_err(|_| {
             io::Error::other(format!("{}: a card is already present (another token running?)", self.reader()))
         })?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;

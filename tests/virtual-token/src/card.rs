@@ -159,6 +159,7 @@ impl Card {
     }
 
     /// Read access to the persistent state (for tests and logging).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn state(&self) -> &Persistent {
         &self.st
     }
@@ -273,7 +274,7 @@ impl Card {
     /// Decodes the `5C` tag list of GET DATA / PUT DATA (Part 2 §3.1.2): 1 or 3 tag bytes.
     fn object_tag(tag_bytes: &[u8]) -> Result<u32, u16> {
         match tag_bytes.len() {
-            1 | 2 | 3 => Ok(tag_bytes.iter().fold(0u32, |t, b| t << 8 | u32::from(*b))),
+            1..=3 => Ok(tag_bytes.iter().fold(0u32, |t, b| t << 8 | u32::from(*b))),
             _ => Err(sw::WRONG_DATA),
         }
     }
@@ -495,6 +496,7 @@ impl Card {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
+        let t0 = std::time::Instant::now();
         let out = match key {
             AsymKey::EccP256(_) => key.ecdsa_sign(challenge),
             AsymKey::Rsa2048(_) => key.rsa_raw(challenge),
@@ -503,6 +505,7 @@ impl Card {
             eprintln!("kagi-vtoken: private-key operation failed: {}", e.0);
             sw::WRONG_DATA
         })?;
+        eprintln!("kagi-vtoken: private-key operation alg {alg:02x} slot {keyref:02x} took {:?}", t0.elapsed());
         Ok(tlv::encode(0x7C, &tlv::encode(0x82, &out)))
     }
 
@@ -526,7 +529,7 @@ impl Card {
         let pending = self.mgmt_pending.take();
         match (witness, challenge, response) {
             // Mutual, step 1: witness request.
-            (Some(w), None, _) if w.is_empty() => {
+            (Some([]), None, _) => {
                 self.mgmt_authenticated = false;
                 let plain = crypto::random_bytes(bl).map_err(crypto_err)?;
                 let out = enc(&self.mgmt, &plain)?;
@@ -549,7 +552,7 @@ impl Card {
                 Ok(tlv::encode(0x7C, &tlv::encode(0x82, &out)))
             }
             // External, step 1: challenge request.
-            (None, Some(c), None) if c.is_empty() => {
+            (None, Some([]), None) => {
                 self.mgmt_authenticated = false;
                 let plain = crypto::random_bytes(bl).map_err(crypto_err)?;
                 self.mgmt_pending = Some(MgmtPending::Challenge(plain.clone()));
@@ -591,10 +594,12 @@ impl Card {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
+        let t0 = std::time::Instant::now();
         let key = AsymKey::generate(alg).map_err(|e| {
             eprintln!("kagi-vtoken: key generation failed: {}", e.0);
             sw::NO_PRECISE_DIAGNOSIS
         })?;
+        eprintln!("kagi-vtoken: generated alg {alg:02x} key in slot {keyref:02x} in {:?}", t0.elapsed());
         let out = tlv::encode(0x7F49, &key.public_template_content());
         self.st.keys.insert(objects::keyref_key(keyref), key.to_stored());
         self.keys.insert(keyref, key);
@@ -618,3 +623,7 @@ impl Card {
         Ok(self.st.serial.to_be_bytes().to_vec())
     }
 }
+
+#[cfg(test)]
+#[path = "card_tests.rs"]
+mod tests;

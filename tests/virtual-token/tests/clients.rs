@@ -175,7 +175,7 @@ fn retired_slot_is_listed_through_key_history() {
     let dir = kagi_rig::temp_dir().unwrap();
     provision(&tok, dir.path(), "82", "ECCP256");
     let out = ok("pkcs15-tool", &["-r", tok.reader(), "-D"]);
-    assert!(out.stdout.contains("Retired KEY MAN 1") || out.stdout.contains("Retired"), "{}", out.stdout);
+    assert!(out.stdout.contains("Retired KEY MAN 1") && out.stdout.contains("X.509 Certificate [Retired Certificate for Key Management 1]"), "{}", out.stdout);
 }
 
 #[test]
@@ -259,4 +259,17 @@ fn fail_after_pulls_the_token_mid_operation() {
     let st = tok.wait_exit(Duration::from_secs(5)).unwrap().expect("token exits");
     assert_eq!(st.code(), Some(3));
     tok.pull().unwrap(); // waits until the reader reports the card absent
+}
+
+#[test]
+fn delay_slows_key_generation_and_signing() {
+    let _rig = Rig::start().unwrap();
+    let tok = VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).delay_ms(400).spawn().unwrap();
+    let dir = kagi_rig::temp_dir().unwrap();
+    let (cert, gen_time) = provision(&tok, dir.path(), "9a", "ECCP256");
+    assert!(gen_time >= Duration::from_millis(400), "{gen_time:?}");
+    let t0 = Instant::now();
+    ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)])
+        .assert_success("test-signature");
+    assert!(t0.elapsed() >= Duration::from_millis(400));
 }
