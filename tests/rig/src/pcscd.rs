@@ -93,20 +93,22 @@ fn alive(pid: u32) -> bool {
 pub struct Pcscd {
     child: Option<Child>,
     owned: bool,
+    /// Directory holding `pcscd.log` (stderr of our pcscd, all runs).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Pcscd {
     /// Uses a pcscd that answers (and lists the vpcd readers); otherwise starts one, owned.
     pub fn ensure() -> io::Result<Pcscd> {
         if pcscd_answers() {
-            return Ok(Pcscd { child: None, owned: false });
+            return Ok(Pcscd { child: None, owned: false, dir: None });
         }
         // A pcscd that is alive but not answering yet may just be starting.
         if let Some(pid) = pidfile_pid().filter(|p| alive(*p)) {
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if pcscd_answers() {
-                    return Ok(Pcscd { child: None, owned: false });
+                    return Ok(Pcscd { child: None, owned: false, dir: None });
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -119,7 +121,7 @@ impl Pcscd {
 
     /// Starts a pcscd of our own; fails if another pcscd is running.
     pub fn start_owned() -> io::Result<Pcscd> {
-        let mut p = Pcscd { child: None, owned: true };
+        let mut p = Pcscd { child: None, owned: true, dir: Some(crate::temp_dir()?) };
         p.start()?;
         Ok(p)
     }
@@ -127,6 +129,15 @@ impl Pcscd {
     /// Was this pcscd started by this rig?
     pub fn is_owned(&self) -> bool {
         self.owned
+    }
+
+    /// What our pcscd wrote to stderr so far (empty for a pcscd we did not start).
+    pub fn log(&self) -> String {
+        self.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
+    fn log_path(&self) -> Option<std::path::PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join("pcscd.log"))
     }
 
     /// PID of our pcscd while it runs.
@@ -164,11 +175,15 @@ impl Pcscd {
         let _ = std::fs::remove_file(PCSCD_SOCKET);
         let _ = std::fs::remove_file(PCSCD_PID);
         std::fs::create_dir_all("/run/pcscd")?;
+        let log = match self.log_path() {
+            Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+            None => Stdio::null(),
+        };
         let child = Command::new("pcscd")
             .args(["--foreground", "--error"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("starting pcscd: {e}")))?;
         self.child = Some(child);
@@ -180,7 +195,7 @@ impl Pcscd {
             if let Some(c) = self.child.as_mut() {
                 if let Some(st) = c.try_wait()? {
                     self.child = None;
-                    return Err(io::Error::other(format!("pcscd exited at start: {st}")));
+                    return Err(io::Error::other(format!("pcscd exited at start: {st}\n{}", self.log())));
                 }
             }
             if Instant::now() >= deadline {
