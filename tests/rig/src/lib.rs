@@ -25,7 +25,7 @@ pub use cmd::{run_with_timeout, CmdOutput};
 pub use host::{host_bin, FromHost, Host, REPLY_TIMEOUT};
 pub use lock::{Rig, RigLock, LOCK_PATH};
 pub use paths::{temp_dir, workspace_root};
-pub use pcscd::{pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};
+pub use pcscd::{card_present, pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};
 pub use tempfile::TempDir;
 pub use vtoken::{vtoken_bin, VToken, VTokenBuilder};
 

@@ -72,6 +72,17 @@ pub fn wait_card_state(reader: &str, present: bool, timeout: Duration) -> io::Re
     }
 }
 
+/// Is a card present in `reader` right now? (One non-blocking `SCardGetStatusChange`.)
+pub fn card_present(reader: &str) -> io::Result<bool> {
+    let name = CString::new(reader).map_err(io::Error::other)?;
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)
+        .map_err(|e| io::Error::other(format!("pcsc establish: {e}")))?;
+    let mut rs = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+    ctx.get_status_change(Duration::ZERO, &mut rs)
+        .map_err(|e| io::Error::other(format!("{reader}: get_status_change: {e}")))?;
+    Ok(rs[0].event_state().contains(pcsc::State::PRESENT))
+}
+
 /// pid from pcscd's pid file, if any.
 fn pidfile_pid() -> Option<u32> {
     std::fs::read_to_string(PCSCD_PID).ok()?.trim().parse().ok()

@@ -1,6 +1,6 @@
 //! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader.
 
-use crate::pcscd::wait_card_state;
+use crate::pcscd::{card_present, wait_card_state};
 use crate::paths::{target_dir, temp_dir, workspace_root};
 use crate::READERS;
 use std::io;
@@ -78,12 +78,19 @@ pub struct VTokenBuilder {
     fail_after: Option<u64>,
     bin: Option<PathBuf>,
     verbose: bool,
+    any_free: bool,
 }
 
 impl VTokenBuilder {
     /// vpcd reader index: 0 ([`crate::READER_0`]) or 1 ([`crate::READER_1`]).
     pub fn reader(mut self, index: usize) -> Self {
         self.reader = index;
+        self
+    }
+    /// Use whichever vpcd reader has no card (waits up to 10 s for one to become free):
+    /// for tests that do not care which reader they get. Read it back with [`VToken::reader`].
+    pub fn any_free_reader(mut self) -> Self {
+        self.any_free = true;
         self
     }
     /// State file; default: `state.json` in a fresh temporary directory owned by the token.
@@ -113,7 +120,19 @@ impl VTokenBuilder {
     }
 
     /// Starts the token and waits until its reader reports a card present.
-    pub fn spawn(self) -> io::Result<VToken> {
+    pub fn spawn(mut self) -> io::Result<VToken> {
+        if self.any_free {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            self.reader = loop {
+                if let Some(i) = (0..READERS.len()).find(|&i| matches!(card_present(READERS[i]), Ok(false))) {
+                    break i;
+                }
+                if Instant::now() >= deadline {
+                    return Err(io::Error::other("no free vpcd reader (other tokens running?)"));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+        }
         if self.reader >= READERS.len() {
             return Err(io::Error::other(format!("no vpcd reader {}", self.reader)));
         }

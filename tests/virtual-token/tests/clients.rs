@@ -12,6 +12,7 @@ const T: Duration = Duration::from_secs(60);
 fn token() -> VToken {
     VToken::builder()
         .bin(env!("CARGO_BIN_EXE_kagi-vtoken"))
+        .any_free_reader()
         .verbose(true)
         .spawn()
         .expect("spawn virtual token")
@@ -128,7 +129,7 @@ fn ecc_p256_generate_import_and_sign() {
     let sig = d.join("sig.der");
     let t0 = Instant::now();
     ok("pkcs11-tool", &[
-        "--module", PKCS11, "--login", "--pin", DEFAULT_PIN, "--sign", "--id", "01", "--mechanism", "ECDSA",
+        "--module", PKCS11, "--slot-description", tok.reader(), "--login", "--pin", DEFAULT_PIN, "--sign", "--id", "01", "--mechanism", "ECDSA",
         "--signature-format", "openssl", "-i", p(&digest), "-o", p(&sig),
     ]);
     eprintln!("ECDSA sign via pkcs11-tool (whole command): {:?}", t0.elapsed());
@@ -159,7 +160,7 @@ fn rsa_2048_generate_import_and_sign_pin_always_slot() {
     let sig = d.join("sig.bin");
     let t0 = Instant::now();
     ok("pkcs11-tool", &[
-        "--module", PKCS11, "--login", "--pin", DEFAULT_PIN, "--sign", "--id", "02", "--mechanism",
+        "--module", PKCS11, "--slot-description", tok.reader(), "--login", "--pin", DEFAULT_PIN, "--sign", "--id", "02", "--mechanism",
         "SHA256-RSA-PKCS", "-i", p(&data), "-o", p(&sig),
     ]);
     eprintln!("RSA sign via pkcs11-tool (whole command): {:?}", t0.elapsed());
@@ -250,6 +251,7 @@ fn fail_after_pulls_the_token_mid_operation() {
     let _rig = Rig::start().unwrap();
     let mut tok = VToken::builder()
         .bin(env!("CARGO_BIN_EXE_kagi-vtoken"))
+        .any_free_reader()
         .fail_after(3)
         .spawn()
         .unwrap();
@@ -264,7 +266,7 @@ fn fail_after_pulls_the_token_mid_operation() {
 #[test]
 fn delay_slows_key_generation_and_signing() {
     let _rig = Rig::start().unwrap();
-    let tok = VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).delay_ms(400).spawn().unwrap();
+    let tok = VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).any_free_reader().delay_ms(400).spawn().unwrap();
     let dir = kagi_rig::temp_dir().unwrap();
     let (cert, gen_time) = provision(&tok, dir.path(), "9a", "ECCP256");
     assert!(gen_time >= Duration::from_millis(400), "{gen_time:?}");

@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 fn token() -> VToken {
-    VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).spawn().expect("spawn virtual token")
+    VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).any_free_reader().spawn().expect("spawn virtual token")
 }
 
 fn connect(reader: &str) -> pcsc::Card {
