@@ -305,12 +305,12 @@ impl Tokens {
                     return Err(Error::CertMismatch);
                 }
                 s.authenticate_management(mgmt)?;
+                announce_retired_slot(&mut s, pending.slot)?;
                 s.write_certificate(pending.slot, certificate_der)?;
                 let back = s.read_certificate(pending.slot)?;
                 if back.as_deref() != Some(certificate_der) {
                     return Err(Error::Internal("certificate read back differs from the one written".into()));
                 }
-                update_key_history(&mut s)?;
                 Ok(EnrollFinishResult { certificate: cert.summary(&slot_hex(pending.slot)) })
             });
             finish(card, r, Disconnect::Reset)
@@ -348,21 +348,17 @@ fn target_slot(certs: &[SlotCert]) -> Result<Slot> {
         .ok_or_else(|| Error::Internal("no retired key slot available".into()))
 }
 
-/// Rewrites the Key History object so `keysWithOnCardCerts` covers the retired slots in use.
-fn update_key_history<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<()> {
-    let mut highest = 0u8;
-    for n in 1..=RETIRED_SLOTS {
-        if let Some(slot) = RetiredIndex::new(n).map(Slot::Retired) {
-            if s.read_certificate(slot)?.is_some() {
-                highest = n;
-            }
-        }
-    }
+/// Makes the Key History object (`keysWithOnCardCerts`, SP 800-73-4 Part 1 §3.3.2) cover `slot`.
+/// Written before the certificate itself: a token pulled in between then announces a slot that
+/// is still empty, which readers skip, rather than hiding a certificate that is there.
+fn announce_retired_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, slot: Slot) -> Result<()> {
+    let Slot::Retired(index) = slot else { return Ok(()) };
     let old = s.read_key_history()?;
-    if old.as_ref().map(|h| h.keys_with_on_card_certs) == Some(highest) {
+    let on_card = old.as_ref().map(|h| h.keys_with_on_card_certs).unwrap_or(0);
+    if on_card >= index.get() {
         return Ok(());
     }
-    let mut value = tlv::encode(0xC1, &[highest]);
+    let mut value = tlv::encode(0xC1, &[index.get()]);
     tlv::encode_into(0xC2, &[old.map(|h| h.keys_with_off_card_certs).unwrap_or(0)], &mut value);
     s.put_data(TAG_KEY_HISTORY, &value)
 }

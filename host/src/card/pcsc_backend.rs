@@ -172,6 +172,9 @@ struct TxTransport<'t, 'c> {
 impl Transport for TxTransport<'_, '_> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
         match self.tx.transmit(apdu, &mut self.buf) {
+            // A reader that lost the card mid-command may answer with nothing at all (vpcd does):
+            // that is a removed card, not a malformed answer.
+            Ok([]) => Err(Error::CardRemoved),
             Ok(r) => Ok(r.to_vec()),
             Err(pcsc::Error::ResetCard) => {
                 self.reset_seen = true;
