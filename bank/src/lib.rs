@@ -1,0 +1,2 @@
+//! Kagi demo bank.
+#![forbid(unsafe_code)]

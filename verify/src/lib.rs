@@ -1,0 +1,2 @@
+//! Verification of Kagi login tokens for bank servers.
+#![forbid(unsafe_code)]
