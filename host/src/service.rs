@@ -115,7 +115,7 @@ impl Service {
             ReaderEvent::CardInserted { reader } => {
                 let r = reader.clone();
                 let token = match self.with_tokens(move |t| t.summary(&r)).await {
-                    Ok(t) => Some(t),
+                    Ok(t) => Some(Box::new(t)),
                     Err(e) => {
                         crate::log::info(&format!("inserted card in {reader}: {e}"));
                         None

@@ -129,16 +129,14 @@ impl Tokens {
         Tokens { ctx: None, management_key }
     }
 
-    fn ctx(&mut self) -> Result<&mut PcscContext> {
+    /// Runs `op` on the PC/SC context, establishing it when needed. After `PCSC_UNAVAILABLE`
+    /// the context is dropped, so the next operation establishes a fresh one once pcscd is back.
+    fn with_ctx<R>(&mut self, op: impl FnOnce(&mut PcscContext, &ManagementKey) -> Result<R>) -> Result<R> {
         if self.ctx.is_none() {
             self.ctx = Some(PcscContext::establish()?);
         }
-        self.ctx.as_mut().ok_or(Error::PcscUnavailable("no context".into()))
-    }
-
-    /// Runs `op` on a fresh context once more if pcscd went away under the old one.
-    fn with_ctx<R>(&mut self, mut op: impl FnMut(&mut PcscContext) -> Result<R>) -> Result<R> {
-        let r = op(self.ctx()?);
+        let ctx = self.ctx.as_mut().ok_or_else(|| Error::PcscUnavailable("no context".into()))?;
+        let r = op(ctx, &self.management_key);
         if let Err(Error::PcscUnavailable(_)) = r {
             self.ctx = None;
         }
@@ -147,7 +145,7 @@ impl Tokens {
 
     /// Readers, and the first PIV token found.
     pub fn status(&mut self) -> Result<StatusResult> {
-        self.with_ctx(|ctx| {
+        self.with_ctx(|ctx, _| {
             let readers = ctx.list_readers()?;
             let mut token = None;
             for r in readers.iter().filter(|r| r.card_present) {
@@ -171,7 +169,7 @@ impl Tokens {
 
     /// Summary of the token in `reader` (for the `inserted` event).
     pub fn summary(&mut self, reader: &str) -> Result<TokenSummary> {
-        self.with_ctx(|ctx| summary_in(ctx, reader))
+        self.with_ctx(|ctx, _| summary_in(ctx, reader))
     }
 
     /// Connects to the first reader whose card answers SELECT PIV.
@@ -200,7 +198,7 @@ impl Tokens {
     /// `authenticate`: verify the PIN and sign the `kagi-auth:1` digest with the active key.
     pub fn authenticate(&mut self, origin: &Origin, nonce: &Nonce, pin: &Pin) -> Result<LoginToken> {
         let digest = login::digest(origin, nonce);
-        self.with_ctx(|ctx| {
+        self.with_ctx(|ctx, _| {
             let mut card = Self::connect_piv(ctx)?;
             let r = card.transaction(|t| {
                 let mut s = PivSession::new(t);
@@ -233,13 +231,8 @@ impl Tokens {
             kagi_proto::KeyAlgorithm::P256 => KeyAlgorithm::EccP256,
             kagi_proto::KeyAlgorithm::Rsa2048 => KeyAlgorithm::Rsa2048,
         };
-        let mgmt = &self.management_key;
-        let mut ctx = match self.ctx.take() {
-            Some(c) => c,
-            None => PcscContext::establish()?,
-        };
-        let result = (|| {
-            let mut card = Self::connect_piv(&mut ctx)?;
+        self.with_ctx(|ctx, mgmt| {
+            let mut card = Self::connect_piv(ctx)?;
             let reader = card.reader().to_owned();
             let r = card.transaction(|t| {
                 let mut s = PivSession::new(t);
@@ -273,11 +266,7 @@ impl Tokens {
                 ))
             });
             finish(card, r, Disconnect::Reset)
-        })();
-        if !matches!(result, Err(Error::PcscUnavailable(_))) {
-            self.ctx = Some(ctx);
-        }
-        result
+        })
     }
 
     /// `enroll.finish`: check the certificate is for the new key, store it, read it back.
@@ -290,12 +279,7 @@ impl Tokens {
         if cert.key != expected || cert.public_key_bits != pending.public_key_bits {
             return Err(Error::CertMismatch);
         }
-        let mgmt = &self.management_key;
-        let mut ctx = match self.ctx.take() {
-            Some(c) => c,
-            None => PcscContext::establish()?,
-        };
-        let result = (|| {
+        self.with_ctx(|ctx, mgmt| {
             let mut card = ctx.connect(&pending.reader)?;
             let r = card.transaction(|t| {
                 let mut s = PivSession::new(t);
@@ -314,11 +298,7 @@ impl Tokens {
                 Ok(EnrollFinishResult { certificate: cert.summary(&slot_hex(pending.slot)) })
             });
             finish(card, r, Disconnect::Reset)
-        })();
-        if !matches!(result, Err(Error::PcscUnavailable(_))) {
-            self.ctx = Some(ctx);
-        }
-        result
+        })
     }
 }
 

@@ -161,6 +161,16 @@ pub fn ecdsa_der_to_raw(sig: &[u8]) -> Result<[u8; 64]> {
     Ok(out)
 }
 
+/// The subjectPublicKey BIT STRING contents of a DER SubjectPublicKeyInfo.
+pub fn spki_bits(spki_der: &[u8]) -> Result<Vec<u8>> {
+    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| Error::Malformed(format!("public key: {e}")))?;
+    spki.subject_public_key
+        .as_bytes()
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| Error::Malformed("public key: bit string has unused bits".into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,14 +198,4 @@ mod tests {
             assert!(matches!(ParsedCert::parse(bytes), Err(Error::Malformed(_))));
         }
     }
-}
-
-/// The subjectPublicKey BIT STRING contents of a DER SubjectPublicKeyInfo.
-pub fn spki_bits(spki_der: &[u8]) -> Result<Vec<u8>> {
-    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(spki_der)
-        .map_err(|e| Error::Malformed(format!("public key: {e}")))?;
-    spki.subject_public_key
-        .as_bytes()
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| Error::Malformed("public key: bit string has unused bits".into()))
 }

@@ -96,7 +96,6 @@ fn watch_reports_insert_and_remove_and_stops_when_the_receiver_goes() {
     wait_for(ReaderEvent::CardRemoved { reader: reader.clone() });
     token.plug().unwrap();
     wait_for(ReaderEvent::CardInserted { reader: reader.clone() });
-    drop(wait_for);
     drop(rx);
     let t = Instant::now();
     h.join().unwrap();

@@ -100,9 +100,8 @@ fn renewal_keeps_the_old_certificate_until_the_new_one_is_stored() {
 
     // a certificate for another key is refused and changes nothing
     let other_ca_cert = {
-        let other: kagi_proto::EnrollBeginResult;
         let mut second = Host::spawn().unwrap();
-        other = enroll_begin(&mut second, "P-256").into_result().unwrap();
+        let other: kagi_proto::EnrollBeginResult = enroll_begin(&mut second, "P-256").into_result().unwrap();
         ca.issue(&other.csr, 9, 0, 365)
     };
     let r = enroll_finish(&mut host, &other_ca_cert);

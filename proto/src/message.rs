@@ -70,7 +70,7 @@ impl Reply {
 pub enum Event {
     /// A token was inserted (or was found present when the host started watching).
     /// `token` is `null` when the card is not a PIV token or could not be read.
-    Inserted { reader: String, token: Option<TokenSummary> },
+    Inserted { reader: String, token: Option<Box<TokenSummary>> },
     /// The token left the reader.
     Removed { reader: String },
     /// A reader appeared.
