@@ -1,2 +1,27 @@
-//! Verification of Kagi login tokens for bank servers.
+//! Verification of Kagi `kagi-auth:1` login tokens for bank servers, independent of any web
+//! framework or database.
+//!
+//! - [`issue_nonce`] / [`NonceStore`]: challenges of 256 random bits, bound to a session,
+//!   single use, [`NONCE_TTL`] to live.
+//! - [`Verifier::login`]: spends the nonce, then checks the token: digest rebuilt from the
+//!   bank's own origin and the issued nonce, ES256/RS256 signature with the certificate's key,
+//!   chain to the bank's CA (rustls-webpki), validity, digitalSignature, clientAuth, and the
+//!   bank's records through [`CertificateRecords`].
+//! - [`VerifyError`]: exactly what failed, with a stable [`VerifyError::code`].
+//!
+//! See README.md for an integrator's walk-through and `docs/protocol.md` for the digest.
 #![forbid(unsafe_code)]
+
+mod cert;
+mod error;
+mod nonce;
+mod records;
+mod signature;
+mod verifier;
+
+pub use cert::{CertInfo, PublicKey};
+pub use error::{StoreError, VerifyError};
+pub use kagi_proto::{LoginToken, Nonce, Origin, SignatureAlgorithm};
+pub use nonce::{issue_nonce, redeem_nonce, MemoryNonceStore, NonceRecord, NonceStore, NONCE_TTL};
+pub use records::{CertStatus, CertificateRecords, NoRecords};
+pub use verifier::{Identity, LoginAttempt, Verifier};
