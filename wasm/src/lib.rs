@@ -1,2 +1,27 @@
-//! Kagi's extension logic in Rust. Skeleton; filled in by the following commits.
+//! Kagi's extension logic in Rust: the service worker's broker between bank pages and the native
+//! host, and the extension's own pages (popup, PIN window, options).
+//!
+//! Plain modules (tested natively with `cargo test -p kagi-wasm`):
+//! - [`origin`]: the bank-origin allowlist and sender-origin derivation.
+//! - [`broker`]: the service worker's state machine (host connection, requests, sessions, events).
+//! - [`expiry`]: certificate validity and the bank's renewal window.
+//! - [`i18n`]: every UI text in Japanese and English; error codes to words.
+//! - [`view`]: what the popup and the PIN window show, computed from host data.
+//!
+//! Browser glue (wasm32 only): `chrome` (extension API bindings), `background`, `ui`.
 #![forbid(unsafe_code)]
+
+pub mod broker;
+pub mod expiry;
+pub mod i18n;
+pub mod origin;
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+mod chrome;
+#[cfg(target_arch = "wasm32")]
+mod background;
+#[cfg(target_arch = "wasm32")]
+mod settings;
+#[cfg(target_arch = "wasm32")]
+mod ui;

@@ -1,0 +1,249 @@
+//! The service worker: carries out the broker's effects with the browser's APIs. `background.js`
+//! registers the event listeners synchronously (MV3 requires it) and hands ports here once the
+//! WASM is instantiated.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::Array;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+use crate::broker::{Broker, Effect, PortId, PortKind};
+use crate::chrome;
+use crate::origin::origin_of_url;
+use crate::settings::{self, Settings};
+
+struct State {
+    broker: Broker,
+    ports: HashMap<PortId, JsValue>,
+    next_port: PortId,
+    native: Option<JsValue>,
+    /// Bumped on every connectNative so events of a replaced port are ignored.
+    native_gen: u32,
+    timer: Option<JsValue>,
+}
+
+type Shared = Rc<RefCell<State>>;
+
+/// The background's handle for `background.js`.
+#[wasm_bindgen]
+pub struct Background {
+    state: Shared,
+}
+
+fn now() -> u64 {
+    chrome::now_ms() as u64
+}
+
+#[wasm_bindgen]
+impl Background {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Background {
+        let state = State { broker: Broker::new(), ports: HashMap::new(), next_port: 1, native: None, native_gen: 0, timer: None };
+        Background { state: Rc::new(RefCell::new(state)) }
+    }
+
+    /// Loads the settings, then connects to the host.
+    pub fn start(&self) {
+        let st = self.state.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let s = Settings::load().await;
+            st.borrow_mut().broker.set_allowlist(s.allowlist());
+            let fx = st.borrow_mut().broker.start(now());
+            run(&st, fx);
+        });
+    }
+
+    /// Settings changed (policy arrived, options page saved): rebuild the allowlist.
+    #[wasm_bindgen(js_name = reloadSettings)]
+    pub fn reload_settings(&self) {
+        let st = self.state.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let s = Settings::load().await;
+            st.borrow_mut().broker.set_allowlist(s.allowlist());
+        });
+    }
+
+    /// A runtime port from a content script, the popup or a PIN window, with the messages that
+    /// arrived before the WASM was ready.
+    #[wasm_bindgen(js_name = onConnect)]
+    pub fn on_connect(&self, port: JsValue, early: Array) {
+        let Some(kind) = port_kind(&port) else {
+            let _ = chrome::call_on(&port, "disconnect", &[]);
+            return;
+        };
+        let id = {
+            let mut s = self.state.borrow_mut();
+            let id = s.next_port;
+            s.next_port += 1;
+            s.ports.insert(id, port.clone());
+            id
+        };
+        let st = self.state.clone();
+        let on_msg = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+            let fx = st.borrow_mut().broker.port_message(id, chrome::from_js(&m), now());
+            run(&st, fx);
+        })
+        .into_js_value();
+        chrome::add_listener(&chrome::get(&port, &["onMessage"]), &on_msg);
+        let st = self.state.clone();
+        let on_gone = Closure::<dyn FnMut(JsValue)>::new(move |_p: JsValue| {
+            st.borrow_mut().ports.remove(&id);
+            let fx = st.borrow_mut().broker.port_disconnected(id, now());
+            run(&st, fx);
+        })
+        .into_js_value();
+        chrome::add_listener(&chrome::get(&port, &["onDisconnect"]), &on_gone);
+        let fx = self.state.borrow_mut().broker.port_connected(id, kind);
+        run(&self.state, fx);
+        for m in early.iter() {
+            let fx = self.state.borrow_mut().broker.port_message(id, chrome::from_js(&m), now());
+            run(&self.state, fx);
+        }
+    }
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Background::new()
+    }
+}
+
+/// Who connected, from the browser's sender record (never from the message contents).
+fn port_kind(port: &JsValue) -> Option<PortKind> {
+    let name = chrome::get(port, &["name"]).as_string().unwrap_or_default();
+    let sender = chrome::get(port, &["sender"]);
+    let url = chrome::get(&sender, &["url"]).as_string().unwrap_or_default();
+    let own = chrome::extension_url("");
+    let from_extension = !own.is_empty() && url.starts_with(&own);
+    match name.as_str() {
+        "kagi-page" if !from_extension => {
+            // Top frame of a tab only: bank login pages are not embedded.
+            let frame = chrome::get(&sender, &["frameId"]).as_f64().unwrap_or(0.0);
+            if !chrome::get(&sender, &["tab"]).is_object() || frame != 0.0 {
+                return None;
+            }
+            let origin = chrome::get(&sender, &["origin"]).as_string().filter(|o| o != "null").or_else(|| origin_of_url(&url));
+            Some(PortKind::Page { origin, url })
+        }
+        "kagi-popup" if from_extension => Some(PortKind::Popup),
+        "kagi-pin" if from_extension && url.starts_with(&chrome::extension_url("pin.html")) => Some(PortKind::PinWindow),
+        _ => None,
+    }
+}
+
+/// Carries out effects, then re-arms the single timer for the broker's next deadline.
+fn run(st: &Shared, effects: Vec<Effect>) {
+    for e in effects {
+        match e {
+            Effect::ConnectHost => connect_native(st),
+            Effect::DisconnectHost => {
+                let old = st.borrow_mut().native.take();
+                if let Some(p) = old {
+                    let _ = chrome::call_on(&p, "disconnect", &[]);
+                }
+            }
+            Effect::ToHost(v) => {
+                let native = st.borrow().native.clone();
+                if let Some(p) = native {
+                    let _ = chrome::call_on(&p, "postMessage", &[chrome::to_js(&v)]);
+                }
+            }
+            Effect::ToPort(id, v) => {
+                let port = st.borrow().ports.get(&id).cloned();
+                if let Some(p) = port {
+                    let _ = chrome::call_on(&p, "postMessage", &[chrome::to_js(&v)]);
+                }
+            }
+            Effect::OpenPinWindow { session } => open_pin_window(st, session),
+            Effect::RememberBankPage { url } => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url)).await;
+                });
+            }
+        }
+    }
+    arm_timer(st);
+}
+
+fn arm_timer(st: &Shared) {
+    let (old, next) = {
+        let mut s = st.borrow_mut();
+        (s.timer.take(), s.broker.next_deadline())
+    };
+    if let Some(t) = old {
+        chrome::clear_timeout(&t);
+    }
+    let Some(at) = next else { return };
+    let delay = (at as f64 - chrome::now_ms()).max(0.0);
+    let st2 = st.clone();
+    let f = Closure::once_into_js(move || {
+        st2.borrow_mut().timer = None;
+        let fx = st2.borrow_mut().broker.tick(now());
+        run(&st2, fx);
+    });
+    let handle = chrome::set_timeout(&f, delay);
+    st.borrow_mut().timer = Some(handle);
+}
+
+fn connect_native(st: &Shared) {
+    let (old, gen) = {
+        let mut s = st.borrow_mut();
+        s.native_gen += 1;
+        (s.native.take(), s.native_gen)
+    };
+    if let Some(p) = old {
+        let _ = chrome::call_on(&p, "disconnect", &[]);
+    }
+    let port = match chrome::call(&["runtime"], "connectNative", &[kagi_proto::ids::NATIVE_HOST_NAME.into()]) {
+        Ok(p) => p,
+        Err(e) => {
+            let fx = st.borrow_mut().broker.host_disconnected(&format!("{e:?}"), now());
+            return run(st, fx);
+        }
+    };
+    let st2 = st.clone();
+    let on_msg = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        if st2.borrow().native_gen != gen {
+            return;
+        }
+        let fx = st2.borrow_mut().broker.host_message(chrome::from_js(&m), now());
+        run(&st2, fx);
+    })
+    .into_js_value();
+    chrome::add_listener(&chrome::get(&port, &["onMessage"]), &on_msg);
+    let st2 = st.clone();
+    let on_gone = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if st2.borrow().native_gen != gen {
+            return;
+        }
+        // Chrome reports the reason in runtime.lastError, Firefox in port.error.
+        let why = chrome::get(&p, &["error", "message"])
+            .as_string()
+            .or_else(|| chrome::get(&chrome::ns(), &["runtime", "lastError", "message"]).as_string())
+            .unwrap_or_else(|| "disconnected".into());
+        chrome::log(&format!("kagi: native host disconnected: {why}"));
+        st2.borrow_mut().native = None;
+        let fx = st2.borrow_mut().broker.host_disconnected(&why, now());
+        run(&st2, fx);
+    })
+    .into_js_value();
+    chrome::add_listener(&chrome::get(&port, &["onDisconnect"]), &on_gone);
+    st.borrow_mut().native = Some(port);
+}
+
+fn open_pin_window(st: &Shared, session: u64) {
+    let st = st.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let url = chrome::extension_url(&format!("pin.html?session={session}"));
+        let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
+        if let Err(e) = chrome::call_async(&["windows"], "create", &[opts]).await {
+            chrome::log(&format!("kagi: could not open the PIN window: {e:?}"));
+            // Without a window the customer cannot answer: fail instead of waiting forever.
+            let fx = st.borrow_mut().broker.window_failed(session, now());
+            run(&st, fx);
+        }
+    });
+}

@@ -1,0 +1,265 @@
+//! Every text the extension shows, in Japanese (default) and English, and the one place where
+//! error codes become words. Wording follows the bank's notices (専用USB, 電子証明書, ログオン,
+//! 電子証明書の保存). Manifest strings live in `extension/_locales`.
+
+/// UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// `"ja"` / `"en"`; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// The customer's choice (`"ja"`, `"en"`, or `"auto"`/unset) wins over the administrator's
+    /// `defaultLanguage`; Japanese otherwise.
+    pub fn resolve(user: Option<&str>, policy_default: Option<&str>) -> Lang {
+        user.and_then(Lang::parse).or_else(|| policy_default.and_then(Lang::parse)).unwrap_or_default()
+    }
+}
+
+/// A fixed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    AppName,
+    // token / host status
+    TokenConnected,
+    TokenNotConnected,
+    HostNotInstalled,
+    HostNotInstalledHelp,
+    PcscUnavailable,
+    NoCertificate,
+    Checking,
+    // certificate
+    CertDetails,
+    Country,
+    Organization,
+    OrganizationalUnit,
+    CommonName,
+    Serial,
+    ValidFrom,
+    ValidTo,
+    Issuer,
+    RenewLink,
+    RenewalPassedHelp,
+    NotYetValid,
+    // PIN window
+    PinTitle,
+    PurposeLogin,
+    PurposeEnroll,
+    RequestedBy,
+    PinLabel,
+    PinHint,
+    Ok,
+    Cancel,
+    Close,
+    ConfirmEnroll,
+    ConfirmEnrollNote,
+    SaveToUsb,
+    Working,
+    DoNotRemove,
+    EnrollDone,
+    EnrollDoneNote,
+    LoginDone,
+    // acquisition steps
+    StepConfirm,
+    StepPin,
+    StepGenerate,
+    StepIssue,
+    StepStore,
+    StepDone,
+    // options
+    OptionsTitle,
+    Language,
+    LanguageAuto,
+    BankOrigins,
+    BuiltInOrigins,
+    SetByAdmin,
+    Add,
+    Remove,
+    OriginInvalid,
+    Saved,
+}
+
+/// The text of `m` in `lang`.
+pub fn t(lang: Lang, m: Msg) -> &'static str {
+    use Msg::*;
+    let (ja, en) = match m {
+        AppName => ("Kagi 専用USB", "Kagi USB token"),
+        TokenConnected => ("専用USBが接続されています", "Your USB token is connected"),
+        TokenNotConnected => ("専用USBが接続されていません", "Your USB token is not connected"),
+        HostNotInstalled => ("専用USBの管理ソフトがインストールされていません", "The USB token software is not installed"),
+        HostNotInstalledHelp => (
+            "当金庫のホームページから管理ソフトをダウンロードし、パソコンにインストールしてください。",
+            "Download the token software from your bank's website and install it on this computer.",
+        ),
+        PcscUnavailable => ("スマートカードサービスが動作していません", "The smart card service is not running"),
+        NoCertificate => ("専用USBに電子証明書が保存されていません", "No electronic certificate is stored on the USB token"),
+        Checking => ("確認しています…", "Checking…"),
+        CertDetails => ("電子証明書情報", "Certificate details"),
+        Country => ("Country", "Country"),
+        Organization => ("Organization", "Organization"),
+        OrganizationalUnit => ("Organizational Unit", "Organizational Unit"),
+        CommonName => ("Common Name", "Common Name"),
+        Serial => ("シリアル番号", "Serial number"),
+        ValidFrom => ("有効期間の開始", "Valid from"),
+        ValidTo => ("有効期限", "Valid until"),
+        Issuer => ("発行者", "Issuer"),
+        RenewLink => ("ログオン画面で電子証明書を更新する", "Renew the certificate on the bank's login page"),
+        RenewalPassedHelp => (
+            "更新期間を過ぎています。電子証明書の再発行が必要です。当金庫までご連絡ください。",
+            "The renewal period has passed. The certificate must be reissued: please contact your bank.",
+        ),
+        NotYetValid => ("電子証明書はまだ有効期間前です", "The certificate is not valid yet"),
+        PinTitle => ("専用USBの暗証番号", "USB token PIN"),
+        PurposeLogin => ("ログオン", "Log on"),
+        PurposeEnroll => ("電子証明書の保存", "Save the certificate"),
+        RequestedBy => ("要求元", "Requested by"),
+        PinLabel => ("暗証番号", "PIN"),
+        PinHint => ("6～8桁の数字", "6 to 8 digits"),
+        Ok => ("OK", "OK"),
+        Cancel => ("キャンセル", "Cancel"),
+        Close => ("閉じる", "Close"),
+        ConfirmEnroll => ("電子証明書を専用USBに保存します。", "The certificate will be saved on your USB token."),
+        ConfirmEnrollNote => (
+            "専用USBに保存する場合は、30秒～1分程度時間がかかりますので、保存が完了するまで、そのままお待ちください。",
+            "Saving on the USB token takes about 30 seconds to 1 minute. Please wait until it is complete.",
+        ),
+        SaveToUsb => ("専用USBに保存する", "Save on the USB token"),
+        Working => ("処理しています。しばらくお待ちください…", "Working, please wait…"),
+        DoNotRemove => ("完了するまで専用USBを取り外さないでください。", "Do not remove the USB token until this is complete."),
+        EnrollDone => ("電子証明書の取得と専用USBへの保存が完了いたしました。", "The certificate was obtained and saved on your USB token."),
+        EnrollDoneNote => (
+            "この電子証明書を使用してログオンを行う場合は、専用USBをパソコンに接続してからログオンしてください。ログオフ後は、すみやかに専用USBをパソコンから取り外してください。",
+            "To log on with this certificate, connect the USB token first. After logging off, remove the USB token promptly.",
+        ),
+        LoginDone => ("ログオンの署名が完了しました。", "Log-on signature complete."),
+        StepConfirm => ("確認", "Confirm"),
+        StepPin => ("暗証番号", "PIN"),
+        StepGenerate => ("鍵の生成", "Key generation"),
+        StepIssue => ("電子証明書の発行", "Issuing"),
+        StepStore => ("専用USBに保存", "Saving"),
+        StepDone => ("完了", "Done"),
+        OptionsTitle => ("Kagi 専用USBの設定", "Kagi USB token settings"),
+        Language => ("表示言語", "Language"),
+        LanguageAuto => ("既定", "Default"),
+        BankOrigins => ("ご利用の金融機関のアドレス", "Bank addresses"),
+        BuiltInOrigins => ("組み込み: http://localhost と http://127.0.0.1（デモ用）", "Built in: http://localhost and http://127.0.0.1 (demo)"),
+        SetByAdmin => ("管理者が設定しています（変更できません）", "Set by your administrator (read-only)"),
+        Add => ("追加", "Add"),
+        Remove => ("削除", "Remove"),
+        OriginInvalid => (
+            "https:// で始まるアドレス（例: https://www.bank.example）を入力してください",
+            "Enter an address starting with https:// (e.g. https://www.bank.example)",
+        ),
+        Saved => ("保存しました", "Saved"),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// Text with a number in it.
+pub fn expires_in_days(lang: Lang, days: i64) -> String {
+    match lang {
+        Lang::Ja => format!("電子証明書の有効期限まであと{days}日です"),
+        Lang::En => format!("The certificate expires in {days} day{}", if days == 1 { "" } else { "s" }),
+    }
+}
+
+pub fn renewal_available(lang: Lang, days_left: i64) -> String {
+    match lang {
+        Lang::Ja => format!("電子証明書の有効期限まであと{days_left}日です。更新期間中です。電子証明書を更新してください。"),
+        Lang::En => format!("The certificate expires in {days_left} day(s). Renewal is available: please renew it."),
+    }
+}
+
+pub fn expired_renewable(lang: Lang, days_since: i64) -> String {
+    match lang {
+        Lang::Ja => format!("電子証明書の有効期限が{days_since}日前に切れています。期限超過後90日以内は更新できます。"),
+        Lang::En => format!("The certificate expired {days_since} day(s) ago. It can still be renewed within 90 days of expiry."),
+    }
+}
+
+/// The customer-facing text of a stable error code (the host's codes and the extension's own).
+/// `retries` completes `PIN_INCORRECT`. Unknown codes read as an internal error.
+pub fn error_text(lang: Lang, code: &str, retries: Option<u8>) -> String {
+    let ja_en: (&str, &str) = match code {
+        "TOKEN_ABSENT" => ("専用USBが接続されていません。専用USBをパソコンに接続してください。", "The USB token is not connected. Please connect it."),
+        "NO_READER" => ("専用USBが見つかりません。専用USBをパソコンに接続してください。", "No USB token reader was found. Please connect your USB token."),
+        "PCSC_UNAVAILABLE" => ("スマートカードサービスが動作していません。パソコンを再起動してください。", "The smart card service is not running. Please restart the computer."),
+        "PIN_INCORRECT" => {
+            let n = retries.unwrap_or(0);
+            return match lang {
+                Lang::Ja => format!("暗証番号が正しくありません。あと{n}回間違えると専用USBがロックされます。"),
+                Lang::En => format!("Wrong PIN. {n} tr{} left before the USB token locks.", if n == 1 { "y" } else { "ies" }),
+            };
+        }
+        "PIN_BLOCKED" => ("暗証番号がロックされています。当金庫までお問合せください。", "The PIN is blocked. Please contact your bank."),
+        "PIN_FORMAT" => ("暗証番号は6～8桁の数字で入力してください。", "The PIN is 6 to 8 digits."),
+        "CARD_REMOVED" => ("処理中に専用USBが取り外されました。もう一度お試しください。", "The USB token was removed during the operation. Please try again."),
+        "NOT_PIV" => ("接続されている機器は専用USBではありません。", "The connected device is not a Kagi USB token."),
+        "NO_CERTIFICATE" => ("専用USBに電子証明書が保存されていません。", "No electronic certificate is stored on the USB token."),
+        "CERT_MISMATCH" => ("発行された電子証明書がこの専用USBと一致しません。当金庫までお問合せください。", "The issued certificate does not match this USB token. Please contact your bank."),
+        "ORIGIN_NOT_ALLOWED" => ("このページでは専用USBを利用できません。", "This page may not use the USB token."),
+        "NO_ENROLLMENT" => ("電子証明書の取得を最初からやり直してください。", "Please start the certificate acquisition again."),
+        "HOST_NOT_INSTALLED" => ("専用USBの管理ソフトがインストールされていません。", "The USB token software is not installed."),
+        "UNKNOWN_COMMAND" => ("管理ソフトが古いため処理できません。最新の管理ソフトをインストールしてください。", "The token software is too old. Please install the latest version."),
+        "CANCELLED" => ("キャンセルしました。", "Cancelled."),
+        "TIMEOUT" => ("時間内に応答がありませんでした。もう一度お試しください。", "No answer in time. Please try again."),
+        "BUSY" => ("別の画面で専用USBを使用中です。その操作を完了してからお試しください。", "The USB token is in use by another window. Finish that first."),
+        "ISSUE_FAILED" => ("電子証明書の発行に失敗しました。当金庫までお問合せください。", "The bank could not issue the certificate. Please contact your bank."),
+        _ => ("エラーが発生しました。当金庫までお問合せください。", "An error occurred. Please contact your bank."),
+    };
+    match lang {
+        Lang::Ja => ja_en.0.to_owned(),
+        Lang::En => ja_en.1.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_resolution() {
+        assert_eq!(Lang::resolve(None, None), Lang::Ja);
+        assert_eq!(Lang::resolve(Some("auto"), Some("en")), Lang::En);
+        assert_eq!(Lang::resolve(Some("ja"), Some("en")), Lang::Ja);
+        assert_eq!(Lang::resolve(Some("en"), None), Lang::En);
+        assert_eq!(Lang::resolve(Some("fr"), Some("xx")), Lang::Ja);
+    }
+
+    #[test]
+    fn every_code_has_both_languages() {
+        for code in [
+            "TOKEN_ABSENT", "NO_READER", "PCSC_UNAVAILABLE", "PIN_INCORRECT", "PIN_BLOCKED", "PIN_FORMAT", "CARD_REMOVED",
+            "NOT_PIV", "NO_CERTIFICATE", "CERT_MISMATCH", "ORIGIN_NOT_ALLOWED", "NO_ENROLLMENT", "UNKNOWN_COMMAND",
+            "BAD_REQUEST", "HOST_NOT_INSTALLED", "INTERNAL", "CANCELLED", "TIMEOUT", "BUSY", "ISSUE_FAILED",
+        ] {
+            let ja = error_text(Lang::Ja, code, Some(2));
+            let en = error_text(Lang::En, code, Some(2));
+            assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
+        }
+        assert!(error_text(Lang::Ja, "PIN_INCORRECT", Some(2)).contains("あと2回"));
+        assert!(error_text(Lang::Ja, "PIN_BLOCKED", None).contains("お問合せ"));
+        assert_eq!(error_text(Lang::En, "SOMETHING_NEW", None), error_text(Lang::En, "INTERNAL", None));
+    }
+}

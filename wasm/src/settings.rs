@@ -1,0 +1,64 @@
+//! The extension's settings: enterprise policy (`storage.managed`, see
+//! `extension/managed_schema.json`) and the customer's own (`storage.local`).
+
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+
+use crate::chrome;
+use crate::i18n::Lang;
+use crate::origin::Allowlist;
+
+/// storage.local keys.
+pub const LOCAL_LANGUAGE: &str = "language";
+pub const LOCAL_USER_ORIGINS: &str = "userOrigins";
+pub const LOCAL_LAST_BANK_URL: &str = "lastBankUrl";
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub managed: Value,
+    pub local: Value,
+}
+
+impl Settings {
+    /// Reads both areas. Managed storage is empty (or refused, in Firefox without a policy) for a
+    /// while after start: callers re-read on `storage.onChanged`.
+    pub async fn load() -> Settings {
+        let managed = chrome::call_async(&["storage", "managed"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
+        let local = chrome::call_async(&["storage", "local"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
+        Settings { managed, local }
+    }
+
+    fn strings(v: &Value) -> Option<Vec<String>> {
+        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+    }
+
+    pub fn allowlist(&self) -> Allowlist {
+        let policy = Self::strings(&self.managed["allowedOrigins"]);
+        let user = Self::strings(&self.local[LOCAL_USER_ORIGINS]).unwrap_or_default();
+        let (allow, rejected) = Allowlist::from_settings(policy, user);
+        if !rejected.is_empty() {
+            chrome::log(&format!("kagi: ignoring invalid origins {rejected:?}"));
+        }
+        allow
+    }
+
+    /// `"auto"`, `"ja"` or `"en"` as chosen on the options page.
+    pub fn language_choice(&self) -> String {
+        self.local[LOCAL_LANGUAGE].as_str().unwrap_or("auto").to_owned()
+    }
+
+    pub fn lang(&self) -> Lang {
+        Lang::resolve(self.local[LOCAL_LANGUAGE].as_str(), self.managed["defaultLanguage"].as_str())
+    }
+
+    /// Where the popup's renewal link goes: the administrator's `renewalUrl`, else the last bank
+    /// page that used Kagi.
+    pub fn renewal_url(&self) -> Option<String> {
+        self.managed["renewalUrl"].as_str().or_else(|| self.local[LOCAL_LAST_BANK_URL].as_str()).map(str::to_owned)
+    }
+}
+
+pub async fn set_local(key: &str, value: &Value) -> Result<(), JsValue> {
+    let obj = chrome::to_js(&serde_json::json!({ key: value }));
+    chrome::call_async(&["storage", "local"], "set", &[obj]).await.map(|_| ())
+}

@@ -1,0 +1,20 @@
+//! The extension's own pages, built with web-sys (no framework): `popup.html`, `pin.html`,
+//! `options.html`. Each HTML file loads `ui.js`, which calls [`start_page`] with the page name.
+
+mod dom;
+mod options;
+mod pin;
+mod popup;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point for the extension pages.
+#[wasm_bindgen(js_name = startPage)]
+pub fn start_page(which: &str) {
+    match which {
+        "popup" => popup::start(),
+        "pin" => pin::start(),
+        "options" => options::start(),
+        other => crate::chrome::log(&format!("kagi: unknown page {other}")),
+    }
+}

@@ -1,0 +1,171 @@
+//! What the popup says about the host, the token and its certificate, computed from the status
+//! the host returns. Plain data in, plain text out, so it is tested natively.
+
+use serde_json::Value;
+
+use crate::expiry::CertState;
+use crate::i18n::{self, t, Lang, Msg};
+
+/// How a line is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn class(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// The token summary's certificate, if any.
+pub fn certificate(status: &Value) -> Option<&Value> {
+    status.get("token").and_then(|t| t.get("certificate")).filter(|c| c.is_object())
+}
+
+/// Status lines for `{host, readers, token}` at `now_ms`, and whether renewal should be offered.
+pub fn status_lines(lang: Lang, status: &Value, now_ms: i64) -> (Vec<(Level, String)>, bool) {
+    let mut lines = Vec::new();
+    match status.get("host").and_then(Value::as_str) {
+        Some("HOST_NOT_INSTALLED") => {
+            lines.push((Level::Error, t(lang, Msg::HostNotInstalled).to_owned()));
+            lines.push((Level::Info, t(lang, Msg::HostNotInstalledHelp).to_owned()));
+            return (lines, false);
+        }
+        Some("PCSC_UNAVAILABLE") => {
+            lines.push((Level::Error, t(lang, Msg::PcscUnavailable).to_owned()));
+            return (lines, false);
+        }
+        Some("ok") => {}
+        _ => {
+            lines.push((Level::Info, t(lang, Msg::Checking).to_owned()));
+            return (lines, false);
+        }
+    }
+    if status.get("token").is_none_or(Value::is_null) {
+        lines.push((Level::Warn, t(lang, Msg::TokenNotConnected).to_owned()));
+        return (lines, false);
+    }
+    lines.push((Level::Ok, t(lang, Msg::TokenConnected).to_owned()));
+    if status["token"].get("pinRetries").and_then(Value::as_u64) == Some(0) {
+        lines.push((Level::Error, i18n::error_text(lang, "PIN_BLOCKED", None)));
+    }
+    let Some(cert) = certificate(status) else {
+        lines.push((Level::Warn, t(lang, Msg::NoCertificate).to_owned()));
+        return (lines, false);
+    };
+    let nb = cert.get("notBefore").and_then(Value::as_str).unwrap_or("");
+    let na = cert.get("notAfter").and_then(Value::as_str).unwrap_or("");
+    let mut renew = false;
+    match CertState::at(nb, na, now_ms) {
+        Some(CertState::Valid { days_left }) => lines.push((Level::Ok, i18n::expires_in_days(lang, days_left))),
+        Some(CertState::RenewalAvailable { days_left }) => {
+            renew = true;
+            lines.push((Level::Warn, i18n::renewal_available(lang, days_left)));
+        }
+        Some(CertState::ExpiredRenewable { days_since }) => {
+            renew = true;
+            lines.push((Level::Warn, i18n::expired_renewable(lang, days_since)));
+        }
+        Some(CertState::RenewalPassed) => lines.push((Level::Error, t(lang, Msg::RenewalPassedHelp).to_owned())),
+        Some(CertState::NotYetValid) => lines.push((Level::Warn, t(lang, Msg::NotYetValid).to_owned())),
+        None => {}
+    }
+    (lines, renew)
+}
+
+/// Certificate fields in the order and labels of the bank's completion screen.
+pub fn certificate_fields(lang: Lang, cert: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let s = |v: &Value| v.as_str().map(str::to_owned);
+    let subject = &cert["subject"];
+    if let Some(c) = s(&subject["country"]) {
+        out.push((t(lang, Msg::Country).to_owned(), c));
+    }
+    if let Some(o) = s(&subject["organization"]) {
+        out.push((t(lang, Msg::Organization).to_owned(), o));
+    }
+    for ou in subject["organizationalUnits"].as_array().into_iter().flatten() {
+        if let Some(ou) = s(ou) {
+            out.push((t(lang, Msg::OrganizationalUnit).to_owned(), ou));
+        }
+    }
+    if let Some(cn) = s(&subject["commonName"]) {
+        out.push((t(lang, Msg::CommonName).to_owned(), cn));
+    }
+    if let Some(serial) = s(&cert["serial"]) {
+        out.push((t(lang, Msg::Serial).to_owned(), serial));
+    }
+    if let Some(i) = s(&cert["issuer"]["commonName"]) {
+        out.push((t(lang, Msg::Issuer).to_owned(), i));
+    }
+    for (m, key) in [(Msg::ValidFrom, "notBefore"), (Msg::ValidTo, "notAfter")] {
+        if let Some(d) = s(&cert[key]) {
+            out.push((t(lang, m).to_owned(), display_date(&d)));
+        }
+    }
+    out
+}
+
+/// `2027-11-26T00:00:00Z` → `2027-11-26 00:00 UTC`.
+fn display_date(rfc3339: &str) -> String {
+    match (rfc3339.get(0..10), rfc3339.get(11..16)) {
+        (Some(d), Some(tm)) => format!("{d} {tm} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expiry::parse_rfc3339_ms;
+    use serde_json::json;
+
+    fn status(not_after: &str) -> Value {
+        json!({"host":"ok","readers":[{"name":"R","tokenPresent":true}],"token":{"reader":"R","guid":null,"pinRetries":3,"certificate":{
+            "slot":"9A","subject":{"country":"JP","organization":"Kagi Demo Shinkin Bank","organizationalUnits":["Kagi Demo CA","IssuedCount=001"],"commonName":"SH001 SH001001 1898"},
+            "issuer":{"country":null,"organization":null,"organizationalUnits":[],"commonName":"Kagi Demo CA"},
+            "serial":"6d89a42202c56aafed5e6c8de3277d8c","notBefore":"2026-11-26T00:00:00Z","notAfter":not_after,"keyAlgorithm":"P-256","sha256":"00"}}})
+    }
+
+    #[test]
+    fn host_and_token_states() {
+        let (l, _) = status_lines(Lang::Ja, &json!({"host":"HOST_NOT_INSTALLED","readers":[],"token":null}), 0);
+        assert!(l[0].1.contains("管理ソフト"));
+        let (l, _) = status_lines(Lang::Ja, &json!({"host":"ok","readers":[],"token":null}), 0);
+        assert_eq!(l, vec![(Level::Warn, "専用USBが接続されていません".to_string())]);
+        let (l, _) = status_lines(Lang::En, &json!({"host":"PCSC_UNAVAILABLE","readers":[],"token":null}), 0);
+        assert_eq!(l[0].0, Level::Error);
+    }
+
+    #[test]
+    fn expiry_warning_and_renewal() {
+        let now = parse_rfc3339_ms("2027-11-01T00:00:00Z").unwrap();
+        let (l, renew) = status_lines(Lang::Ja, &status("2027-11-26T00:00:00Z"), now);
+        assert!(renew);
+        assert!(l[1].1.contains("あと25日"), "{l:?}");
+        let (l, renew) = status_lines(Lang::Ja, &status("2028-11-26T00:00:00Z"), now);
+        assert!(!renew);
+        assert_eq!(l[1].0, Level::Ok);
+        let (l, renew) = status_lines(Lang::Ja, &status("2027-01-01T00:00:00Z"), now);
+        assert!(!renew);
+        assert!(l[1].1.contains("再発行"));
+    }
+
+    #[test]
+    fn fields_follow_the_bank_screen() {
+        let f = certificate_fields(Lang::Ja, &status("2027-11-26T00:00:00Z")["token"]["certificate"]);
+        let labels: Vec<&str> = f.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(&labels[..6], ["Country", "Organization", "Organizational Unit", "Organizational Unit", "Common Name", "シリアル番号"]);
+        assert_eq!(f[5].1, "6d89a42202c56aafed5e6c8de3277d8c");
+        assert_eq!(f.last().unwrap().1, "2027-11-26 00:00 UTC");
+    }
+}
