@@ -11,6 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How long to wait for pcscd to notice an insertion or removal (it polls vpcd every ~0.4 s).
 const CARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a started token may go unreported before it is replugged (pcscd polls every 0.4 s).
+const REPLUG_AFTER: Duration = Duration::from_secs(4);
 
 /// Newest modification time of the token's sources (to notice a stale binary).
 fn newest_source_mtime() -> Option<SystemTime> {
@@ -240,7 +242,32 @@ impl VToken {
 
     /// Plugs the token (back) in: starts the process with the same state file and waits
     /// until the reader reports a card present.
+    ///
+    /// Now and then (about one start in fifty here) pcscd stops polling a vpcd reader right
+    /// after a card left it, and a new card connected to vpcd is never reported. A real token
+    /// replugged by hand has the same cure: pull it and plug it again, which this does up to
+    /// twice before giving up.
     pub fn plug(&mut self) -> io::Result<()> {
+        let mut attempt = 0;
+        loop {
+            let timeout = if attempt < 2 { REPLUG_AFTER } else { CARD_TIMEOUT };
+            match self.plug_once(timeout) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut && attempt < 2 => {
+                    attempt += 1;
+                    eprintln!("kagi-rig: {} not reported present; replugging ({attempt})", self.reader());
+                    self.pull_quiet()?;
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    let _ = self.pull_quiet();
+                    return Err(io::Error::new(e.kind(), format!("{e}\ntoken log:\n{}", self.log())));
+                }
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    fn plug_once(&mut self, timeout: Duration) -> io::Result<()> {
         if self.is_running() {
             return Ok(());
         }
@@ -272,7 +299,7 @@ impl VToken {
         self.stdin = child.stdin.take();
         self.child = Some(child);
         self.exit = None;
-        let deadline = Instant::now() + CARD_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             if !self.is_running() {
                 return Err(io::Error::other(format!(
@@ -285,10 +312,7 @@ impl VToken {
             match wait_card_state(self.reader(), true, step) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && Instant::now() < deadline => {}
-                Err(e) => {
-                    let _ = self.pull_quiet();
-                    return Err(io::Error::new(e.kind(), format!("{e}\ntoken log:\n{}", self.log())));
-                }
+                Err(e) => return Err(e),
             }
         }
     }
