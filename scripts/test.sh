@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Kagi's test command: installs prerequisites, builds, starts pcscd (if none runs), runs every
-# suite, prints one summary line, stops what it started, exits non-zero on any failure.
+# Kagi's test command: installs prerequisites, builds, runs every suite (starting pcscd when a
+# suite needs one), prints one summary line, stops what it started, exits non-zero on any failure.
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --no-install   skip the prerequisite check (a developer machine you manage)
@@ -26,8 +26,6 @@ fi
 
 say "building"
 cargo build --workspace --all-targets --locked || die "build failed"
-
-ensure_pcscd
 
 total_passed=0
 total_failed=0
@@ -61,8 +59,12 @@ run_suite() {
   [ "$rc" = 0 ] || failed_suites+=("$name")
 }
 
-# Unit and integration tests of every crate (integration tests use pcscd + vpcd + kagi-vtoken).
+# Unit and integration tests of every crate. Integration tests use pcscd + vpcd + kagi-vtoken
+# through the rig, which starts pcscd for each test when none runs (some fault tests kill and
+# restart it, which they may only do to a pcscd of their own).
 run_suite cargo cargo test --workspace --locked --no-fail-fast
+
+ensure_pcscd
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do
