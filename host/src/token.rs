@@ -199,11 +199,10 @@ impl Tokens {
     pub fn authenticate(&mut self, origin: &Origin, nonce: &Nonce, pin: &Pin) -> Result<LoginToken> {
         let digest = login::digest(origin, nonce);
         self.with_ctx(|ctx, _| {
-            let mut card = Self::connect_piv(ctx)?;
-            let r = card.transaction(|t| {
-                let mut s = PivSession::new(t);
+            let card = Self::connect_piv(ctx)?;
+            with_pin(card, After::ClearPin, |s| {
                 s.select()?;
-                let certs = read_certificates(&mut s)?;
+                let certs = read_certificates(s)?;
                 let chosen = active(&certs, now()).ok_or(Error::NoCertificate)?;
                 let alg = chosen.key_algorithm().ok_or(Error::NoCertificate)?;
                 s.verify_pin(pin)?;
@@ -214,9 +213,7 @@ impl Tokens {
                     }
                     _ => LoginToken::new(&chosen.cert.der, SignatureAlgorithm::RS256, &sig),
                 })
-            });
-            // Reset: the PIN must not stay verified for other applications on this PC.
-            finish(card, r, Disconnect::Reset)
+            })
         })
     }
 
@@ -232,14 +229,14 @@ impl Tokens {
             kagi_proto::KeyAlgorithm::Rsa2048 => KeyAlgorithm::Rsa2048,
         };
         self.with_ctx(|ctx, mgmt| {
-            let mut card = Self::connect_piv(ctx)?;
+            let card = Self::connect_piv(ctx)?;
             let reader = card.reader().to_owned();
-            let r = card.transaction(|t| {
-                let mut s = PivSession::new(t);
+            // The management key was used: only a card reset clears that.
+            with_pin(card, After::Reset, |s| {
                 s.select()?;
                 let guid = s.read_chuid()?.map(|c| c.guid);
                 s.verify_pin(pin)?;
-                let certs = read_certificates(&mut s)?;
+                let certs = read_certificates(s)?;
                 let slot = target_slot(&certs)?;
                 s.authenticate_management(mgmt)?;
                 if certs.iter().any(|c| c.slot == slot) {
@@ -264,8 +261,7 @@ impl Tokens {
                         public_key_bits,
                     },
                 ))
-            });
-            finish(card, r, Disconnect::Reset)
+            })
         })
     }
 
@@ -306,6 +302,35 @@ fn summary_in(ctx: &mut PcscContext, reader: &str) -> Result<TokenSummary> {
     let mut card = ctx.connect(reader)?;
     let r = card.transaction(|t| summarise(&mut PivSession::new(t), reader));
     finish(card, r, Disconnect::Leave)
+}
+
+/// How to leave the card after an operation that verified the PIN.
+enum After {
+    /// Reset the PIN's security status and leave the card as it is: other programs (and other
+    /// Kagi hosts) keep their connections. Falls back to a reset on cards without VERIFY P1=FF.
+    ClearPin,
+    /// Reset the card: also clears a management key authentication.
+    Reset,
+}
+
+/// Runs `op` in one transaction and leaves the card with the PIN no longer verified, whatever
+/// `op` returned: it must not stay verified for other programs on this PC.
+fn with_pin<R>(
+    mut card: PcscCard,
+    after: After,
+    mut op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
+) -> Result<R> {
+    let r = card.transaction(|t| {
+        let mut s = PivSession::new(t);
+        let r = op(&mut s);
+        let cleared = matches!(after, After::ClearPin) && s.unverify_pin().unwrap_or(false);
+        Ok((r, cleared))
+    });
+    let how = match &r {
+        Ok((_, true)) => Disconnect::Leave,
+        _ => Disconnect::Reset,
+    };
+    finish(card, r, how)?.0
 }
 
 /// Disconnects, keeping the operation's error over a disconnect error.

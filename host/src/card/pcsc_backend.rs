@@ -64,6 +64,14 @@ pub struct ReaderInfo {
     pub card_present: bool,
 }
 
+/// How long a connect refused because another application is resetting the card is retried.
+const CONNECT_RETRY_FOR: Duration = Duration::from_secs(2);
+
+/// Refusals that last only while another application resets or reconnects the card.
+fn is_transient(e: pcsc::Error) -> bool {
+    matches!(e, pcsc::Error::ProtoMismatch | pcsc::Error::SharingViolation | pcsc::Error::ResetCard)
+}
+
 /// A PC/SC resource manager context.
 pub struct PcscContext {
     ctx: Context,
@@ -123,10 +131,25 @@ impl PcscContext {
     }
 
     /// Connect to the card in `reader` (shared mode, T=0 or T=1).
+    ///
+    /// While another application resets the card (as every Kagi host does after a PIN
+    /// operation), pcsc-lite answers a connect with SCARD_E_PROTO_MISMATCH or
+    /// SCARD_E_SHARING_VIOLATION until the card is up again; those are retried briefly.
     pub fn connect(&mut self, reader: &str) -> Result<PcscCard> {
         let name = CString::new(reader).map_err(|_| Error::NoReader)?;
-        let card = self.with_context(|ctx| ctx.connect(&name, ShareMode::Shared, Protocols::ANY))?;
-        Ok(PcscCard { card: Some(card), reader: reader.to_string() })
+        let deadline = std::time::Instant::now() + CONNECT_RETRY_FOR;
+        loop {
+            // Transient refusals come back raw (inner `Err`) so they can be retried here.
+            let attempt = self.with_context(|ctx| match ctx.connect(&name, ShareMode::Shared, Protocols::ANY) {
+                Err(e) if is_transient(e) => Ok(Err(e)),
+                other => other.map(Ok),
+            })?;
+            match attempt {
+                Ok(card) => return Ok(PcscCard { card: Some(card), reader: reader.to_string() }),
+                Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(map_error(e)),
+            }
+        }
     }
 
     /// Connect to the first reader holding a card: `NoReader` if there is no reader at all,

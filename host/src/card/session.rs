@@ -176,6 +176,12 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
         }
     }
 
+    /// Resets the PIN's security status (VERIFY P1=`FF`). `Ok(false)` when the card does not
+    /// support it; the caller must then reset the card to the same effect.
+    pub fn unverify_pin(&mut self) -> Result<bool> {
+        Ok(self.exchange(&commands::unverify_pin())?.status().is_success())
+    }
+
     /// VERIFY the PIN: `PinIncorrect { retries }` on `63Cx`, `PinBlocked` on `6983`/`63C0`.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<()> {
         self.exchange(&commands::verify_pin(pin))?.into_success("VERIFY").map(drop)

@@ -251,6 +251,12 @@ pub fn pin_status() -> Command {
     Command::new(0x00, INS_VERIFY, 0x00, KEYREF_PIN)
 }
 
+/// SP 800-73-4 Part 2 §3.2.1 VERIFY with P1 = `FF` and no data: resets the security status of
+/// the PIN, so the next signature needs the PIN again.
+pub fn unverify_pin() -> Command {
+    Command::new(0x00, INS_VERIFY, 0xFF, KEYREF_PIN)
+}
+
 // ---------------------------------------------------------------------------------------------
 // GENERAL AUTHENTICATE (signing)
 

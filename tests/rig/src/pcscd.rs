@@ -106,20 +106,23 @@ pub struct Pcscd {
     owned: bool,
     /// Directory holding `pcscd.log` (stderr of our pcscd, all runs).
     dir: Option<tempfile::TempDir>,
+    /// Reader configuration directory for our next start (`pcscd -c`); `None` = the system's
+    /// (`/etc/reader.conf.d`, which declares the vpcd readers).
+    reader_config: Option<std::path::PathBuf>,
 }
 
 impl Pcscd {
     /// Uses a pcscd that answers (and lists the vpcd readers); otherwise starts one, owned.
     pub fn ensure() -> io::Result<Pcscd> {
         if pcscd_answers() {
-            return Ok(Pcscd { child: None, owned: false, dir: None });
+            return Ok(Pcscd { child: None, owned: false, dir: None, reader_config: None });
         }
         // A pcscd that is alive but not answering yet may just be starting.
         if let Some(pid) = pidfile_pid().filter(|p| alive(*p)) {
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if pcscd_answers() {
-                    return Ok(Pcscd { child: None, owned: false, dir: None });
+                    return Ok(Pcscd { child: None, owned: false, dir: None, reader_config: None });
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -132,7 +135,7 @@ impl Pcscd {
 
     /// Starts a pcscd of our own; fails if another pcscd is running.
     pub fn start_owned() -> io::Result<Pcscd> {
-        let mut p = Pcscd { child: None, owned: true, dir: Some(crate::temp_dir()?) };
+        let mut p = Pcscd { child: None, owned: true, dir: Some(crate::temp_dir()?), reader_config: None };
         p.start()?;
         Ok(p)
     }
@@ -166,7 +169,23 @@ impl Pcscd {
         }
     }
 
-    /// (Re)starts our pcscd after [`Pcscd::kill`]/[`Pcscd::stop`]; waits for the vpcd readers.
+    /// Makes our next start use no reader configuration at all, so the vpcd readers are gone
+    /// (`without == true`), or the system's again. vpcd's readers cannot vanish while pcscd runs:
+    /// this is how a test unplugs them.
+    pub fn set_readers_unplugged(&mut self, without: bool) -> io::Result<()> {
+        self.require_owned("set_readers_unplugged")?;
+        self.reader_config = if without {
+            let dir = self.dir.as_ref().ok_or_else(|| io::Error::other("no rig directory"))?.path().join("no-readers");
+            std::fs::create_dir_all(&dir)?;
+            Some(dir)
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// (Re)starts our pcscd after [`Pcscd::kill`]/[`Pcscd::stop`]; waits for the vpcd readers
+    /// (or, with the readers unplugged, for the service alone).
     pub fn start(&mut self) -> io::Result<()> {
         self.require_owned("start")?;
         if self.child.is_some() {
@@ -190,8 +209,12 @@ impl Pcscd {
             Some(p) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
             None => Stdio::null(),
         };
-        let child = Command::new("pcscd")
-            .args(["--foreground", "--error"])
+        let mut cmd = Command::new("pcscd");
+        cmd.args(["--foreground", "--error"]);
+        if let Some(dir) = &self.reader_config {
+            cmd.arg("-c").arg(dir);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -200,7 +223,12 @@ impl Pcscd {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if pcscd_answers() {
+            let ready = if self.reader_config.is_some() {
+                std::path::Path::new(PCSCD_SOCKET).exists() && pcsc::Context::establish(pcsc::Scope::User).is_ok()
+            } else {
+                pcscd_answers()
+            };
+            if ready {
                 return Ok(());
             }
             if let Some(c) = self.child.as_mut() {
