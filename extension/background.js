@@ -1,0 +1,31 @@
+// Service worker bootstrap (Chromium) / background script (Firefox). The logic is in Rust
+// (wasm/src/background.rs, wasm/src/broker.rs). Listeners are registered synchronously here, as
+// MV3 requires, and ports that connect before the WASM is ready are buffered with their messages.
+import init, { Background } from "./wasm/kagi_wasm.js";
+
+const api = globalThis.browser ?? globalThis.chrome;
+let background = null;
+const early = [];
+
+function adopt(port) {
+  const queued = [];
+  let gone = false;
+  const onMessage = (m) => queued.push(m);
+  const onGone = () => { gone = true; };
+  port.onMessage.addListener(onMessage);
+  port.onDisconnect.addListener(onGone);
+  early.push(() => {
+    port.onMessage.removeListener(onMessage);
+    port.onDisconnect.removeListener(onGone);
+    if (!gone) background.onConnect(port, queued);
+  });
+}
+
+api.runtime.onConnect.addListener((port) => (background ? background.onConnect(port, []) : adopt(port)));
+api.storage.onChanged.addListener(() => background && background.reloadSettings());
+
+init().then(() => {
+  background = new Background();
+  background.start();
+  for (const hand_over of early.splice(0)) hand_over();
+});

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the Kagi extension:
+#   build/extension/          unpacked, loadable in Chromium/Chrome/Edge and Firefox
+#   build/kagi-extension.zip  the same files, for the Chrome Web Store / Edge / AMO
+#   build/kagi-extension.crx  packed and signed with extension/keys/dev-signing-key.pem
+# The WASM is built in release mode, bound with wasm-bindgen at the version Cargo.lock pins and
+# shrunk with wasm-opt -Oz. Prints the WASM size (raw and gzip) at the end.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
+cd "$KAGI_ROOT"
+
+prereq_extension_rust_target
+prereq_extension_wasm_bindgen
+prereq_extension_npm
+
+out="$KAGI_BUILD/extension"
+wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/release/kagi_wasm.wasm"
+
+say "building kagi-wasm (release, wasm32)"
+cargo build -q -p kagi-wasm --release --target wasm32-unknown-unknown --locked
+
+say "assembling $out"
+rm -rf "$out"
+mkdir -p "$out/wasm"
+"$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$out/wasm" "$wasm_in"
+"$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+  --enable-multivalue --enable-mutable-globals \
+  -o "$out/wasm/kagi_wasm_bg.wasm" "$out/wasm/kagi_wasm_bg.wasm"
+src="$KAGI_ROOT/extension"
+cp "$src/manifest.json" "$src/managed_schema.json" "$src/background.js" "$src/content.js" "$src/ui.js" "$src/ui.css" \
+   "$src/popup.html" "$src/pin.html" "$src/options.html" "$out/"
+cp -r "$src/_locales" "$src/icons" "$out/"
+
+# The manifest's key must be the committed public key (it fixes the extension id).
+key=$(tr -d '\n' < "$src/keys/public-key.b64")
+grep -q "\"key\": \"$key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"
+
+say "zip"
+rm -f "$KAGI_BUILD/kagi-extension.zip"
+# Fixed timestamps and order so the same sources give the same zip.
+find "$out" -exec touch -h -d '2024-01-01T00:00:00Z' {} +
+(cd "$out" && find . -type f | LC_ALL=C sort | sed 's|^\./||' | zip -q -X -9 "$KAGI_BUILD/kagi-extension.zip" -@)
+
+say "crx"
+rm -f "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
+profile=$(mktemp -d)
+# chromium writes <dir>.crx next to the directory.
+HOME="$profile" chromium --headless --no-sandbox --disable-gpu --user-data-dir="$profile/ud" \
+  --pack-extension="$out" --pack-extension-key="$src/keys/dev-signing-key.pem" >"$profile/pack.log" 2>&1 || true
+# Chromium helpers may still be writing to the profile for a moment.
+sleep 0.2; rm -rf "$profile" 2>/dev/null || { sleep 1; rm -rf "$profile" 2>/dev/null || true; }
+[ -s "$KAGI_BUILD/extension.crx" ] || die "chromium did not produce a CRX"
+mv "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
+
+raw=$(stat -c %s "$out/wasm/kagi_wasm_bg.wasm")
+gz=$(gzip -9 -c "$out/wasm/kagi_wasm_bg.wasm" | wc -c)
+echo "extension: $out"
+echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
+echo "crx: $KAGI_BUILD/kagi-extension.crx ($(stat -c %s "$KAGI_BUILD/kagi-extension.crx") bytes)"
+echo "wasm: $raw bytes raw, $gz bytes gzip -9"

@@ -1,0 +1,34 @@
+# Prerequisites of the extension (wasm/, extension/, tests/browser/). Sourced by scripts/prereqs.sh
+# and by scripts/build-extension.sh (which calls the prereq_extension_* functions itself so a
+# fresh clone builds with one command).
+
+APT_PACKAGES+=(chromium chromium-driver zip fonts-ipafont-gothic)   # fonts: Japanese text in screenshots
+
+# The wasm32 target for kagi-wasm.
+prereq_extension_rust_target() {
+  rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && return 0
+  rustup target add wasm32-unknown-unknown
+}
+
+# The wasm-bindgen crate version Cargo.lock pins (the CLI must match it exactly).
+extension_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' "$KAGI_ROOT/Cargo.lock"
+}
+
+# wasm-bindgen-cli at exactly that version, in the checkout's build/tools (not ~/.cargo).
+prereq_extension_wasm_bindgen() {
+  local v bin="$KAGI_ROOT/build/tools/bin/wasm-bindgen"
+  v=$(extension_wasm_bindgen_version)
+  [ -n "$v" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; return 1; }
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q " $v\$"; then return 0; fi
+  echo "installing wasm-bindgen-cli $v into build/tools (about 2 minutes)" >&2
+  cargo install -q wasm-bindgen-cli --version "$v" --root "$KAGI_ROOT/build/tools" --force
+}
+
+# playwright-core (browser tests) and binaryen (wasm-opt; Debian's is too old), from the lock file.
+prereq_extension_npm() {
+  local dir="$KAGI_ROOT/tests/browser"
+  if [ -x "$dir/node_modules/.bin/wasm-opt" ] && [ -d "$dir/node_modules/playwright-core" ] \
+     && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then return 0; fi
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}

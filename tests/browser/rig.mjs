@@ -1,0 +1,177 @@
+// Test rig for the browser tests: rig lock, pcscd, the virtual token, test web servers, and a
+// Chromium with the unpacked extension and the real native host. Everything started here is
+// stopped by PID.
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const EXTENSION_ID = "gpkpgcigbjckfepkdcenjinhhjllfgac";
+export const EXTENSION_DIR = path.join(ROOT, "build/extension");
+const TARGET = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
+export const HOST_BIN = path.join(TARGET, "debug/kagi-host");
+export const VTOKEN_BIN = path.join(TARGET, "debug/kagi-vtoken");
+const PCSCD_SOCKET = "/run/pcscd/pcscd.comm";
+const LOCK = process.env.KAGI_RIG_LOCK || "/tmp/kagi-rig.lock";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(what, fn, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Processes we started, stopped in reverse order. */
+const started = [];
+function track(child, name) {
+  child.kagiName = name;
+  started.push(child);
+  return child;
+}
+
+export async function stopAll() {
+  while (started.length) {
+    const c = started.pop();
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const gone = new Promise((r) => c.once("exit", r));
+    c.kill("SIGTERM");
+    await Promise.race([gone, sleep(3000)]);
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  }
+}
+
+/** Takes the rig lock (shared with the Rust suites) for the life of this process. */
+export async function takeRigLock() {
+  const c = track(spawn("flock", [LOCK, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] }), "flock");
+  await new Promise((resolve, reject) => {
+    c.stdout.once("data", resolve);
+    c.once("exit", () => reject(new Error("flock exited")));
+  });
+  return c;
+}
+
+function cardPresent(reader = "Virtual PCD 00 00") {
+  try {
+    const out = execFileSync("opensc-tool", ["-l"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return out.split("\n").some((l) => l.includes(reader) && /\bYes\b/.test(l));
+  } catch {
+    return false;
+  }
+}
+
+/** Starts pcscd unless one is already serving (scripts/test.sh normally has). */
+export async function ensurePcscd() {
+  if (fs.existsSync(PCSCD_SOCKET)) return;
+  fs.rmSync("/run/pcscd/pcscd.pid", { force: true });
+  fs.mkdirSync("/run/pcscd", { recursive: true });
+  track(spawn("pcscd", ["--foreground", "--error"], { stdio: "ignore" }), "pcscd");
+  await waitFor("pcscd socket", () => fs.existsSync(PCSCD_SOCKET));
+  await sleep(500);
+}
+
+/** A virtual PIV token in reader 0; `stop()` pulls it, `start()` plugs it in again (same state). */
+export class VToken {
+  constructor(stateFile) {
+    this.stateFile = stateFile;
+    this.child = null;
+  }
+  async start() {
+    this.child = track(spawn(VTOKEN_BIN, ["--reader", "0", "--state", this.stateFile, "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }), "vtoken");
+    await waitFor("virtual token inserted", () => cardPresent());
+  }
+  async stop() {
+    const c = this.child;
+    this.child = null;
+    if (!c || c.exitCode !== null) return;
+    const gone = new Promise((r) => c.once("exit", r));
+    c.kill("SIGTERM");
+    await gone;
+    await waitFor("virtual token removed", () => !cardPresent());
+  }
+}
+
+/** Serves the test pages, kagi.js and a tiny CA (openssl) on `host`:`port` (0 = any). */
+export function serve(host, port, caDir) {
+  const kagiJs = fs.readFileSync(path.join(ROOT, "extension/page/kagi.js"));
+  const page = fs.readFileSync(path.join(ROOT, "tests/browser/page.html"));
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/static/kagi.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(kagiJs);
+    } else if (req.method === "GET" && req.url === "/") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
+    } else if (req.method === "POST" && req.url === "/ca" && caDir) {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        try {
+          res.writeHead(200, { "content-type": "text/plain" }).end(issue(caDir, body.trim()));
+        } catch (e) {
+          res.writeHead(500).end(String(e));
+        }
+      });
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+/** Makes a P-256 test CA in `dir`. */
+export function makeCa(dir) {
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", path.join(dir, "ca.key"), "-out", path.join(dir, "ca.pem"), "-days", "30",
+    "-subj", "/C=JP/O=Kagi Test Shinkin Bank/CN=Kagi Test CA"], { stdio: "ignore" });
+}
+
+/** Signs a CSR (base64 DER) with the test CA; returns the certificate as base64 DER. */
+function issue(dir, csrB64) {
+  const csr = path.join(dir, "req.der");
+  const cert = path.join(dir, "cert.der");
+  fs.writeFileSync(csr, Buffer.from(csrB64, "base64"));
+  execFileSync("openssl", ["x509", "-req", "-inform", "DER", "-in", csr, "-CA", path.join(dir, "ca.pem"),
+    "-CAkey", path.join(dir, "ca.key"), "-days", "365", "-set_serial", "0x6d89a42202c56aafed5e6c8de3277d8c",
+    "-outform", "DER", "-out", cert], { stdio: "ignore" });
+  return fs.readFileSync(cert).toString("base64");
+}
+
+/** Chromium with the unpacked extension; the native host registered in its own profile. */
+export async function launchBrowser(tmp, { withHost = true } = {}) {
+  const userDataDir = path.join(tmp, withHost ? "profile" : "profile-nohost");
+  fs.mkdirSync(path.join(userDataDir, "NativeMessagingHosts"), { recursive: true });
+  if (withHost) {
+    fs.writeFileSync(path.join(userDataDir, "NativeMessagingHosts/jp.kagi.host.json"), JSON.stringify({
+      name: "jp.kagi.host",
+      description: "Kagi native host (test)",
+      path: HOST_BIN,
+      type: "stdio",
+      allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
+    }));
+  }
+  const home = path.join(tmp, "home");
+  fs.mkdirSync(home, { recursive: true });
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    ignoreDefaultArgs: ["--disable-extensions"],
+    env: { ...process.env, HOME: home, KAGI_LOG_FILE: path.join(tmp, "host.log") },
+    args: [
+      `--disable-extensions-except=${EXTENSION_DIR}`,
+      `--load-extension=${EXTENSION_DIR}`,
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync",
+    ],
+  });
+}
+
+export function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "kagi-browser-"));
+}
