@@ -16,6 +16,7 @@
 
 mod cmd;
 mod host;
+pub mod testca;
 mod lock;
 mod paths;
 mod pcscd;
