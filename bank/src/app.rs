@@ -1,0 +1,179 @@
+//! The bank as a whole: state, routes, and serving on a loopback listener.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use kagi_verify::{Origin, Verifier};
+
+use crate::ca::Ca;
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::error::BankError;
+use crate::session;
+use crate::{api, pages};
+
+/// Where the bank keeps its state and how it tells time.
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub clock: Arc<dyn Clock>,
+    /// The origins pages are served from and login tokens must be signed for. The first is the
+    /// public one. Empty = `http://127.0.0.1:<port>` and `http://localhost:<port>`.
+    pub origins: Vec<Origin>,
+}
+
+/// The demo customer made on first start.
+#[derive(Debug, Clone)]
+pub struct DemoCustomer {
+    pub contract_number: &'static str,
+    pub common_name: &'static str,
+    pub name: &'static str,
+    pub password: &'static str,
+}
+
+pub const DEMO_CUSTOMER: DemoCustomer = DemoCustomer {
+    contract_number: "SH001001",
+    common_name: "SH001 SH001001 1898",
+    name: "かぎ商事株式会社",
+    password: "kagi-demo-1234",
+};
+
+pub struct Bank {
+    pub db: Db,
+    pub ca: Ca,
+    pub verifier: Verifier,
+    pub clock: Arc<dyn Clock>,
+    pub origins: Vec<Origin>,
+}
+
+impl Bank {
+    /// Opens (or creates) the bank in `config.data_dir`. Returns the demo customer when this
+    /// start created it.
+    pub fn open(config: Config) -> Result<(Bank, Option<DemoCustomer>), BankError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let now = config.clock.now();
+        let db = Db::open(&config.data_dir.join("bank.sqlite3"))?;
+        let ca = Ca::load_or_create(&config.data_dir, now)?;
+        let verifier = Verifier::new([ca.cert_der.clone()])?;
+        let mut seeded = None;
+        if db.customer_count()? == 0 {
+            let d = DEMO_CUSTOMER;
+            db.add_customer(d.contract_number, d.common_name, d.name, d.password, now)?;
+            seeded = Some(d);
+        }
+        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins }, seeded))
+    }
+
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
+    /// Cookies get `Secure` when the public origin is HTTPS (behind a TLS-terminating proxy).
+    pub fn secure_cookies(&self) -> bool {
+        self.origins.first().is_some_and(|o| o.as_str().starts_with("https://"))
+    }
+
+    /// The configured origin this request was made to, judged by its `Host` header. Login
+    /// tokens must be signed for exactly this origin.
+    pub fn request_origin(&self, headers: &HeaderMap) -> Result<&Origin, BankError> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        self.origins
+            .iter()
+            .find(|o| o.as_str().split_once("://").map(|(_, authority)| authority) == Some(host))
+            .ok_or_else(|| BankError::OriginNotServed(host.to_owned()))
+    }
+
+    /// Refuses state-changing requests a browser sent from another site. Requests without an
+    /// `Origin` header (not from a browser page) pass; the session cookie is SameSite=Strict too.
+    pub fn check_request_origin(&self, headers: &HeaderMap) -> Result<(), BankError> {
+        match headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("")) {
+            None => Ok(()),
+            Some(o) if self.origins.iter().any(|ok| ok.as_str() == o) => Ok(()),
+            Some(o) => Err(BankError::OriginNotServed(o.to_owned())),
+        }
+    }
+}
+
+pub type State = Arc<Bank>;
+
+/// Default origins for a loopback port.
+pub fn loopback_origins(port: u16) -> Result<Vec<Origin>, BankError> {
+    let parse = |s: String| Origin::parse(&s).map_err(|e| BankError::Internal(e.to_string()));
+    Ok(vec![parse(format!("http://127.0.0.1:{port}"))?, parse(format!("http://localhost:{port}"))?])
+}
+
+pub fn router(bank: State) -> Router {
+    Router::new()
+        .route("/", get(pages::login::page))
+        .route("/home", get(pages::home::page))
+        .route("/logoff", post(pages::home::logoff))
+        .route("/acquire", get(pages::acquire::start_page).post(pages::acquire::submit))
+        .route("/acquire/complete", get(pages::complete::page))
+        .route("/help/install", get(pages::install::page))
+        .route("/static/kagi.js", get(pages::assets::kagi_js))
+        .route("/static/bank.js", get(pages::assets::bank_js))
+        .route("/static/login.js", get(pages::assets::login_js))
+        .route("/static/acquire.js", get(pages::assets::acquire_js))
+        .route("/static/home.js", get(pages::assets::home_js))
+        .route("/static/bank.css", get(pages::assets::bank_css))
+        .route("/static/ca-cert.pem", get(pages::assets::ca_cert))
+        .route("/api/nonce", post(api::nonce))
+        .route("/api/login", post(api::login))
+        .route("/api/logoff", post(api::logoff))
+        .route("/api/session", get(api::session_info))
+        .route("/api/acquire/start", post(api::acquire_start))
+        .route("/api/csr", post(api::submit_csr))
+        .route("/api/certificate", get(api::certificate))
+        .fallback(api::not_found)
+        // CSRs and login tokens are a few KB; nothing legitimate comes near this.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(bank)
+}
+
+async fn security_headers(mut res: axum::response::Response) -> axum::response::Response {
+    let h = res.headers_mut();
+    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "same-origin");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}
+
+/// Serves `bank` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    bank: State,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), BankError> {
+    axum::serve(listener, router(bank)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// A cookie-bound session for this request: the existing one, or a new one (with the
+/// `Set-Cookie` to send).
+pub fn ensure_session(bank: &Bank, headers: &HeaderMap, out: &mut HeaderMap) -> Result<String, BankError> {
+    let now = bank.now();
+    if let Some(handle) = session::handle_from(headers) {
+        if bank.db.session(&handle, now)?.is_some() {
+            return Ok(handle);
+        }
+    }
+    let (value, handle) = session::fresh()?;
+    bank.db.create_session(&handle, now, session::SESSION_TTL)?;
+    session::set_cookie(out, &value, bank.secure_cookies());
+    Ok(handle)
+}

@@ -1,0 +1,382 @@
+//! The bank's SQLite database: customers and their contracts, issued certificates, sessions and
+//! challenge nonces. One file in the data directory; every change is committed before the
+//! response goes out, so state survives a restart.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use kagi_verify::{CertInfo, CertStatus, CertificateRecords, NonceRecord, NonceStore, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::clock::{from_unix, unix};
+use crate::error::BankError;
+use crate::renewal::CustomerCerts;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS customers (
+    id              INTEGER PRIMARY KEY,
+    contract_number TEXT NOT NULL UNIQUE,   -- 契約者番号, typed on the acquisition page
+    common_name     TEXT NOT NULL UNIQUE,   -- customer id string, the certificate's CN
+    name            TEXT NOT NULL,          -- company name shown after log-on
+    password_salt   BLOB NOT NULL,
+    password_hash   BLOB NOT NULL,          -- PBKDF2-HMAC-SHA256 of the acquisition password
+    issued_count    INTEGER NOT NULL DEFAULT 0,
+    reissue_pending INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial       TEXT PRIMARY KEY,          -- lowercase hex
+    customer_id  INTEGER NOT NULL REFERENCES customers(id),
+    issued_count INTEGER NOT NULL,
+    not_before   INTEGER NOT NULL,
+    not_after    INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    sha256       TEXT NOT NULL,
+    der          BLOB NOT NULL,
+    issued_at    INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    revoke_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS certificates_customer ON certificates(customer_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    handle           TEXT PRIMARY KEY,      -- SHA-256 of the cookie value, hex
+    created_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    acquire_customer INTEGER REFERENCES customers(id),
+    acquire_until    INTEGER,
+    acquire_serial   TEXT,
+    login_customer   INTEGER REFERENCES customers(id),
+    login_serial     TEXT
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce      TEXT PRIMARY KEY,
+    session    TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used       INTEGER NOT NULL DEFAULT 0
+);
+";
+
+const PBKDF2_ITERATIONS: u32 = 20_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: i64,
+    pub contract_number: String,
+    pub common_name: String,
+    pub name: String,
+    pub issued_count: u32,
+    pub reissue_pending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertRow {
+    pub serial: String,
+    pub customer_id: i64,
+    pub issued_count: u32,
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+    pub revoked: bool,
+    pub sha256: String,
+    pub der: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionRow {
+    pub handle: String,
+    pub expires_at: i64,
+    pub acquire_customer: Option<i64>,
+    pub acquire_until: Option<i64>,
+    pub acquire_serial: Option<String>,
+    pub login_customer: Option<i64>,
+    pub login_serial: Option<String>,
+}
+
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db, BankError> {
+        let conn = Connection::open(path)?;
+        // The operator CLI writes while the server runs: wait for the other writer.
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- customers ----
+
+    pub fn add_customer(&self, contract_number: &str, common_name: &str, name: &str, password: &str, now: SystemTime) -> Result<i64, BankError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| BankError::Internal(format!("randomness: {e}")))?;
+        let hash = hash_password(&salt, password);
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO customers (contract_number, common_name, name, password_salt, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![contract_number, common_name, name, &salt[..], &hash[..], unix(now)],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn customer_count(&self) -> Result<i64, BankError> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?)
+    }
+
+    pub fn customers(&self) -> Result<Vec<Customer>, BankError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!("{CUSTOMER_SELECT} ORDER BY id"))?;
+        let rows = st.query_map([], customer_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn customer(&self, id: i64) -> Result<Option<Customer>, BankError> {
+        Ok(self.conn().query_row(&format!("{CUSTOMER_SELECT} WHERE id = ?1"), [id], customer_from_row).optional()?)
+    }
+
+    pub fn customer_by_contract(&self, contract_number: &str) -> Result<Option<Customer>, BankError> {
+        Ok(self
+            .conn()
+            .query_row(&format!("{CUSTOMER_SELECT} WHERE contract_number = ?1"), [contract_number], customer_from_row)
+            .optional()?)
+    }
+
+    /// The customer, if the contract number exists and the password matches.
+    pub fn check_password(&self, contract_number: &str, password: &str) -> Result<Option<Customer>, BankError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn()
+            .query_row("SELECT password_salt, password_hash FROM customers WHERE contract_number = ?1", [contract_number], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((salt, hash)) = row else {
+            // Same work for an unknown contract number, so timing does not tell which exist.
+            let _ = hash_password(b"0000000000000000", password);
+            return Ok(None);
+        };
+        let ok = ring::pbkdf2::verify(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations(), &salt, password.as_bytes(), &hash).is_ok();
+        if ok {
+            self.customer_by_contract(contract_number)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// What the renewal rule needs about the customer.
+    pub fn customer_certs(&self, customer_id: i64) -> Result<CustomerCerts, BankError> {
+        let conn = self.conn();
+        let (issued_count, pending): (u32, bool) =
+            conn.query_row("SELECT issued_count, reissue_pending FROM customers WHERE id = ?1", [customer_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let newest: Option<i64> = conn.query_row(
+            "SELECT MAX(not_after) FROM certificates WHERE customer_id = ?1 AND status = 'active'",
+            [customer_id],
+            |r| r.get(0),
+        )?;
+        Ok(CustomerCerts { issued_count, reissue_pending: pending, newest_not_after: newest.map(from_unix) })
+    }
+
+    /// Issues a certificate inside one transaction: `sign(next_issued_count)` makes it, the row
+    /// is stored, the customer's IssuedCount moves on and a reissue mark is cleared.
+    pub fn record_issue(
+        &self,
+        customer_id: i64,
+        now: SystemTime,
+        sign: impl FnOnce(u32) -> Result<CertRow, BankError>,
+    ) -> Result<CertRow, BankError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let count: u32 = tx.query_row("SELECT issued_count FROM customers WHERE id = ?1", [customer_id], |r| r.get(0))?;
+        let row = sign(count + 1)?;
+        tx.execute(
+            "INSERT INTO certificates (serial, customer_id, issued_count, not_before, not_after, status, sha256, der, issued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?8)",
+            params![row.serial, customer_id, row.issued_count, unix(row.not_before), unix(row.not_after), row.sha256, row.der, unix(now)],
+        )?;
+        tx.execute("UPDATE customers SET issued_count = ?2, reissue_pending = 0 WHERE id = ?1", params![customer_id, row.issued_count])?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    pub fn certificate(&self, serial: &str) -> Result<Option<CertRow>, BankError> {
+        Ok(self.conn().query_row(&format!("{CERT_SELECT} WHERE serial = ?1"), [serial], cert_from_row).optional()?)
+    }
+
+    pub fn certificates_of(&self, customer_id: i64) -> Result<Vec<CertRow>, BankError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!("{CERT_SELECT} WHERE customer_id = ?1 ORDER BY issued_count"))?;
+        let rows = st.query_map([customer_id], cert_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn revoke(&self, serial: &str, reason: &str, now: SystemTime) -> Result<bool, BankError> {
+        let n = self.conn().execute(
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3 WHERE serial = ?1 AND status = 'active'",
+            params![serial, unix(now), reason],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The operator's reissue: revokes every certificate in force and lets the customer acquire
+    /// a new one whatever the renewal window says. Returns the number revoked.
+    pub fn mark_reissue(&self, customer_id: i64, now: SystemTime) -> Result<usize, BankError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revoke_reason = 'reissue' WHERE customer_id = ?1 AND status = 'active'",
+            params![customer_id, unix(now)],
+        )?;
+        tx.execute("UPDATE customers SET reissue_pending = 1 WHERE id = ?1", [customer_id])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    // ---- sessions ----
+
+    pub fn create_session(&self, handle: &str, now: SystemTime, ttl: Duration) -> Result<(), BankError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [unix(now)])?;
+        conn.execute(
+            "INSERT INTO sessions (handle, created_at, expires_at) VALUES (?1, ?2, ?3)",
+            params![handle, unix(now), unix(now + ttl)],
+        )?;
+        Ok(())
+    }
+
+    /// The session, if it exists and has not expired.
+    pub fn session(&self, handle: &str, now: SystemTime) -> Result<Option<SessionRow>, BankError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT handle, expires_at, acquire_customer, acquire_until, acquire_serial, login_customer, login_serial
+                 FROM sessions WHERE handle = ?1 AND expires_at >= ?2",
+                params![handle, unix(now)],
+                |r| {
+                    Ok(SessionRow {
+                        handle: r.get(0)?,
+                        expires_at: r.get(1)?,
+                        acquire_customer: r.get(2)?,
+                        acquire_until: r.get(3)?,
+                        acquire_serial: r.get(4)?,
+                        login_customer: r.get(5)?,
+                        login_serial: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn start_acquisition(&self, handle: &str, customer_id: i64, until: SystemTime) -> Result<(), BankError> {
+        self.conn().execute(
+            "UPDATE sessions SET acquire_customer = ?2, acquire_until = ?3, acquire_serial = NULL WHERE handle = ?1",
+            params![handle, customer_id, unix(until)],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_acquired(&self, handle: &str, serial: &str) -> Result<(), BankError> {
+        self.conn().execute("UPDATE sessions SET acquire_serial = ?2 WHERE handle = ?1", params![handle, serial])?;
+        Ok(())
+    }
+
+    pub fn set_login(&self, handle: &str, customer_id: i64, serial: &str) -> Result<(), BankError> {
+        self.conn().execute(
+            "UPDATE sessions SET login_customer = ?2, login_serial = ?3 WHERE handle = ?1",
+            params![handle, customer_id, serial],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_session(&self, handle: &str) -> Result<(), BankError> {
+        self.conn().execute("DELETE FROM sessions WHERE handle = ?1", [handle])?;
+        Ok(())
+    }
+}
+
+const CUSTOMER_SELECT: &str = "SELECT id, contract_number, common_name, name, issued_count, reissue_pending FROM customers";
+const CERT_SELECT: &str = "SELECT serial, customer_id, issued_count, not_before, not_after, status, sha256, der FROM certificates";
+
+fn customer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Customer> {
+    Ok(Customer {
+        id: r.get(0)?,
+        contract_number: r.get(1)?,
+        common_name: r.get(2)?,
+        name: r.get(3)?,
+        issued_count: r.get(4)?,
+        reissue_pending: r.get(5)?,
+    })
+}
+
+fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
+    let status: String = r.get(5)?;
+    Ok(CertRow {
+        serial: r.get(0)?,
+        customer_id: r.get(1)?,
+        issued_count: r.get(2)?,
+        not_before: from_unix(r.get(3)?),
+        not_after: from_unix(r.get(4)?),
+        revoked: status != "active",
+        sha256: r.get(6)?,
+        der: r.get(7)?,
+    })
+}
+
+fn iterations() -> NonZeroU32 {
+    NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN)
+}
+
+fn hash_password(salt: &[u8], password: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations(), salt, password.as_bytes(), &mut out);
+    out
+}
+
+/// Nonces live in the same database, so a restart does not invalidate a log-on in progress.
+impl NonceStore for Db {
+    fn insert(&self, record: NonceRecord) -> Result<(), StoreError> {
+        let conn = self.conn();
+        // Used and unused records are kept one TTL past expiry, so a late replay reads as a replay.
+        let horizon = unix(record.expires_at) - 2 * kagi_verify::NONCE_TTL.as_secs() as i64;
+        conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [horizon])?;
+        conn.execute(
+            "INSERT INTO nonces (nonce, session, expires_at, used) VALUES (?1, ?2, ?3, ?4)",
+            params![record.nonce, record.session, unix(record.expires_at), record.used],
+        )?;
+        Ok(())
+    }
+
+    fn take(&self, nonce: &str) -> Result<Option<NonceRecord>, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the read and the update are one step even against another process.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, i64, bool)> = tx
+            .query_row("SELECT session, expires_at, used FROM nonces WHERE nonce = ?1", [nonce], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        tx.execute("UPDATE nonces SET used = 1 WHERE nonce = ?1", [nonce])?;
+        tx.commit()?;
+        Ok(row.map(|(session, expires_at, used)| NonceRecord { nonce: nonce.to_owned(), session, expires_at: from_unix(expires_at), used }))
+    }
+}
+
+/// Revocation: the bank's own table of what its CA issued.
+impl CertificateRecords for Db {
+    fn status(&self, cert: &CertInfo) -> Result<CertStatus, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row("SELECT status, sha256 FROM certificates WHERE serial = ?1", [&cert.serial], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match row {
+            Some((_, sha)) if sha != cert.sha256 => CertStatus::Unknown,
+            Some((status, _)) if status == "active" => CertStatus::Active,
+            Some(_) => CertStatus::Revoked,
+            None => CertStatus::Unknown,
+        })
+    }
+}

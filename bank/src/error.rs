@@ -1,0 +1,93 @@
+//! The bank's errors. Each has a stable code and an HTTP status; the JSON API answers
+//! `{"error": {"code": "...", "message": "..."}}`. Bad input is always a 4xx.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kagi_verify::VerifyError;
+
+use crate::renewal::Eligibility;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BankError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("no session: open the page again")]
+    NoSession,
+    #[error("not logged on")]
+    NotLoggedOn,
+    #[error("no acquisition in progress: enter the contract information first")]
+    NoAcquisition,
+    #[error("the acquisition session expired: enter the contract information again")]
+    AcquisitionExpired,
+    #[error("contract number or password is wrong")]
+    InvalidCredentials,
+    #[error("the customer may not acquire a certificate now ({})", .0.code())]
+    NotEligible(Eligibility),
+    #[error("CSR does not parse: {0}")]
+    CsrInvalid(String),
+    #[error("CSR signature does not verify")]
+    CsrSignature,
+    #[error("CSR key not accepted: {0}")]
+    CsrKey(String),
+    #[error("log-on refused: {0}")]
+    Login(#[from] VerifyError),
+    #[error("this server does not serve origin {0}")]
+    OriginNotServed(String),
+    #[error("not found")]
+    NotFound,
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("certificate authority: {0}")]
+    Ca(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl BankError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BankError::BadRequest(_) => "BAD_REQUEST",
+            BankError::NoSession => "NO_SESSION",
+            BankError::NotLoggedOn => "NOT_LOGGED_ON",
+            BankError::NoAcquisition => "NO_ACQUISITION",
+            BankError::AcquisitionExpired => "ACQUISITION_EXPIRED",
+            BankError::InvalidCredentials => "INVALID_CREDENTIALS",
+            BankError::NotEligible(e) => e.code(),
+            BankError::CsrInvalid(_) => "CSR_INVALID",
+            BankError::CsrSignature => "CSR_SIGNATURE",
+            BankError::CsrKey(_) => "CSR_KEY_UNSUPPORTED",
+            BankError::Login(e) => e.code(),
+            BankError::OriginNotServed(_) => "ORIGIN_NOT_SERVED",
+            BankError::NotFound => "NOT_FOUND",
+            BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BankError::BadRequest(_) | BankError::CsrInvalid(_) | BankError::CsrSignature | BankError::CsrKey(_) => StatusCode::BAD_REQUEST,
+            BankError::NoSession | BankError::NotLoggedOn | BankError::NoAcquisition | BankError::AcquisitionExpired => StatusCode::UNAUTHORIZED,
+            BankError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            BankError::NotEligible(_) | BankError::OriginNotServed(_) => StatusCode::FORBIDDEN,
+            BankError::Login(e) if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
+            BankError::Login(_) => StatusCode::UNAUTHORIZED,
+            BankError::NotFound => StatusCode::NOT_FOUND,
+            BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for BankError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            eprintln!("kagi-bank: {self}");
+        }
+        let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,38 @@
+// 【専用USBに保存する】: the extension makes a key and a CSR on the token (PIN in its own
+// window), the bank's CA issues, the extension stores the certificate.
+import { api, connect, hideError, showError, t, watchStatus, lang } from "/static/bank.js";
+
+const button = document.getElementById("save-usb-button");
+const errorEl = document.getElementById("acquire-error");
+const progress = document.getElementById("acquire-progress");
+
+watchStatus();
+
+function say(text, step) {
+  progress.hidden = false;
+  progress.textContent = text;
+  if (step) progress.dataset.step = step;
+}
+
+button.addEventListener("click", async () => {
+  hideError(errorEl);
+  button.disabled = true;
+  say(t("saving"), "start");
+  try {
+    const kagi = await connect();
+    const st = await kagi.status();
+    if (st.host !== "ok") throw { code: st.host };
+    if (!st.token) throw { code: "TOKEN_ABSENT" };
+    await kagi.acquireCertificate({
+      algorithm: "P-256",
+      submitCsr: async (csr) => (await api("/api/csr", { csr })).certificate,
+      onProgress: ({ step }) => say(t("step_" + step), step),
+    });
+    say(t("step_done"), "done");
+    location.assign("/acquire/complete" + (lang === "en" ? "?lang=en" : ""));
+  } catch (e) {
+    progress.hidden = true;
+    showError(errorEl, e.code || "INTERNAL", e.retries);
+    button.disabled = false;
+  }
+});
