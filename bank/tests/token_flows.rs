@@ -1,0 +1,230 @@
+//! Acquisition and log-on through the bank's HTTP API, driven by the real host on the virtual
+//! token, as the page scripts drive them through the extension.
+
+mod common;
+
+use common::*;
+use der::Decode;
+use kagi_proto::{EnrollBeginResult, EnrollFinishResult, LoginToken, StatusResult};
+use kagi_rig::{Host, Rig, VToken};
+use serde_json::json;
+
+fn enroll_begin(host: &mut Host, origin: &str, alg: &str) -> EnrollBeginResult {
+    host.request(json!({"cmd":"enroll.begin","origin":origin,"pin":PIN,"algorithm":alg})).into_result().expect("enroll.begin")
+}
+
+fn enroll_finish(host: &mut Host, origin: &str, cert_b64: &str) -> EnrollFinishResult {
+    host.request(json!({"cmd":"enroll.finish","origin":origin,"certificate":cert_b64})).into_result().expect("enroll.finish")
+}
+
+fn authenticate(host: &mut Host, origin: &str, nonce: &str) -> LoginToken {
+    host.request(json!({"cmd":"authenticate","origin":origin,"nonce":nonce,"pin":PIN})).into_result().expect("authenticate")
+}
+
+/// Logs on with the token; returns the client (holding the logged-on session) and the reply.
+fn log_on(bank: &TestBank, host: &mut Host) -> (Client, Resp) {
+    let mut c = bank.client();
+    let n = c.post_json("/api/nonce", &json!({}));
+    assert_eq!(n.status, 200, "{}", n.body);
+    let nonce = n.json()["nonce"].as_str().unwrap().to_owned();
+    let token = authenticate(host, &bank.origin, &nonce);
+    let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    (c, r)
+}
+
+/// The certificate's subject as (OID, value) pairs in DER order.
+fn subject_in_order(der: &[u8]) -> Vec<(String, String)> {
+    let cert = x509_cert::Certificate::from_der(der).unwrap();
+    cert.tbs_certificate()
+        .subject()
+        .iter()
+        .map(|atv| {
+            let v = x509_cert::ext::pkix::name::DirectoryString::try_from(&atv.value).unwrap().value().into_owned();
+            (atv.oid.to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn acquire_onto_the_token_then_log_on_and_off() {
+    let _rig = Rig::start().unwrap();
+    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut host = Host::spawn().unwrap();
+
+    // 【取得】 with the contract information.
+    let mut c = bank.client();
+    let r = c.acquire_start(CONTRACT, PASSWORD);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["eligibility"], "FIRST_ISSUE");
+
+    // 【専用USBに保存する】: key + CSR on the token, issued by the bank, stored on the token.
+    let begin = enroll_begin(&mut host, &bank.origin, "P-256");
+    let r = c.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let issued = r.json();
+    let cert_b64 = issued["certificate"].as_str().unwrap().to_owned();
+    let der = unb64(&cert_b64);
+    assert_eq!(issued["issuedCount"], 1);
+    let finish = enroll_finish(&mut host, &bank.origin, &cert_b64);
+    assert_eq!(finish.certificate.serial, issued["serial"].as_str().unwrap());
+
+    // The certificate: the bank's subject layout, in order, and the CA's own extensions.
+    assert_eq!(
+        subject_in_order(&der),
+        vec![
+            ("2.5.4.6".to_string(), "JP".to_string()),
+            ("2.5.4.10".into(), kagi_bank::ca::CA_ORGANIZATION.into()),
+            ("2.5.4.11".into(), kagi_bank::ca::CA_UNIT.into()),
+            ("2.5.4.11".into(), "IssuedCount=001".into()),
+            ("2.5.4.3".into(), CN.into()),
+        ]
+    );
+    let serial = issued["serial"].as_str().unwrap();
+    assert_eq!(serial.len(), 32, "16-byte serial");
+    let info = kagi_verify::CertInfo::parse(&der).unwrap();
+    assert_eq!(secs_between(info.not_before, info.not_after), 365 * DAY as i64, "one year");
+    assert_eq!(info.digital_signature, Some(true));
+    let cert = x509_cert::Certificate::from_der(&der).unwrap();
+    let (_, eku) = cert.tbs_certificate().get_extension::<x509_cert::ext::pkix::ExtendedKeyUsage>().unwrap().expect("EKU");
+    assert_eq!(eku.0.iter().map(|o| o.to_string()).collect::<Vec<_>>(), vec!["1.3.6.1.5.5.7.3.2"]);
+
+    // Certificate retrieval and the completion page (電子証明書情報).
+    let r = c.get("/api/certificate");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["certificate"], cert_b64.as_str());
+    let page = c.get("/acquire/complete");
+    assert_eq!(page.status, 200);
+    for needle in [
+        "電子証明書の取得と専用USBへの保存が完了いたしました。",
+        r#"id="cert-country">JP<"#,
+        &format!(r#"id="cert-organization">{}<"#, kagi_bank::ca::CA_ORGANIZATION),
+        &format!(r#"id="cert-ou-1">{}<"#, kagi_bank::ca::CA_UNIT),
+        r#"id="cert-ou-2">IssuedCount=001<"#,
+        &format!(r#"id="cert-common-name">{CN}<"#),
+        &format!(r#"id="cert-serial">{serial}<"#),
+        "専用USBをパソコンに接続してからログオンしてください",
+        "ログオフ後は、すみやかに専用USBをパソコンから取り外してください。",
+    ] {
+        assert!(page.body.contains(needle), "completion page lacks {needle}");
+    }
+
+    // The token now shows the bank's certificate as its login certificate.
+    let st: StatusResult = host.request(json!({"cmd":"status"})).into_result().unwrap();
+    assert_eq!(st.token.unwrap().certificate.unwrap().serial, serial);
+
+    // Log on: nonce → token signs → bank verifies → session.
+    let (mut user, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["redirect"], "/home");
+    assert_eq!(r.json()["customer"]["contractNumber"], CONTRACT);
+    let s = user.get("/api/session").json();
+    assert_eq!(s["loggedOn"], true);
+    assert_eq!(s["serial"], serial);
+    let home = user.get("/home");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains(kagi_bank::DEMO_CUSTOMER.name));
+    assert!(home.body.contains(r#"id="logoff-button""#));
+
+    // Log off (the form button): the session is gone.
+    let r = user.post_form("/logoff", "");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/?reason=logoff"));
+    assert_eq!(user.get("/api/session").json()["loggedOn"], false);
+    assert_eq!(user.get("/home").location.as_deref(), Some("/?reason=session"));
+
+    // A replayed log-on (same nonce and token) is refused.
+    let mut c = bank.client();
+    let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let token = authenticate(&mut host, &bank.origin, &nonce);
+    assert_eq!(c.post_json("/api/login", &json!({"nonce": nonce, "token": token})).status, 200);
+    let again = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    assert_eq!((again.status, again.code().as_str()), (401, "NONCE_REPLAYED"));
+
+    // A token signed for another origin (the bank's localhost name) does not log on here.
+    let mut c = bank.client();
+    let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let token = authenticate(&mut host, &format!("http://localhost:{}", bank.port), &nonce);
+    let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    assert_eq!((r.status, r.code().as_str()), (401, "BAD_SIGNATURE"));
+
+    // A nonce fetched by one browser session cannot be used from another.
+    let mut a = bank.client();
+    let mut b = bank.client();
+    let nonce = a.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    b.post_json("/api/nonce", &json!({}));
+    let token = authenticate(&mut host, &bank.origin, &nonce);
+    let r = b.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    assert_eq!((r.status, r.code().as_str()), (401, "NONCE_WRONG_SESSION"));
+
+    // Expired nonce: the bank's clock moves past the five minutes.
+    let mut c = bank.client();
+    let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let token = authenticate(&mut host, &bank.origin, &nonce);
+    bank.clock.advance(kagi_verify::NONCE_TTL + std::time::Duration::from_secs(1));
+    let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    assert_eq!((r.status, r.code().as_str()), (401, "NONCE_EXPIRED"));
+    bank.clock.set(std::time::SystemTime::now());
+
+    // After the operator's reissue, the old certificate no longer logs on.
+    bank.bank.db.mark_reissue(bank.bank.db.customer_by_contract(CONTRACT).unwrap().unwrap().id, kagi_bank::clock::Clock::now(&*bank.clock)).unwrap();
+    let (_, r) = log_on(&bank, &mut host);
+    assert_eq!((r.status, r.code().as_str()), (401, "CERT_REVOKED"));
+
+    // ...and the customer acquires again (reissue): IssuedCount=002 on a new key, logs on again.
+    let mut c = bank.client();
+    assert_eq!(c.acquire_start(CONTRACT, PASSWORD).json()["eligibility"], "REISSUE");
+    let begin = enroll_begin(&mut host, &bank.origin, "P-256");
+    let r = c.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["issuedCount"], 2);
+    let new_cert = r.json()["certificate"].as_str().unwrap().to_owned();
+    assert!(subject_in_order(&unb64(&new_cert)).contains(&("2.5.4.11".into(), "IssuedCount=002".into())));
+    enroll_finish(&mut host, &bank.origin, &new_cert);
+    let (_, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn rsa2048_acquisition_and_log_on() {
+    let _rig = Rig::start().unwrap();
+    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut host = Host::spawn().unwrap();
+    let mut c = bank.client();
+    assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
+    let begin = enroll_begin(&mut host, &bank.origin, "RSA-2048");
+    let r = c.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    enroll_finish(&mut host, &bank.origin, r.json()["certificate"].as_str().unwrap());
+    let (_, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn a_failed_save_can_be_retried_in_the_same_acquisition() {
+    // The token was pulled after the CA issued: the page submits a second CSR, which replaces
+    // the first certificate (never stored) instead of hitting the renewal rule.
+    let _rig = Rig::start().unwrap();
+    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut host = Host::spawn().unwrap();
+    let mut c = bank.client();
+    assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
+    let first = c.submit_csr(&unb64(&enroll_begin(&mut host, &bank.origin, "P-256").csr));
+    assert_eq!(first.status, 201);
+    let second = c.submit_csr(&unb64(&enroll_begin(&mut host, &bank.origin, "P-256").csr));
+    assert_eq!(second.status, 201, "{}", second.body);
+    let first_serial = first.json()["serial"].as_str().unwrap().to_owned();
+    assert!(bank.bank.db.certificate(&first_serial).unwrap().unwrap().revoked, "the unsaved certificate is revoked");
+    enroll_finish(&mut host, &bank.origin, second.json()["certificate"].as_str().unwrap());
+    let (_, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A new acquisition session is bound by the renewal rule again.
+    let mut other = bank.client();
+    let r = other.acquire_start(CONTRACT, PASSWORD);
+    assert_eq!((r.status, r.code().as_str()), (403, "NOT_IN_RENEWAL_PERIOD"));
+}
