@@ -64,7 +64,7 @@ pub fn from_js(v: &JsValue) -> Value {
 
 /// Adds `f` as listener of the event object `ev` (e.g. `port.onMessage`).
 pub fn add_listener(ev: &JsValue, f: &JsValue) {
-    let _ = call_on(ev, "addListener", &[f.clone()]);
+    let _ = call_on(ev, "addListener", std::slice::from_ref(f));
 }
 
 /// The extension's own URL prefix, `chrome-extension://<id>/`.
@@ -88,5 +88,5 @@ pub fn set_timeout(f: &JsValue, ms: f64) -> JsValue {
 
 pub fn clear_timeout(handle: &JsValue) {
     let g = js_sys::global();
-    let _ = call_on(&g, "clearTimeout", &[handle.clone()]);
+    let _ = call_on(&g, "clearTimeout", std::slice::from_ref(handle));
 }

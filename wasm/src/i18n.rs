@@ -64,6 +64,7 @@ pub enum Msg {
     PurposeLogin,
     PurposeEnroll,
     RequestedBy,
+    Purpose,
     PinLabel,
     PinHint,
     Ok,
@@ -131,6 +132,7 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         PurposeLogin => ("ログオン", "Log on"),
         PurposeEnroll => ("電子証明書の保存", "Save the certificate"),
         RequestedBy => ("要求元", "Requested by"),
+        Purpose => ("内容", "For"),
         PinLabel => ("暗証番号", "PIN"),
         PinHint => ("6～8桁の数字", "6 to 8 digits"),
         Ok => ("OK", "OK"),
@@ -195,6 +197,13 @@ pub fn expired_renewable(lang: Lang, days_since: i64) -> String {
     match lang {
         Lang::Ja => format!("電子証明書の有効期限が{days_since}日前に切れています。期限超過後90日以内は更新できます。"),
         Lang::En => format!("The certificate expired {days_since} day(s) ago. It can still be renewed within 90 days of expiry."),
+    }
+}
+
+pub fn tries_left(lang: Lang, n: u8) -> String {
+    match lang {
+        Lang::Ja => format!("暗証番号の残り入力回数: {n}回"),
+        Lang::En => format!("PIN tries left: {n}"),
     }
 }
 

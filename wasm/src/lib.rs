@@ -25,3 +25,6 @@ mod background;
 mod settings;
 #[cfg(target_arch = "wasm32")]
 mod ui;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod web_tests;

@@ -1,9 +1,9 @@
 //! The extension's own pages, built with web-sys (no framework): `popup.html`, `pin.html`,
 //! `options.html`. Each HTML file loads `ui.js`, which calls [`start_page`] with the page name.
 
-mod dom;
+pub(crate) mod dom;
 mod options;
-mod pin;
+pub(crate) mod pin;
 mod popup;
 
 use wasm_bindgen::prelude::*;

@@ -81,7 +81,7 @@ fn render(w: &Shared, v: &Value) {
     let origin = el("dd", "origin", v["origin"].as_str().unwrap_or(""));
     origin.set_id("origin");
     add(&who, &origin);
-    add(&who, &el("dt", "", &format!("{}", if lang == Lang::Ja { "内容" } else { "For" })));
+    add(&who, &el("dt", "", t(lang, Msg::Purpose)));
     let purpose = el("dd", "purpose", t(lang, if enroll { Msg::PurposeEnroll } else { Msg::PurposeLogin }));
     purpose.set_id("purpose");
     add(&who, &purpose);
@@ -146,8 +146,7 @@ fn pin_form(w: &Shared, app: &web_sys::Element, lang: Lang, error: Option<&str>,
     }
     add(&form, &input);
     if let Some(r) = retries {
-        let txt = if lang == Lang::Ja { format!("暗証番号の残り入力回数: {r}回") } else { format!("PIN tries left: {r}") };
-        let p = el("p", "retries", &txt);
+        let p = el("p", "retries", &i18n::tries_left(lang, r));
         p.set_id("retries");
         add(&form, &p);
     }
@@ -201,7 +200,7 @@ fn close_button(lang: Lang) -> web_sys::Element {
 }
 
 /// The acquisition progress bar: every step, the current one highlighted.
-fn progress(lang: Lang, phase: &str) -> web_sys::Element {
+pub(crate) fn progress(lang: Lang, phase: &str) -> web_sys::Element {
     let current = STEPS.iter().position(|(_, p)| *p == phase);
     let ol = el("ol", "steps", "");
     ol.set_id("steps");

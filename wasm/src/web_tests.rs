@@ -1,0 +1,45 @@
+//! wasm-bindgen-test checks of the parts that touch web-sys / js-sys, run in headless Chromium
+//! (`scripts/test.d/20-wasm.sh`).
+
+use serde_json::json;
+use wasm_bindgen_test::*;
+
+use crate::chrome;
+use crate::ui::dom;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn json_round_trips_through_js() {
+    let v = json!({"type": "view", "retries": 2, "error": null, "list": ["専用USB", 1.5]});
+    assert_eq!(chrome::from_js(&chrome::to_js(&v)), v);
+}
+
+#[wasm_bindgen_test]
+fn fields_render_as_a_definition_list() {
+    let dl = dom::fields(&[("シリアル番号".into(), "6d89".into()), ("Common Name".into(), "SH001".into())]);
+    assert_eq!(dl.tag_name(), "DL");
+    assert_eq!(dl.child_element_count(), 4);
+    assert_eq!(dl.text_content().unwrap_or_default(), "シリアル番号6d89Common NameSH001");
+}
+
+#[wasm_bindgen_test]
+fn text_is_never_parsed_as_html() {
+    let p = dom::el("p", "x", "<img src=x onerror=alert(1)>");
+    assert_eq!(p.child_element_count(), 0);
+    assert_eq!(p.class_name(), "x");
+}
+
+#[wasm_bindgen_test]
+fn pin_progress_marks_the_current_step() {
+    let bar = crate::ui::pin::progress(crate::i18n::Lang::Ja, "issue");
+    let current = bar.query_selector("li.current").ok().flatten().and_then(|e| e.text_content());
+    assert_eq!(current.as_deref(), Some("電子証明書の発行"));
+    assert_eq!(bar.query_selector_all("li.past").map(|l| l.length()).unwrap_or(0), 3);
+}
+
+#[wasm_bindgen_test]
+fn without_extension_apis_calls_fail_instead_of_panicking() {
+    assert!(chrome::call(&["runtime"], "connectNative", &["jp.kagi.host".into()]).is_err());
+    assert_eq!(chrome::extension_url("x"), "");
+}
