@@ -1,6 +1,7 @@
 //! JSON endpoints for the page scripts (and for integration tests). Bodies are strict: unknown
 //! fields, wrong types and bad base64 are 400s with `{"error":{"code","message"}}`.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +27,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(BankError::TooLarge),
             Err(r) => Err(BankError::BadRequest(r.body_text())),
         }
     }
@@ -33,9 +35,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 type ApiResult = Result<Response, BankError>;
 
+// Handlers without a JSON body still read it (`_body`): an unread body makes the server drop
+// the keep-alive connection, which clients then find dead.
+
 /// `POST /api/nonce` `{}` → `{"nonce": "<base64url>", "expiresInSeconds": 300}`, bound to the
 /// session cookie (set here when missing).
-pub async fn nonce(AxState(bank): AxState<State>, headers: HeaderMap) -> ApiResult {
+pub async fn nonce(AxState(bank): AxState<State>, headers: HeaderMap, _body: Bytes) -> ApiResult {
     bank.check_request_origin(&headers)?;
     let mut out = HeaderMap::new();
     let handle = ensure_session(&bank, &headers, &mut out)?;
@@ -77,7 +82,7 @@ pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(bo
 }
 
 /// `POST /api/logoff` → `{"redirect": "/?reason=logoff"}`; always succeeds.
-pub async fn logoff(AxState(bank): AxState<State>, headers: HeaderMap) -> ApiResult {
+pub async fn logoff(AxState(bank): AxState<State>, headers: HeaderMap, _body: Bytes) -> ApiResult {
     bank.check_request_origin(&headers)?;
     if let Some(handle) = session::handle_from(&headers) {
         bank.db.delete_session(&handle)?;

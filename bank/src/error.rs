@@ -13,6 +13,8 @@ use crate::renewal::Eligibility;
 pub enum BankError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("request body too large")]
+    TooLarge,
     #[error("no session: open the page again")]
     NoSession,
     #[error("not logged on")]
@@ -51,6 +53,7 @@ impl BankError {
     pub fn code(&self) -> &'static str {
         match self {
             BankError::BadRequest(_) => "BAD_REQUEST",
+            BankError::TooLarge => "TOO_LARGE",
             BankError::NoSession => "NO_SESSION",
             BankError::NotLoggedOn => "NOT_LOGGED_ON",
             BankError::NoAcquisition => "NO_ACQUISITION",
@@ -76,6 +79,7 @@ impl BankError {
             BankError::Login(e) if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
             BankError::Login(_) => StatusCode::UNAUTHORIZED,
             BankError::NotFound => StatusCode::NOT_FOUND,
+            BankError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

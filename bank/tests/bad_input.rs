@@ -1,0 +1,162 @@
+//! Malformed input gets a clear 4xx, never a 500.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn assert_4xx(r: &Resp, what: &str) {
+    assert!((400..500).contains(&r.status), "{what}: {} {}", r.status, r.body);
+}
+
+fn assert_code(r: &Resp, status: u16, code: &str, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.body);
+    assert_eq!(r.code(), code, "{what}");
+}
+
+#[test]
+fn api_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut c = bank.client();
+    c.post_json("/api/nonce", &json!({}));
+
+    for (path, body, what) in [
+        ("/api/login", &b"{"[..], "truncated JSON"),
+        ("/api/login", b"[]", "array"),
+        ("/api/login", b"{}", "missing fields"),
+        ("/api/login", br#"{"nonce":"x","token":{"format":"kagi-auth:1"}}"#, "token missing fields"),
+        ("/api/login", br#"{"nonce":1,"token":null}"#, "wrong types"),
+        ("/api/login", br#"{"nonce":"x","token":{"format":"kagi-auth:1","certificate":"","algorithm":"HS256","signature":""}}"#, "unknown algorithm"),
+        ("/api/acquire/start", br#"{"contractNumber":"SH001001"}"#, "no password"),
+        ("/api/acquire/start", br#"{"contractNumber":"SH001001","password":"x","admin":true}"#, "unknown field"),
+        ("/api/csr", br#"{"csr":42}"#, "csr not a string"),
+        ("/api/csr", b"\xff\xfe", "not UTF-8"),
+    ] {
+        let r = c.post_raw(path, "application/json", body);
+        assert_code(&r, 400, "BAD_REQUEST", what);
+    }
+
+    // Well-formed JSON, bad content.
+    let token = json!({"format":"kagi-auth:1","certificate":"%%%","algorithm":"ES256","signature":"AAAA"});
+    let n = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    assert_code(&c.post_json("/api/login", &json!({"nonce": n, "token": token})), 401, "MALFORMED_TOKEN", "bad base64 cert");
+    let n = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let token = json!({"format":"kagi-auth:1","certificate":b64(b"junk"),"algorithm":"ES256","signature":"AAAA"});
+    assert_code(&c.post_json("/api/login", &json!({"nonce": n, "token": token})), 401, "CERT_MALFORMED", "junk cert");
+    let token = json!({"format":"kagi-auth:0","certificate":"","algorithm":"ES256","signature":""});
+    assert_code(&c.post_json("/api/login", &json!({"nonce": "x".repeat(5000), "token": token})), 401, "NONCE_UNKNOWN", "huge nonce");
+    let mut fresh = bank.client();
+    assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "no cookie");
+    // A cookie that is not ours.
+    fresh.cookie = Some("kagi_sid=not-a-session".into());
+    assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "bogus cookie");
+
+    // CSRs: bad base64, not DER, a broken signature, an unsupported key.
+    assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
+    assert_code(&c.post_json("/api/csr", &json!({"csr": "@@@"})), 400, "BAD_REQUEST", "csr base64");
+    assert_code(&c.submit_csr(b"\x30\x03\x02\x01\x00"), 400, "CSR_INVALID", "csr junk DER");
+    let mut csr = software_csr();
+    let last = csr.len() - 1;
+    csr[last] ^= 0x01;
+    assert_code(&c.submit_csr(&csr), 400, "CSR_SIGNATURE", "csr signature flipped");
+    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let csr = rcgen::CertificateParams::new(vec![]).unwrap().serialize_request(&p384).unwrap();
+    assert_code(&c.submit_csr(csr.der()), 400, "CSR_KEY_UNSUPPORTED", "P-384");
+    // ...none of which used up the acquisition.
+    assert_eq!(c.submit_csr(&software_csr()).status, 201);
+
+    // Transport-level mistakes.
+    let r = c.post_raw("/api/login", "text/plain", b"{}");
+    assert_4xx(&r, "wrong content type");
+    assert_eq!(r.code(), "BAD_REQUEST");
+    let status = raw_post_status(bank.port, "/api/csr", 200_000);
+    assert_eq!(status, Some(413), "oversize body");
+    assert_4xx(&c.get("/api/login"), "GET on a POST route");
+    assert_code(&c.get("/api/nope"), 404, "NOT_FOUND", "unknown path");
+
+    // Cross-site browser requests are refused.
+    let r = {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut r = agent
+            .post(format!("{}/api/nonce", bank.base))
+            .header("origin", "https://evil.example")
+            .header("content-type", "application/json")
+            .send("{}")
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(r.0, 403, "{}", r.1);
+    assert!(r.1.contains("ORIGIN_NOT_SERVED"));
+}
+
+#[test]
+fn pages_and_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut c = bank.client();
+    for (body, status, what) in [
+        ("", 400, "empty form"),
+        ("contract_number=&password=", 400, "blank fields"),
+        ("contract_number=SH001001&password=wrong", 401, "wrong password"),
+        (&*format!("contract_number={}&password=x", "9".repeat(500)), 400, "overlong"),
+        ("%%%=%%%", 400, "not urlencoded"),
+    ] {
+        let r = c.post_form("/acquire", body);
+        assert_eq!(r.status, status, "{what}: {}", r.body);
+        assert!(r.content_type.starts_with("text/html"), "{what}");
+        assert!(r.body.contains(r#"id="acquire-error""#), "{what}");
+    }
+    let r = c.post_raw("/acquire", "application/json", b"{}");
+    assert_4xx(&r, "JSON to the form");
+    // Pages with odd queries still render; protected pages redirect.
+    assert_eq!(c.get("/?reason=%3Cscript%3E&lang=xx").status, 200);
+    assert_eq!(c.get("/home").status, 303);
+    assert_eq!(c.get("/acquire/complete").location.as_deref(), Some("/acquire"));
+    assert_code(&c.get("/api/certificate"), 404, "NOT_FOUND", "session without acquisition");
+    assert_code(&bank.client().get("/api/certificate"), 401, "NO_SESSION", "no session");
+    // Every page renders in both languages with the stable ids.
+    for (path, ids) in [
+        ("/", &["kagi-token-status", "logon-button", "acquire-button", "login-message", "logon-error", "install-link"][..]),
+        ("/acquire", &["contract-number", "acquire-password", "get-button", "acquire-error", "install-link"][..]),
+        ("/help/install", &["extension", "host", "token", "to-logon"][..]),
+    ] {
+        for lang in ["", "?lang=en"] {
+            let r = c.get(&format!("{path}{lang}"));
+            assert_eq!(r.status, 200, "{path}{lang}");
+            for id in ids {
+                assert!(r.body.contains(&format!(r#"id="{id}""#)), "{path}{lang} lacks #{id}");
+            }
+        }
+    }
+    let login = c.get("/").body;
+    assert!(login.contains("電子証明書取得") && login.contains("ログオン") && login.contains("data-kagi-status"));
+    assert!(c.get("/?lang=en").body.contains(r#"<html lang="en">"#));
+    let js = c.get("/static/kagi.js");
+    assert_eq!(js.status, 200);
+    assert!(js.content_type.starts_with("text/javascript"));
+    assert!(js.body.contains("export class Kagi"));
+    // The 【取得】 form leads to the save step.
+    let r = c.post_form("/acquire", &format!("contract_number={CONTRACT}&password={PASSWORD}"));
+    assert_eq!(r.status, 200);
+    for id in ["save-usb-button", "acquire-progress", "acquire-error", "kagi-token-status", "contract-confirmed"] {
+        assert!(r.body.contains(&format!(r#"id="{id}""#)), "save step lacks #{id}");
+    }
+    assert!(r.body.contains("専用USBに保存する") && r.body.contains("30秒～1分程度"));
+}
+
+/// POSTs a JSON body of `len` bytes over a plain socket (the server may answer before reading
+/// it all, which an HTTP client reports as a broken connection); returns the status.
+fn raw_post_status(port: u16, path: &str, len: usize) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let body = format!(r#"{{"csr":"{}"}}"#, "A".repeat(len));
+    let head = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body.as_bytes());
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    line.split(' ').nth(1)?.parse().ok()
+}

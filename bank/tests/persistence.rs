@@ -1,0 +1,88 @@
+//! State survives a restart: CA, customers, certificates, sessions, nonces. The binary prints
+//! the demo customer on first start only.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+use kagi_verify::NonceStore;
+use serde_json::json;
+
+#[test]
+fn restart_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = manual_clock();
+    let (ca_pem, serial, cookie, nonce) = {
+        let bank = TestBank::start(dir.path(), clock.clone());
+        let mut c = bank.client();
+        assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
+        let r = c.submit_csr(&software_csr());
+        assert_eq!(r.status, 201);
+        let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+        (c.get("/static/ca-cert.pem").body, r.json()["serial"].as_str().unwrap().to_owned(), c.cookie.clone(), nonce)
+    };
+    let bank = TestBank::start(dir.path(), clock);
+    let mut c = bank.client();
+    assert_eq!(c.get("/static/ca-cert.pem").body, ca_pem, "same CA");
+    assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    c.cookie = cookie;
+    let r = c.get("/api/certificate");
+    assert_eq!(r.status, 200, "the acquisition session survived: {}", r.body);
+    assert_eq!(r.json()["serial"], serial.as_str());
+    let customers = bank.bank.db.customers().unwrap();
+    assert_eq!(customers.len(), 1, "the demo customer is seeded once");
+    assert_eq!(customers[0].issued_count, 1);
+    assert!(!bank.bank.db.certificate(&serial).unwrap().unwrap().revoked);
+    let rec = bank.bank.db.take(&nonce).unwrap().expect("nonce survived");
+    assert!(!rec.used);
+    assert!(bank.bank.db.take(&nonce).unwrap().unwrap().used, "and is single use");
+    // A renewal attempt now is judged on the stored certificate.
+    let r = bank.client().acquire_start(CONTRACT, PASSWORD);
+    assert_eq!(r.code(), "NOT_IN_RENEWAL_PERIOD");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("ca-key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "CA key readable by its owner only");
+    }
+}
+
+/// Starts `kagi-bank serve --port 0`, returns its stdout up to the "on <origin>" line.
+fn serve_once(dir: &std::path::Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kagi-bank"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.starts_with("Kagi demo bank on ") {
+            break;
+        }
+    }
+    let origin = out.lines().last().unwrap().trim_start_matches("Kagi demo bank on ").trim_end_matches('/').to_owned();
+    let mut c = Client::new(&origin);
+    assert_eq!(c.get("/").status, 200, "serving at {origin}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    out
+}
+
+#[test]
+fn the_binary_prints_the_demo_customer_on_first_start_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = serve_once(dir.path());
+    assert!(first.contains(CONTRACT) && first.contains(PASSWORD), "{first}");
+    let second = serve_once(dir.path());
+    assert!(!second.contains(PASSWORD), "{second}");
+    assert!(dir.path().join("bank.sqlite3").exists() && dir.path().join("ca-cert.pem").exists());
+}
