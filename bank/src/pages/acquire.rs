@@ -106,7 +106,7 @@ fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibil
             Lang::Ja => format!("契約者情報を確認しました：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind),
             Lang::En => format!("Contract information confirmed: {} (contract {}) / {}", customer.name, customer.contract_number, kind),
         }),
-        h = lang.t("電子証明書更新開始", "Start"),
+        h = lang.t("電子証明書更新開始", "Save the certificate"),
         p1 = lang.t("電子証明書の取得（更新）を開始します。ご希望の保存先ボタンを押してください。", "Press the button for where to save the certificate."),
         p2 = lang.t(
             "専用USBに保存する場合は、30秒～1分程度時間がかかりますので、保存が完了するまで、そのままお待ちください。",
