@@ -1,0 +1,6 @@
+# cargo-fuzz for the fuzz smoke runs, installed into the checkout (build/tools), not ~/.cargo.
+prereq_cargo_fuzz() {
+  [ -x "$KAGI_ROOT/build/tools/bin/cargo-fuzz" ] && return 0
+  say "installing cargo-fuzz into build/tools"
+  cargo install --locked --quiet cargo-fuzz --version 0.13.2 --root "$KAGI_ROOT/build/tools"
+}
