@@ -115,7 +115,10 @@ test("insert and remove events reach the allowed page only", async () => {
   const ev = await waitFor("inserted event", async () =>
     (await allowed.evaluate(() => window.kagiTest.seen.events)).slice(before.a).find((e) => e.type === "inserted"));
   assert.equal(ev.reader, "Virtual PCD 00 00");
-  assert.equal(ev.token.reader, "Virtual PCD 00 00");
+  // The host may send token:null when it could not read the card right at insertion; status()
+  // then reads it.
+  if (ev.token !== null) assert.equal(ev.token.reader, "Virtual PCD 00 00");
+  await waitFor("token readable after insertion", async () => (await run(allowed, "return kagi.status()")).ok?.token?.reader === "Virtual PCD 00 00");
   await sleep(500);
   assert.equal(await count(other), before.o, "the other origin got no events");
   const leaked = await other.evaluate(() => window.kagiTest.seen.messages.filter((m) => m.includes("inserted") || m.includes("removed")));
