@@ -64,6 +64,13 @@ pub enum Error {
     /// A bug or an environment failure the user cannot fix.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Installing or removing the host's registration (`kagi-host install` / `uninstall`):
+    /// a file or registry operation failed; the message names the path.
+    #[error("{op} {path}: {source}")]
+    Install { op: &'static str, path: String, source: std::io::Error },
+    /// `install` / `uninstall` cannot go on (e.g. no home directory, a relative host path).
+    #[error("{0}")]
+    Setup(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,7 +97,9 @@ impl Error {
             | Error::Status { .. }
             | Error::NotFound(_)
             | Error::Malformed(_)
-            | Error::Internal(_) => ErrorCode::Internal,
+            | Error::Internal(_)
+            | Error::Install { .. }
+            | Error::Setup(_) => ErrorCode::Internal,
         }
     }
 

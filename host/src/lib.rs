@@ -4,11 +4,16 @@
 //! - [`card`]: the one transport trait, PIV sessions over it, and the PC/SC backend.
 //! - [`nm`]: native messaging on stdin/stdout.
 //! - [`service`]: request dispatch and the per-connection state.
+//! - [`cli`], [`install`], [`doctor`]: the commands people and installers run (`install`,
+//!   `uninstall`, `doctor`).
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod cli;
 pub mod csr;
+pub mod doctor;
 pub mod error;
+pub mod install;
 pub mod log;
 pub mod nm;
 pub mod piv;

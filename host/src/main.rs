@@ -2,6 +2,7 @@
 //!
 //! Chrome/Edge pass the calling extension's origin as the first argument, Firefox the manifest
 //! path and the add-on id. Anything but Kagi's own extension is refused before a byte is read.
+//! Any other arguments are a command (`install`, `uninstall`, `doctor`, `--help`: `cli.rs`).
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -18,38 +19,12 @@ use kagi_proto::{Hello, Outgoing};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const HELP: &str = "\
-kagi-host: Kagi's native messaging host (PIV token access for bank web pages)
-
-Browsers start this program themselves; there is nothing to run by hand.
-
-Usage:
-  kagi-host chrome-extension://<id>/        (started by Chrome, Chromium or Edge)
-  kagi-host <manifest.json> <add-on id>     (started by Firefox)
-  kagi-host --version | --help
-
-Environment:
-  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr)
-  KAGI_MANAGEMENT_KEY   PIV card management key as hex, optionally prefixed 3des: aes128:
-                        aes192: aes256: (default: the conventional default 3DES key)
-";
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version") | Some("-V") => {
-            println!("kagi-host {VERSION}");
-            return ExitCode::SUCCESS;
-        }
-        Some("--help") | Some("-h") => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {}
-    }
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    // A browser's launch arguments are recognised before anything else, so no command-line
+    // parser ever stands between the browser and the host; everything else is a command.
     let Some(caller) = Caller::from_args(&args) else {
-        eprint!("{HELP}");
-        return ExitCode::from(2);
+        return kagi_host::cli::run(std::env::args_os());
     };
     if !caller.is_kagi() {
         log::error(&format!("refusing caller {caller:?}: not Kagi's extension"));

@@ -1,0 +1,186 @@
+//! The command line for people (and installers): `install`, `uninstall`, `doctor`, `--version`,
+//! `--help`. `main.rs` checks for a browser's launch arguments first (`Caller::from_args`) and
+//! only hands everything else to this parser, so a browser never meets clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::doctor;
+use crate::install::{self, paths::Browser, paths::Os, paths::Roots, paths::Scope};
+use crate::piv::ManagementKey;
+use crate::token::Tokens;
+
+const AFTER_HELP: &str = "\
+Browsers start this program themselves with these arguments (native messaging):
+  kagi-host chrome-extension://<id>/ [--parent-window=N]   (Chrome, Chromium, Edge)
+  kagi-host <manifest.json> <add-on id>                    (Firefox)
+
+Environment:
+  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr)
+  KAGI_MANAGEMENT_KEY   PIV card management key as hex, optionally prefixed 3des: aes128:
+                        aes192: aes256: (default: the conventional default 3DES key)
+
+Exit status of doctor: 0 no problem (warnings allowed), 1 problems found.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kagi-host",
+    version,
+    about = "Kagi 管理ソフト: native messaging host for bank log-on with the certificate on a PIV USB token",
+    after_help = AFTER_HELP,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Register this program with the browsers (native messaging host manifests).
+    Install(InstallArgs),
+    /// Remove exactly what `install` wrote.
+    Uninstall(InstallArgs),
+    /// Check every link from the browser to the certificate and explain problems (ja/en).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BrowserArg {
+    Chrome,
+    Chromium,
+    Edge,
+    Firefox,
+    All,
+}
+
+#[derive(Debug, Args)]
+struct InstallArgs {
+    /// `user`: for the current user, no administrator rights needed; `system`: for all users.
+    #[arg(long, value_enum, default_value = "user")]
+    scope: Scope,
+    /// Which browsers (repeatable).
+    #[arg(long, value_enum, default_value = "all")]
+    browser: Vec<BrowserArg>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Put system paths under this directory (tests, package staging).
+    #[arg(long, hide = true, env = "KAGI_INSTALL_ROOT")]
+    root: Option<PathBuf>,
+    /// The host path the manifests name (default: this program), for package staging.
+    #[arg(long, hide = true)]
+    host_path: Option<PathBuf>,
+    /// Do not keep the record of created directories (the package manager owns them).
+    #[arg(long, hide = true)]
+    no_record: bool,
+}
+
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// Machine-readable report for support desks.
+    #[arg(long)]
+    json: bool,
+    /// Look for system paths under this directory (tests).
+    #[arg(long, hide = true, env = "KAGI_INSTALL_ROOT")]
+    root: Option<PathBuf>,
+}
+
+/// Parses `args` (with argv[0]) and runs the command.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    match cli.command {
+        Command::Install(a) => install_cmd(&a, false),
+        Command::Uninstall(a) => install_cmd(&a, true),
+        Command::Doctor(a) => doctor_cmd(&a),
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    let var = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    std::env::var_os(var).filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+fn this_program() -> PathBuf {
+    std::env::current_exe().and_then(std::fs::canonicalize).unwrap_or_else(|_| PathBuf::from("kagi-host"))
+}
+
+fn roots(root: &Option<PathBuf>) -> Roots {
+    Roots { home: home().unwrap_or_default(), root: root.clone().unwrap_or_else(|| PathBuf::from("/")) }
+}
+
+fn install_cmd(a: &InstallArgs, remove: bool) -> ExitCode {
+    if a.scope == Scope::User && home().is_none() {
+        eprintln!("HOME が設定されていません / HOME is not set: cannot install for the user");
+        return ExitCode::from(2);
+    }
+    let mut browsers: Vec<Browser> = Vec::new();
+    for b in &a.browser {
+        let add: &[Browser] = match b {
+            BrowserArg::All => &Browser::ALL,
+            BrowserArg::Chrome => &[Browser::Chrome],
+            BrowserArg::Chromium => &[Browser::Chromium],
+            BrowserArg::Edge => &[Browser::Edge],
+            BrowserArg::Firefox => &[Browser::Firefox],
+        };
+        for x in add {
+            if !browsers.contains(x) {
+                browsers.push(*x);
+            }
+        }
+    }
+    let opts = install::Options {
+        os: Os::current(),
+        scope: a.scope,
+        browsers,
+        roots: roots(&a.root),
+        host_path: a.host_path.clone().unwrap_or_else(this_program),
+        record: !a.no_record,
+    };
+    let result = if remove { install::uninstall(&opts) } else { install::install(&opts) };
+    match result {
+        Ok(outcomes) => {
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&outcomes).unwrap_or_default());
+            } else {
+                for o in &outcomes {
+                    println!("{o}");
+                }
+                if !remove {
+                    println!("\n確認するには / to check: {} doctor", opts.host_path.display());
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let verb = if remove { "アンインストールに失敗しました / uninstall failed" } else { "インストールに失敗しました / install failed" };
+            eprintln!("{verb}: {e}");
+            if matches!(e, crate::Error::Install { ref source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied) {
+                eprintln!("全ユーザー向け (--scope system) には管理者権限が必要です / --scope system needs administrator rights");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
+    let env = doctor::Env::detect(roots(&a.root), this_program());
+    // Doctor only reads the token's public data: the management key is never used.
+    let mut tokens = Tokens::new(ManagementKey::default());
+    let report = doctor::run(&env, &mut tokens);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.render_text());
+    }
+    ExitCode::from(report.exit_code())
+}
