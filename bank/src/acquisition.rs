@@ -3,7 +3,7 @@
 //! made is then issued for that customer.
 
 use crate::app::Bank;
-use crate::clock::{shift, unix};
+use crate::clock::unix;
 use crate::db::{CertRow, Customer};
 use crate::error::BankError;
 use crate::renewal::{decide, Eligibility};
@@ -57,9 +57,4 @@ pub fn issue(bank: &Bank, session: &str, csr_der: &[u8]) -> Result<CertRow, Bank
     let row = bank.db.record_issue(customer_id, now, |count| bank.ca.issue(csr_der, &customer.common_name, count, customer_id, now))?;
     bank.db.set_acquired(session, &row.serial)?;
     Ok(row)
-}
-
-/// When the current acquisition of this session may still submit a CSR.
-pub fn deadline(until: i64) -> std::time::SystemTime {
-    shift(std::time::SystemTime::UNIX_EPOCH, until)
 }
