@@ -18,8 +18,9 @@ pub async fn page(RawQuery(q): RawQuery) -> Response {
 <section class="panel" id="host">
   <h2>{h2}</h2>
   <p>{p2}</p>
-  <pre>sudo apt install ./kagi-host_*.deb      # Debian / Ubuntu
-kagi-host --install                      # {p2b}</pre>
+  <pre>sudo apt install ./kagi-host_*.deb   # Debian / Ubuntu
+kagi-host install                     # {p2b}
+kagi-host doctor                      # {p2c}</pre>
 </section>
 <section class="panel" id="token">
   <h2>{h3}</h2>
@@ -50,6 +51,7 @@ kagi-host --install                      # {p2b}</pre>
             "It lets the extension talk to the USB token. Installing the package also registers it with your browsers.",
         ),
         p2b = lang.t("ブラウザへの登録のみやり直す場合", "re-register with the browsers only"),
+        p2c = lang.t("うまく動かない場合の診断", "diagnose what is missing"),
         h3 = lang.t("3. 専用USBの接続", "3. Connecting the USB token"),
         p3 = lang.t(
             "専用USBをパソコンのUSBポートに接続してください。ログオフ後は、すみやかに取り外してください。",
