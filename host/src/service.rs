@@ -113,15 +113,8 @@ impl Service {
     pub async fn reader_event(&self, ev: ReaderEvent) {
         let event = match ev {
             ReaderEvent::CardInserted { reader } => {
-                let r = reader.clone();
-                let token = match self.with_tokens(move |t| t.summary(&r)).await {
-                    Ok(t) => Some(Box::new(t)),
-                    Err(e) => {
-                        crate::log::info(&format!("inserted card in {reader}: {e}"));
-                        None
-                    }
-                };
-                Event::Inserted { reader, token }
+                let token = self.inserted_summary(&reader).await;
+                Event::Inserted { reader, token: token.map(Box::new) }
             }
             ReaderEvent::CardRemoved { reader } => Event::Removed { reader },
             ReaderEvent::ReaderAdded { reader } => Event::ReaderAdded { reader },
@@ -132,6 +125,28 @@ impl Service {
         self.send(Outgoing::Event(event));
     }
 }
+
+impl Service {
+    /// The summary for an `inserted` event. A card that pcscd has just reported may not answer
+    /// yet (still powering up, or reset by another program); it gets a few short retries.
+    /// `None` when it is not a PIV token or stays unreadable.
+    async fn inserted_summary(&self, reader: &str) -> Option<kagi_proto::TokenSummary> {
+        for attempt in 0..INSERTED_READ_ATTEMPTS {
+            let r = reader.to_owned();
+            match self.with_tokens(move |t| t.summary(&r)).await {
+                Ok(t) => return Some(t),
+                Err(Error::NotPiv) => return None,
+                Err(e) if attempt + 1 == INSERTED_READ_ATTEMPTS => {
+                    crate::log::info(&format!("inserted card in {reader}: {e}"));
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        None
+    }
+}
+
+const INSERTED_READ_ATTEMPTS: u32 = 4;
 
 /// A refusal for a frame larger than the host accepts.
 pub fn oversize_reply(len: usize) -> Outgoing {

@@ -69,7 +69,10 @@ const CONNECT_RETRY_FOR: Duration = Duration::from_secs(2);
 
 /// Refusals that last only while another application resets or reconnects the card.
 fn is_transient(e: pcsc::Error) -> bool {
-    matches!(e, pcsc::Error::ProtoMismatch | pcsc::Error::SharingViolation | pcsc::Error::ResetCard)
+    matches!(
+        e,
+        pcsc::Error::ProtoMismatch | pcsc::Error::SharingViolation | pcsc::Error::ResetCard | pcsc::Error::UnpoweredCard
+    )
 }
 
 /// A PC/SC resource manager context.
