@@ -110,8 +110,13 @@ fn home() -> Option<PathBuf> {
     std::env::var_os(var).filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
+/// This program's absolute path, as the manifests must name it. Symlinks are resolved on Unix;
+/// not on Windows, where canonical paths take the `\\?\` form browsers do not expect.
 fn this_program() -> PathBuf {
-    std::env::current_exe().and_then(std::fs::canonicalize).unwrap_or_else(|_| PathBuf::from("kagi-host"))
+    let exe = std::env::current_exe();
+    #[cfg(unix)]
+    let exe = exe.and_then(std::fs::canonicalize);
+    exe.unwrap_or_else(|_| PathBuf::from("kagi-host"))
 }
 
 fn roots(root: &Option<PathBuf>) -> Roots {
