@@ -145,6 +145,9 @@ fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>) -
             println!("Clock offset: {offset_days} days.");
         }
         println!("Data: {}", data_dir.display());
+        // The socket, then the public origin (last line: scripts wait for it). They differ
+        // behind a proxy, where `--port 0` needs the first to be reachable at all.
+        println!("Listening on 127.0.0.1:{port}");
         println!("Kagi demo bank on {}/", origins[0]);
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();

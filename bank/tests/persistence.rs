@@ -86,3 +86,37 @@ fn the_binary_prints_the_demo_customer_on_first_start_only() {
     assert!(!second.contains(PASSWORD), "{second}");
     assert!(dir.path().join("bank.sqlite3").exists() && dir.path().join("ca-cert.pem").exists());
 }
+
+/// Behind a proxy (`--origin`), the origin line names the proxy; the line before it names the
+/// socket the bank really listens on, also with `--port 0`.
+#[test]
+fn the_binary_prints_its_socket_when_the_origin_is_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kagi-bank"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--port", "0", "--origin", "https://ib.bank.example"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut listening = None;
+    let mut origin = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("Listening on ") {
+            listening = Some(a.to_owned());
+        }
+        if let Some(o) = line.strip_prefix("Kagi demo bank on ") {
+            origin = Some(o.to_owned());
+            break;
+        }
+    }
+    let addr = listening.expect("a Listening line before the origin line");
+    assert_eq!(origin.as_deref(), Some("https://ib.bank.example/"));
+    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
+    let mut c = Client::new(&format!("http://{addr}"));
+    assert_eq!(c.get("/static/bank.css").status, 200, "serving at {addr}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
