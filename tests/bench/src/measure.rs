@@ -85,6 +85,17 @@ fn authenticate(host: &mut Host) -> R<()> {
     verify_login(&t, ORIGIN, &n)
 }
 
+/// The host as a browser starts it, with piped stdin/stdout.
+fn spawn_host() -> R<std::process::Child> {
+    Command::new(host_bin())
+        .arg(kagi_proto::ids::chrome_origin())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(err("kagi-host"))
+}
+
 /// Spawn → hello frame on stdout, against spawning `/bin/true`.
 fn cold_start(n: usize) -> R<Row> {
     let mut host = Vec::new();
@@ -95,13 +106,7 @@ fn cold_start(n: usize) -> R<Row> {
         base.push(t.elapsed());
 
         let t = Instant::now();
-        let mut child = Command::new(host_bin())
-            .arg(kagi_proto::ids::chrome_origin())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(err("kagi-host"))?;
+        let mut child = spawn_host()?;
         let mut out = child.stdout.take().ok_or("no stdout")?;
         let body = kagi_proto::frame::read(&mut out, kagi_proto::frame::MAX_OUTGOING).map_err(err("hello"))?.ok_or("no hello")?;
         host.push(t.elapsed());
@@ -185,13 +190,7 @@ fn one_shot(reader: &str, cert: &[u8], n: usize) -> R<Vec<Row>> {
     let mut ykpiv = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
-        let mut child = Command::new(host_bin())
-            .arg(kagi_proto::ids::chrome_origin())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(err("kagi-host"))?;
+        let mut child = spawn_host()?;
         let mut out = child.stdout.take().ok_or("stdout")?;
         let mut inp = child.stdin.take().ok_or("stdin")?;
         let n = nonce();
