@@ -182,6 +182,8 @@ function fmtDate(ms) {
 /** {state, text} for a status() result (or an error code when there is none). */
 export function describe(st, code) {
   if (code) {
+    // A page on an origin the extension does not serve learns nothing about the token.
+    if (code === "ORIGIN_NOT_ALLOWED") return { state: "origin-not-allowed", text: errorText(code) };
     const state = { EXTENSION_NOT_INSTALLED: "no-extension", HOST_NOT_INSTALLED: "no-host" }[code] ?? "pcsc-unavailable";
     return { state, text: errorText(code), install: true };
   }
