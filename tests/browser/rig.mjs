@@ -49,6 +49,11 @@ export async function stopAll() {
   }
 }
 
+/** Spawns a process that `stopAll` stops (by PID, in reverse start order). */
+export function spawnTracked(cmd, args, opts, name = path.basename(cmd)) {
+  return track(spawn(cmd, args, opts), name);
+}
+
 /** Takes the rig lock (shared with the Rust suites) for the life of this process. */
 export async function takeRigLock() {
   const c = track(spawn("flock", [LOCK, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] }), "flock");
@@ -68,9 +73,20 @@ function cardPresent(reader = "Virtual PCD 00 00") {
   }
 }
 
+function pcscdRunning() {
+  if (!fs.existsSync(PCSCD_SOCKET)) return false;
+  try {
+    process.kill(Number(fs.readFileSync("/run/pcscd/pcscd.pid", "utf8").trim()), 0);
+    return true;
+  } catch {
+    return false;   // a socket left behind by a pcscd that was killed
+  }
+}
+
 /** Starts pcscd unless one is already serving (scripts/test.sh normally has). */
 export async function ensurePcscd() {
-  if (fs.existsSync(PCSCD_SOCKET)) return;
+  if (pcscdRunning()) return;
+  fs.rmSync(PCSCD_SOCKET, { force: true });
   fs.rmSync("/run/pcscd/pcscd.pid", { force: true });
   fs.mkdirSync("/run/pcscd", { recursive: true });
   track(spawn("pcscd", ["--foreground", "--error"], { stdio: "ignore" }), "pcscd");
@@ -143,24 +159,32 @@ function issue(dir, csrB64) {
   return fs.readFileSync(cert).toString("base64");
 }
 
-/** Chromium with the unpacked extension; the native host registered in its own profile. */
-export async function launchBrowser(tmp, { withHost = true } = {}) {
-  const userDataDir = path.join(tmp, withHost ? "profile" : "profile-nohost");
-  fs.mkdirSync(path.join(userDataDir, "NativeMessagingHosts"), { recursive: true });
+/**
+ * Chromium with the unpacked extension; the native host registered in its own profile.
+ * `profile`: the user-data-dir's name under `tmp` (reused across launches: `withHost: false`
+ * removes the host manifest from it); `viewport`: page size (Playwright's default 1280×720).
+ */
+export async function launchBrowser(tmp, { withHost = true, profile, headless = true, viewport } = {}) {
+  const userDataDir = path.join(tmp, profile ?? (withHost ? "profile" : "profile-nohost"));
+  const manifest = path.join(userDataDir, "NativeMessagingHosts/jp.kagi.host.json");
+  fs.mkdirSync(path.dirname(manifest), { recursive: true });
   if (withHost) {
-    fs.writeFileSync(path.join(userDataDir, "NativeMessagingHosts/jp.kagi.host.json"), JSON.stringify({
+    fs.writeFileSync(manifest, JSON.stringify({
       name: "jp.kagi.host",
       description: "Kagi native host (test)",
       path: HOST_BIN,
       type: "stdio",
       allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
     }));
+  } else {
+    fs.rmSync(manifest, { force: true });
   }
   const home = path.join(tmp, "home");
   fs.mkdirSync(home, { recursive: true });
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: "/usr/bin/chromium",
-    headless: true,
+    headless,
+    ...(viewport ? { viewport } : {}),
     ignoreDefaultArgs: ["--disable-extensions"],
     env: { ...process.env, HOME: home, KAGI_LOG_FILE: path.join(tmp, "host.log") },
     args: [

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the customer journey (tests/browser/journey.mjs) in one browser as a scripts/test.d suite:
+#   scripts/journey-suite.sh chromium|firefox <suite name>
+# Builds what the journey needs and runs it; the journey holds the rig lock for its whole run
+# (browsers and cargo tests share the vpcd readers) and starts pcscd if none runs. Prints the
+# suite's summary line and exits non-zero on any failure. Everything started is stopped by PID.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KAGI_ROOT"
+
+browser=${1:?browser}
+name=${2:-journey-$browser}
+fail() { echo "$1" >&2; echo "kagi-suite $name: 0 passed, 1 failed"; exit 1; }
+trap 'stop_started' EXIT
+trap 'exit 130' INT TERM
+
+case "$browser" in
+  chromium) [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing (scripts/prereqs.sh installs it)" ;;
+  firefox) [ -x "${KAGI_FIREFOX:-/usr/bin/firefox-esr}" ] || fail "firefox-esr is missing (scripts/prereqs.sh installs it)" ;;
+  *) fail "unknown browser $browser" ;;
+esac
+[ -d tests/browser/node_modules/puppeteer-core ] || fail "tests/browser/node_modules is missing puppeteer-core (scripts/prereqs.sh runs npm ci)"
+
+# The extension is built once per run of the test command (the timestamp check skips the rebuild).
+if [ ! -f build/extension/manifest.json ] || [ -n "$(find extension wasm proto/src -newer build/extension/manifest.json -print -quit 2>/dev/null)" ]; then
+  scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
+fi
+cargo build -q -p kagi-host -p kagi-vtoken -p kagi-bank --locked || fail "building kagi-host / kagi-vtoken / kagi-bank failed"
+
+out="$KAGI_BUILD/test-logs/$name.tap"
+mkdir -p "$(dirname "$out")"
+start=$(date +%s)
+# The journey takes the rig lock (/tmp/kagi-rig.lock) for its whole run, then starts pcscd if
+# none is running (tests/browser/rig.mjs), and stops what it started.
+KAGI_JOURNEY_BROWSER="$browser" \
+  node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+       --test-reporter=tap --test-reporter-destination="$out" tests/browser/journey.mjs
+rc=$?
+pass=$(awk '/^# pass /{print $3}' "$out" | tail -1)
+failed=$(awk '/^# fail /{print $3}' "$out" | tail -1)
+pass=${pass:-0}; failed=${failed:-0}
+if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+echo "$browser journey: $(( $(date +%s) - start ))s; screenshots in build/screenshots/$browser/"
+echo "kagi-suite $name: $pass passed, $failed failed"
+[ "$rc" = 0 ]

@@ -1,0 +1,128 @@
+// Firefox ESR through puppeteer-core over WebDriver BiDi: a fresh profile, the extension
+// installed as a temporary add-on, its moz-extension uuid pinned by pref, and the native host
+// manifest in ~/.mozilla/native-messaging-hosts/ of the test's own HOME.
+import fs from "node:fs";
+import path from "node:path";
+import puppeteer from "puppeteer-core";
+import { EXTENSION_DIR, HOST_BIN, sleep } from "../rig.mjs";
+import { JourneyPage, isPinUrl } from "./page.mjs";
+
+export const GECKO_ID = "kagi@kagi.example";
+export const EXTENSION_UUID = "6b1f3c52-4a8e-4d0b-9d1e-7a2c5e8f9b30";
+export const FIREFOX_BIN = process.env.KAGI_FIREFOX || "/usr/bin/firefox-esr";
+
+class FirefoxPage extends JourneyPage {
+  constructor(page) {
+    super();
+    this.page = page;
+  }
+  async goto(url) {
+    this.lastUrl = url;
+    await this.page.goto(url);
+  }
+  evaluate(fn, arg) {
+    // BiDi's view of a page can hang while it closes: never wait for long.
+    return Promise.race([
+      this.page.evaluate(fn, arg),
+      sleep(10000).then(() => { throw new Error("evaluate timed out"); }),
+    ]);
+  }
+  click(sel) {
+    return this.page.click(sel);
+  }
+  type(sel, text) {
+    return this.page.type(sel, text);
+  }
+  async screenshot(file, size) {
+    if (size) await this.page.setViewport(size);
+    await this.page.screenshot({ path: file });
+  }
+  closed() {
+    return this.page.isClosed();
+  }
+  close() {
+    return this.page.close().catch(() => {});
+  }
+}
+
+export const name = "firefox";
+
+/** The native host manifest Firefox reads for a user: ~/.mozilla/native-messaging-hosts/. */
+export function hostManifestPath(home) {
+  return path.join(home, ".mozilla/native-messaging-hosts/jp.kagi.host.json");
+}
+
+/** Options: tmp (the test's directory), profile (profile dir name), withHost, headless. */
+export async function launch({ tmp, profile = "firefox", withHost = true, headless = true }) {
+  const home = path.join(tmp, "home");
+  const manifest = hostManifestPath(home);
+  fs.mkdirSync(path.dirname(manifest), { recursive: true });
+  if (withHost) {
+    fs.writeFileSync(manifest, JSON.stringify({
+      name: "jp.kagi.host",
+      description: "Kagi native host (test)",
+      path: HOST_BIN,
+      type: "stdio",
+      allowed_extensions: [GECKO_ID],
+    }));
+  } else {
+    fs.rmSync(manifest, { force: true });
+  }
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: FIREFOX_BIN,
+    headless,
+    userDataDir: path.join(tmp, profile),
+    defaultViewport: { width: 1000, height: 700 },
+    env: { ...process.env, HOME: home, KAGI_LOG_FILE: path.join(tmp, "host.log") },
+    extraPrefsFirefox: {
+      "extensions.webextensions.uuids": JSON.stringify({ [GECKO_ID]: EXTENSION_UUID }),
+      "intl.accept_languages": "ja,en",
+    },
+  });
+  try {
+    await browser.installExtension(EXTENSION_DIR);   // temporary add-on (BiDi webExtension.install)
+  } catch (e) {
+    await browser.close().catch(() => {});
+    throw e;
+  }
+  const returned = new Set();
+  // Puppeteer keeps the URL a popup window was created with (about:blank): ask the page.
+  const hrefOf = (p) => Promise.race([p.evaluate(() => location.href), sleep(2000).then(() => null)]).catch(() => null);
+  return {
+    name,
+    async newPage() {
+      const p = await browser.newPage();
+      returned.add(p);
+      return new FirefoxPage(p);
+    },
+    async pinWindow(timeoutMs = 15000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        for (const p of await browser.pages()) {
+          if (returned.has(p) || p.isClosed()) continue;
+          const href = await hrefOf(p);
+          if (isPinUrl(href)) {
+            returned.add(p);
+            const w = new FirefoxPage(p);
+            w.lastUrl = href;
+            await w.waitUntil("PIN window ready", () => document.readyState === "complete" && !!document.querySelector("#app *"));
+            return w;
+          }
+        }
+        if (Date.now() > end) throw new Error("no PIN window opened");
+        await sleep(150);
+      }
+    },
+    async pinWindowCount() {
+      let n = 0;
+      for (const p of await browser.pages()) if (!p.isClosed() && isPinUrl(await hrefOf(p))) n++;
+      return n;
+    },
+    async close() {
+      const proc = browser.process();
+      await Promise.race([browser.close().catch(() => {}), sleep(10000)]);
+      if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    },
+  };
+}
