@@ -1,42 +1,145 @@
 #!/usr/bin/env bash
-# Kagi's main command: builds everything, starts pcscd if none runs and the virtual token unless
-# a real token is present, then walks through what the browser extension does with the token.
+# Kagi's main command: builds everything, starts pcscd if none runs, and shows a bank customer's
+# journey with the USB token.
 #
-#   scripts/demo.sh [--no-install]
+#   scripts/demo.sh              with a display: the demo bank on http://127.0.0.1:8480/ and
+#                                Chromium with the extension and the host in a private profile;
+#                                click through acquisition and log-on yourself
+#   scripts/demo.sh --headless   (also without DISPLAY) the scripted journey, step by step, with
+#                                screenshots in build/screenshots/chromium/
+#   --no-install                 skip the prerequisite check
+#   --reset                      forget the demo bank's data and the virtual token's state
+#
+# Ctrl-C (or the end of the headless run) stops everything the demo started, by PID.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAGI_ROOT"
 
 install=1
+headless=0
+reset=0
 for a in "$@"; do
   case "$a" in
     --no-install) install=0 ;;
-    --headless) ;;  # the walk-through has no window yet
-    *) die "unknown option $a" ;;
+    --headless) headless=1 ;;
+    --reset) reset=1 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $a (see --help)" ;;
   esac
 done
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then headless=1; fi
+
 trap 'stop_started' EXIT
 trap 'exit 130' INT TERM
 
 if [ "$install" = 1 ]; then "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"; fi
-say "building"
-cargo build --workspace --bins --examples --locked -q || die "build failed"
+say "building the workspace and the extension"
+cargo build --workspace --bins --locked -q || die "build failed"
+scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || die "building the extension failed (see $KAGI_BUILD/build-extension.log)"
 ensure_pcscd
 sleep 0.5   # let pcscd poll its readers once
 
 # A real token is any reader with a card that is not one of vpcd's virtual readers.
 real=$(opensc-tool -l 2>/dev/null | awk '$2=="Yes" && $0 !~ /Virtual PCD/' | head -1)
+
+if [ "$headless" = 1 ]; then
+  # The scripted journey owns its bank (on a loopback port of its own) and the virtual token: it
+  # pulls and plugs the token, so a real one must not be in the way.
+  [ -z "$real" ] || die "a real token is inserted ($real): the scripted journey pulls and plugs the virtual token; remove it, or run the demo with a display"
+  say "the customer's journey in headless Chromium (tests/browser/journey.mjs)"
+  KAGI_JOURNEY_BROWSER=chromium KAGI_JOURNEY_DIR="$KAGI_BUILD/demo-journey" \
+    node --test-reporter=spec tests/browser/journey.mjs &
+  pid=$!
+  remember_pid "$pid"
+  # Let the journey stop its browser, bank and token itself (it may take a few seconds).
+  trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; exit 130' INT TERM
+  wait "$pid"
+  rc=$?
+  trap 'exit 130' INT TERM
+  echo
+  echo "Screenshots: $KAGI_BUILD/screenshots/chromium/"
+  ls "$KAGI_BUILD/screenshots/chromium/" 2>/dev/null | sed 's/^/  /'
+  echo "Bank data, token state and host log of this run: $KAGI_BUILD/demo-journey/"
+  [ "$rc" = 0 ] || die "the journey failed"
+  exit 0
+fi
+
+# --- With a display: the bank and a browser for the customer -------------------------------
+bank_dir="$KAGI_BUILD/demo-bank"
+state="$KAGI_BUILD/demo-token.json"
+profile="$KAGI_BUILD/demo-profile"
+if [ "$reset" = 1 ]; then rm -rf "$bank_dir" "$state" "$profile"; fi
+
+vtoken_pid=
+plug() {
+  "$KAGI_ROOT/target/debug/kagi-vtoken" --reader 0 --state "$state" 2>>"$KAGI_BUILD/vtoken.log" &
+  vtoken_pid=$!
+  remember_pid "$vtoken_pid"
+  for _ in $(seq 1 50); do opensc-tool -l 2>/dev/null | grep -q "Yes.*Virtual PCD 00 00" && break; sleep 0.1; done
+}
+pull() {
+  kill "$vtoken_pid" 2>/dev/null; wait "$vtoken_pid" 2>/dev/null; vtoken_pid=
+}
 if [ -n "$real" ]; then
   say "using the token already inserted: $real"
 else
   exec 9>/tmp/kagi-rig.lock
-  flock 9   # the virtual readers are shared with test runs
-  state="$KAGI_BUILD/demo-token.json"
+  flock -n 9 || { say "waiting for a test run that uses the virtual readers"; flock 9; }
   say "starting the virtual token (state in $state; PIN 123456)"
-  "$KAGI_ROOT/target/debug/kagi-vtoken" --reader 0 --state "$state" 2>"$KAGI_BUILD/vtoken.log" &
-  remember_pid $!
-  for _ in $(seq 1 50); do opensc-tool -l 2>/dev/null | grep -q "Yes.*Virtual PCD 00 00" && break; sleep 0.1; done
+  plug
 fi
 
-say "walk-through"
-"$KAGI_ROOT/target/debug/examples/walkthrough"
+if (exec 3<>/dev/tcp/127.0.0.1/8480) 2>/dev/null; then die "port 8480 is in use: stop what runs there first"; fi
+say "starting the demo bank on http://127.0.0.1:8480/ (data in $bank_dir)"
+"$KAGI_ROOT/target/debug/kagi-bank" serve --port 8480 --data-dir "$bank_dir" >"$KAGI_BUILD/demo-bank.log" 2>&1 &
+remember_pid $!
+for _ in $(seq 1 100); do grep -q "Kagi demo bank on" "$KAGI_BUILD/demo-bank.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "Kagi demo bank on" "$KAGI_BUILD/demo-bank.log" || die "the bank did not start (see $KAGI_BUILD/demo-bank.log)"
+
+browser=
+for b in /usr/bin/chromium /usr/bin/google-chrome /usr/bin/google-chrome-stable; do [ -x "$b" ] && { browser=$b; break; }; done
+[ -n "$browser" ] || die "no Chromium or Google Chrome found"
+ext_id=gpkpgcigbjckfepkdcenjinhhjllfgac
+mkdir -p "$profile/NativeMessagingHosts"
+cat >"$profile/NativeMessagingHosts/jp.kagi.host.json" <<EOF
+{
+  "name": "jp.kagi.host",
+  "description": "Kagi native host (demo)",
+  "path": "$KAGI_ROOT/target/debug/kagi-host",
+  "type": "stdio",
+  "allowed_origins": ["chrome-extension://$ext_id/"]
+}
+EOF
+args=(--user-data-dir="$profile" --load-extension="$KAGI_BUILD/extension" --disable-extensions-except="$KAGI_BUILD/extension"
+      --no-first-run --no-default-browser-check --lang=ja)
+# Branded Chrome ignores --load-extension unless this feature is off.
+case "$browser" in *google-chrome*) args+=(--disable-features=DisableLoadExtensionCommandLineSwitch) ;; esac
+[ "$(id -u)" = 0 ] && args+=(--no-sandbox)
+say "starting $(basename "$browser") with the Kagi extension (profile $profile)"
+KAGI_LOG_FILE="$KAGI_BUILD/demo-host.log" "$browser" "${args[@]}" "http://127.0.0.1:8480/" >"$KAGI_BUILD/demo-browser.log" 2>&1 &
+browser_pid=$!
+remember_pid "$browser_pid"
+
+cat <<EOF
+
+  Demo bank: http://127.0.0.1:8480/   (logs: build/demo-bank.log, build/demo-host.log)
+  契約者番号 SH001001   電子証明書取得パスワード kagi-demo-1234   PIN 123456
+
+  1. 「電子証明書取得」 → enter the contract number and password → 【取得】 → 【専用USBに保存する】
+     → confirm and type the PIN in the Kagi window → the certificate information.
+  2. Back to ログオン → 「ログオン」 → PIN → logged on.
+EOF
+if [ -z "$real" ]; then
+  echo "  3. Press Enter here to pull the virtual token (the bank logs you off), Enter again to plug it in."
+fi
+echo "  Ctrl-C here or closing the browser stops everything."
+echo
+
+while kill -0 "$browser_pid" 2>/dev/null; do
+  if [ -z "$real" ] && [ -t 0 ] && read -r -t 1 _; then
+    if [ -n "$vtoken_pid" ]; then pull; say "virtual token pulled (Enter plugs it in)"; else plug; say "virtual token plugged in"; fi
+  else
+    sleep 1
+  fi
+done
+say "the browser closed; stopping"

@@ -123,7 +123,9 @@ before(async () => {
   }
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
+  const t0 = Date.now();
   await takeRigLock();
+  const waited = Date.now() - t0;
   await ensurePcscd();
   await sleep(500);   // let pcscd poll the readers once
   const real = realTokenPresent();
@@ -141,16 +143,30 @@ before(async () => {
   // clock forward instead would issue the renewed certificate 340 days ahead of the PC's clock,
   // and the host rightly does not log on with a certificate that is not valid yet.
   await bank.start({ clockOffsetDays: -RENEWAL_DAYS });
+  const t1 = Date.now();
   browser = await launch();
   console.log(`# ${BROWSER}: bank ${origin} (data ${bank.dataDir}), screenshots in ${SHOTS}`);
+  console.log(`# rig lock after ${waited} ms, browser started in ${Date.now() - t1} ms`);
 });
 
-after(async () => {
-  await browser?.close();
-  proxy?.close();
-  await stopAll();
-  if (dir && !keepDir) fs.rmSync(dir, { recursive: true, force: true });
-});
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    await browser?.close();
+    proxy?.close();
+    await stopAll();
+    if (dir && !keepDir) fs.rmSync(dir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+after(cleanup);
+// Ctrl-C / kill (scripts/demo.sh forwards them): stop the browser, bank and token first.
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    console.log(`# ${sig}: stopping what the journey started`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
 
 step("1. token absent: status, 【取得】 refused, plugging the token in updates the page without a reload", async () => {
   login = await browser.newPage();

@@ -76,7 +76,7 @@ function cardPresent(reader = "Virtual PCD 00 00") {
 function pcscdRunning() {
   if (!fs.existsSync(PCSCD_SOCKET)) return false;
   try {
-    process.kill(Number(fs.readFileSync("/run/pcscd/pcscd.pid", "utf8").trim()), 0);
+    process.kill(parseInt(fs.readFileSync("/run/pcscd/pcscd.pid", "utf8"), 10), 0);   // the file ends in "\n\0"
     return true;
   } catch {
     return false;   // a socket left behind by a pcscd that was killed
