@@ -23,7 +23,7 @@ for a in "$@"; do
     --no-install) install=0 ;;
     --headless) headless=1 ;;
     --reset) reset=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $a (see --help)" ;;
   esac
 done
