@@ -9,6 +9,7 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { ROOT, spawnTracked, sleep } from "./rig.mjs";
+import { withTimeout } from "./drivers/page.mjs";
 
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
 export const BANK_BIN = path.join(TARGET, "debug/kagi-bank");
@@ -67,8 +68,7 @@ export class DemoBank {
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     const gone = new Promise((r) => c.once("exit", r));
     c.kill("SIGTERM");
-    await Promise.race([gone, sleep(5000)]);
-    if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await withTimeout(gone, 5000, "kagi-bank did not stop").catch(() => c.kill("SIGKILL"));
   }
 
   /** The operator's view (`kagi-bank customers`): [{contractNumber, commonName, name, certificates:[{serial, issuedCount, notAfter, status}]}]. */

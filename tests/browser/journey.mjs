@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { ROOT, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, ensurePcscd, sleep, stopAll, takeRigLock, tempDir } from "./rig.mjs";
 import { BANK_BIN, BankProxy, DEMO_CUSTOMER, DemoBank, normSerial } from "./bank.mjs";
+import { withTimeout } from "./drivers/page.mjs";
 
 const BROWSER = process.env.KAGI_JOURNEY_BROWSER || "chromium";
 const driver = await import(`./drivers/${BROWSER}.mjs`);
@@ -152,9 +153,12 @@ before(async () => {
 let cleaning = null;
 function cleanup() {
   cleaning ??= (async () => {
+    const t = Date.now();
     await browser?.close();
+    const tb = Date.now();
     proxy?.close();
     await stopAll();
+    console.log(`# stopped: browser ${tb - t} ms, bank, token and the rest ${Date.now() - tb} ms`);
     if (dir && !keepDir) fs.rmSync(dir, { recursive: true, force: true });
   })();
   return cleaning;
@@ -393,7 +397,7 @@ step("6. renewal: the bank's clock in the window, renewal offered; the old certi
   win = await browser.pinWindow();
   await win.press("#confirm");
   await typePin(win, PIN);
-  await Promise.race([gate.arrived, sleep(90_000).then(() => { throw new Error("the CSR never reached the bank"); })]);
+  await withTimeout(gate.arrived, 90_000, "the CSR never reached the bank");
   await login.waitUntil("progress: issue", () => document.getElementById("acquire-progress")?.dataset.step === "issue", null, 5000);
   const held = tokenCertificates();
   assert.deepEqual(held.map((c) => c.serial), [journey.firstSerial], "only the old certificate is on the token");

@@ -41,11 +41,19 @@ function track(child, name) {
 export async function stopAll() {
   while (started.length) {
     const c = started.pop();
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    await Promise.race([gone, sleep(3000)]);
-    if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    // Our ends of its pipes: the rig lock's `cat` (a grandchild) holds them open until its stdin
+    // closes, and open pipes keep this process alive long after the tests end.
+    c.stdin?.end();
+    if (c.exitCode === null && c.signalCode === null) {
+      const gone = new Promise((r) => c.once("exit", r));
+      c.kill("SIGTERM");
+      let timer;
+      await Promise.race([gone, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);   // a pending timer would keep the test process alive
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    }
+    c.stdout?.destroy();
+    c.stderr?.destroy();
   }
 }
 

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
 import { EXTENSION_DIR, HOST_BIN, sleep } from "../rig.mjs";
-import { JourneyPage, isPinUrl } from "./page.mjs";
+import { JourneyPage, isPinUrl, withTimeout } from "./page.mjs";
 
 export const GECKO_ID = "kagi@kagi.example";
 export const EXTENSION_UUID = "6b1f3c52-4a8e-4d0b-9d1e-7a2c5e8f9b30";
@@ -22,10 +22,7 @@ class FirefoxPage extends JourneyPage {
   }
   evaluate(fn, arg) {
     // BiDi's view of a page can hang while it closes: never wait for long.
-    return Promise.race([
-      this.page.evaluate(fn, arg),
-      sleep(10000).then(() => { throw new Error("evaluate timed out"); }),
-    ]);
+    return withTimeout(this.page.evaluate(fn, arg), 10000, "evaluate timed out");
   }
   click(sel) {
     return this.page.click(sel);
@@ -88,7 +85,7 @@ export async function launch({ tmp, profile = "firefox", withHost = true, headle
   }
   const returned = new Set();
   // Puppeteer keeps the URL a popup window was created with (about:blank): ask the page.
-  const hrefOf = (p) => Promise.race([p.evaluate(() => location.href), sleep(2000).then(() => null)]).catch(() => null);
+  const hrefOf = (p) => withTimeout(p.evaluate(() => location.href), 2000, "no answer").catch(() => null);
   return {
     name,
     async newPage() {
@@ -121,7 +118,7 @@ export async function launch({ tmp, profile = "firefox", withHost = true, headle
     },
     async close() {
       const proc = browser.process();
-      await Promise.race([browser.close().catch(() => {}), sleep(10000)]);
+      await withTimeout(browser.close(), 10000, "close timed out").catch(() => {});
       if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
     },
   };

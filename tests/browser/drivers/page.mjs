@@ -74,5 +74,12 @@ export class JourneyPage {
   }
 }
 
+/** `promise`, or a rejection after `ms` (the timer is cleared, so it never keeps the process alive). */
+export function withTimeout(promise, ms, message) {
+  let timer;
+  const t = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
+}
+
 /** A PIN window is found among a browser's pages by its URL. */
 export const isPinUrl = (u) => typeof u === "string" && /^(chrome|moz)-extension:\/\/[^/]+\/pin\.html/.test(u);
