@@ -32,6 +32,11 @@ impl Service {
         let _ = self.out.send(msg);
     }
 
+    /// The acquisition `enroll.begin` left for `enroll.finish` on this connection.
+    fn pending(&self) -> Result<std::sync::MutexGuard<'_, Option<PendingEnrollment>>> {
+        self.pending.lock().map_err(|_| Error::Internal("acquisition state lock poisoned".into()))
+    }
+
     /// Runs blocking token work off the async threads.
     async fn with_tokens<R: Send + 'static>(&self, f: impl FnOnce(&mut Tokens) -> Result<R> + Send + 'static) -> Result<R> {
         let tokens = self.tokens.clone();
@@ -78,20 +83,18 @@ impl Service {
             Command::EnrollBegin { origin, pin, algorithm } => {
                 let pin = pin_from_wire(&pin)?;
                 let (result, pending) = self.with_tokens(move |t| t.enroll_begin(&origin, &pin, algorithm)).await?;
-                *self.pending.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                *self.pending()? = Some(pending);
                 Ok(Reply::ok(id, &result))
             }
             Command::EnrollFinish { origin, certificate } => {
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(certificate.trim())
                     .map_err(|_| Error::BadRequest("certificate is not standard base64".into()))?;
-                let pending = self.pending.lock().map_err(|_| Error::Internal("lock".into()))?.take();
-                let pending = pending.ok_or(Error::NoEnrollment)?;
+                let pending = self.pending()?.take().ok_or(Error::NoEnrollment)?;
                 if pending.origin != origin {
-                    *self.pending.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                    *self.pending()? = Some(pending);
                     return Err(Error::OriginNotAllowed(format!("{origin} did not begin this acquisition")));
                 }
-                let slot = self.pending.clone();
                 let (result, pending) = self
                     .with_tokens(move |t| {
                         let r = t.enroll_finish(&pending, &der);
@@ -101,7 +104,7 @@ impl Service {
                 // A certificate that does not match (or a token pulled mid-write) leaves the
                 // acquisition open, so the page can retry with the right certificate.
                 if result.is_err() {
-                    *slot.lock().map_err(|_| Error::Internal("lock".into()))? = Some(pending);
+                    *self.pending()? = Some(pending);
                 }
                 Ok(Reply::ok(id, &result?))
             }
