@@ -15,7 +15,6 @@ use kagi_proto::{
     login, CertSummary, EnrollBeginResult, EnrollFinishResult, LoginToken, Nonce, Origin, SignatureAlgorithm, StatusResult,
     TokenSummary,
 };
-use zeroize::Zeroizing;
 
 use crate::card::pcsc_backend::{Disconnect, PcscCard, PcscContext};
 use crate::card::session::{PinState, PivSession};
@@ -378,8 +377,7 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Zeroizing wrapper for PIN text coming from the wire.
+/// The PIN from the wire (already zeroized on drop) as a validated PIV PIN.
 pub fn pin_from_wire(p: &kagi_proto::Pin) -> Result<Pin> {
-    let text = Zeroizing::new(p.expose().to_owned());
-    Pin::new(&text)
+    Pin::new(p.expose())
 }
