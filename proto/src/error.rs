@@ -44,6 +44,24 @@ pub enum ErrorCode {
     HostNotInstalled,
     /// Something the user cannot fix; the message says what.
     Internal,
+    /// Wrong PUK; `retries` tries are left before the PUK is blocked.
+    PukIncorrect { retries: u8 },
+    /// The PUK is blocked too: only the bank (or the token's reset) can help.
+    PukBlocked,
+    /// The new PIN is the factory PIN or one digit repeated (nothing was written).
+    PinWeak,
+    /// The token still has the factory PIN: the customer must choose a new one (`newPin`)
+    /// before Kagi writes anything to it.
+    PinChangeRequired,
+    /// No retired key slot is free for a new key: every one holds another issuer's key or
+    /// certificate, or the bank's current one. The customer frees one, or uses another token.
+    TokenFull,
+    /// The token's management key is neither the factory key nor one stored on the token behind
+    /// the PIN: Kagi cannot write to it (the bank's help desk re-initialises it).
+    ManagementKeyUnknown,
+    /// Several of the bank's certificates (or tokens) match and the request did not say which:
+    /// the customer chooses in Kagi's window.
+    ChoiceRequired,
 }
 
 impl ErrorCode {
@@ -66,6 +84,13 @@ impl ErrorCode {
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::HostNotInstalled => "HOST_NOT_INSTALLED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::PukIncorrect { .. } => "PUK_INCORRECT",
+            ErrorCode::PukBlocked => "PUK_BLOCKED",
+            ErrorCode::PinWeak => "PIN_WEAK",
+            ErrorCode::PinChangeRequired => "PIN_CHANGE_REQUIRED",
+            ErrorCode::TokenFull => "TOKEN_FULL",
+            ErrorCode::ManagementKeyUnknown => "MANAGEMENT_KEY_UNKNOWN",
+            ErrorCode::ChoiceRequired => "CHOICE_REQUIRED",
         }
     }
 }
@@ -104,6 +129,8 @@ pub enum ProtoError {
     Origin { origin: String, why: &'static str },
     #[error("nonce is not acceptable: {0}")]
     Nonce(&'static str),
+    #[error("issuers: {0}")]
+    Issuers(&'static str),
     #[error("invalid base64 in {field}")]
     Base64 { field: &'static str },
     #[error("I/O: {0}")]
@@ -146,6 +173,13 @@ mod tests {
             ErrorCode::BadRequest,
             ErrorCode::HostNotInstalled,
             ErrorCode::Internal,
+            ErrorCode::PukIncorrect { retries: 2 },
+            ErrorCode::PukBlocked,
+            ErrorCode::PinWeak,
+            ErrorCode::PinChangeRequired,
+            ErrorCode::TokenFull,
+            ErrorCode::ManagementKeyUnknown,
+            ErrorCode::ChoiceRequired,
         ] {
             let v = serde_json::to_value(&code).unwrap();
             assert_eq!(v["code"], code.as_str());

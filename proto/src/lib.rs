@@ -1,7 +1,9 @@
 //! Kagi's wire types, shared by the native host, the extension's WASM and the demo bank.
 //!
 //! - [`frame`]: native messaging framing (4-byte native-endian length + UTF-8 JSON).
-//! - [`request`]: what the extension sends (`status`, `authenticate`, `enroll.begin`, `enroll.finish`).
+//! - [`request`]: what the extension sends (`status`, `authenticate`, `enroll.begin`, `enroll.finish`,
+//!   `pin.change`, `pin.unblock`).
+//! - [`issuers`]: the bank's CA certificates a request names.
 //! - [`message`]: what the host sends (hello, replies echoing the request id, pushed events).
 //! - [`error`]: stable error codes the UI maps to Japanese/English text.
 //! - [`login`]: the `kagi-auth:1` login token, its digest, origin and nonce rules.
@@ -15,6 +17,7 @@
 pub mod error;
 pub mod frame;
 pub mod ids;
+pub mod issuers;
 pub mod login;
 pub mod message;
 pub mod request;
@@ -23,8 +26,11 @@ pub mod summary;
 pub use error::{ErrorCode, ProtoError, WireError};
 pub use login::{LoginToken, Nonce, Origin, SignatureAlgorithm};
 pub use message::{Event, Hello, Outgoing, Reply};
-pub use request::{Command, KeyAlgorithm, Pin, Request};
-pub use summary::{CertSummary, EnrollBeginResult, EnrollFinishResult, ReaderInfo, StatusResult, Subject, TokenSummary};
+pub use issuers::Issuers;
+pub use request::{CertId, Command, KeyAlgorithm, Pin, Request, FACTORY_PIN};
+pub use summary::{
+    CertSummary, EnrollBeginResult, EnrollFinishResult, ManagementKeyState, PinResult, ReaderInfo, StatusResult, Subject, TokenSummary,
+};
 
 /// Version of this wire protocol; bumped on incompatible changes. Sent in the hello.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::WireError;
-use crate::summary::TokenSummary;
 
 /// First message on every connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,9 +67,9 @@ impl Reply {
 #[serde(tag = "event", rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Event {
-    /// A token was inserted (or was found present when the host started watching).
-    /// `token` is `null` when the card is not a PIV token or could not be read.
-    Inserted { reader: String, token: Option<Box<TokenSummary>> },
+    /// A card was inserted (or was found present when the host started watching). Presence and
+    /// reader only: the page asks `status` (with its `issuers`) for details.
+    Inserted { reader: String },
     /// The token left the reader.
     Removed { reader: String },
     /// A reader appeared.
@@ -115,8 +114,8 @@ mod tests {
     fn hello() {
         round_trip(
             &Outgoing::Hello(Hello::current("0.1.0")),
-            r#"{"type":"hello","protocol":1,"hostVersion":"0.1.0",
-                "capabilities":["status","authenticate","enroll.begin","enroll.finish","events"]}"#,
+            r#"{"type":"hello","protocol":2,"hostVersion":"0.1.0",
+                "capabilities":["status","authenticate","enroll.begin","enroll.finish","pin.change","pin.unblock","events"]}"#,
         );
     }
 
@@ -142,17 +141,22 @@ mod tests {
     fn status_reply() {
         let status = StatusResult {
             readers: vec![ReaderInfo { name: "Virtual PCD 00 00".into(), token_present: true }],
-            token: Some(TokenSummary {
+            tokens: vec![TokenSummary {
                 reader: "Virtual PCD 00 00".into(),
                 guid: Some("0f".repeat(16)),
                 pin_retries: Some(3),
+                puk_retries: Some(3),
+                pin_default: Some(false),
+                management_key: ManagementKeyState::PinProtected,
                 certificate: Some(cert()),
-            }),
+            }],
         };
         let o = Outgoing::Reply(Reply::ok(1, &status));
         let json = String::from_utf8(o.to_bytes()).unwrap();
         assert!(json.contains(r#""organizationalUnits":["Kagi Demo CA","IssuedCount=001"]"#), "{json}");
         assert!(json.contains(r#""tokenPresent":true"#));
+        assert!(json.contains(r#""managementKey":"pinProtected""#), "{json}");
+        assert_eq!(status.with_certificate().count(), 1);
         let back: Outgoing = serde_json::from_str(&json).unwrap();
         let Outgoing::Reply(r) = back else { panic!() };
         assert_eq!(r.into_result::<StatusResult>().unwrap(), status);
@@ -172,11 +176,12 @@ mod tests {
 
     #[test]
     fn enroll_replies() {
-        let begin = EnrollBeginResult { slot: "82".into(), algorithm: crate::KeyAlgorithm::P256, csr: "MIIB".into() };
+        let begin =
+            EnrollBeginResult { reader: "R".into(), slot: "82".into(), algorithm: crate::KeyAlgorithm::P256, csr: "MIIB".into() };
         let r = Reply::ok(5, &begin);
         assert_eq!(
             serde_json::to_value(&r).unwrap(),
-            serde_json::json!({"id":5,"result":{"slot":"82","algorithm":"P-256","csr":"MIIB"}})
+            serde_json::json!({"id":5,"result":{"reader":"R","slot":"82","algorithm":"P-256","csr":"MIIB"}})
         );
         assert_eq!(r.into_result::<EnrollBeginResult>().unwrap(), begin);
         let finish = EnrollFinishResult { certificate: cert() };
@@ -190,8 +195,8 @@ mod tests {
             r#"{"type":"event","event":"removed","reader":"Virtual PCD 00 00"}"#,
         );
         round_trip(
-            &Outgoing::Event(Event::Inserted { reader: "R".into(), token: None }),
-            r#"{"type":"event","event":"inserted","reader":"R","token":null}"#,
+            &Outgoing::Event(Event::Inserted { reader: "R".into() }),
+            r#"{"type":"event","event":"inserted","reader":"R"}"#,
         );
         round_trip(&Outgoing::Event(Event::PcscUnavailable), r#"{"type":"event","event":"pcscUnavailable"}"#);
         round_trip(

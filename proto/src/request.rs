@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorCode, WireError};
+use crate::issuers::Issuers;
 use crate::login::{Nonce, Origin};
 
 /// A PIN as typed by the customer. Zeroized on drop and never printed.
@@ -23,7 +24,29 @@ impl Pin {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Checks a PIN the customer chose (PIN change, unblock, first acquisition): 6 to 8 ASCII
+    /// digits (`PIN_FORMAT`), not the factory `123456` and not one digit repeated (`PIN_WEAK`).
+    /// The extension checks before sending; the host checks again before writing.
+    pub fn check_new(&self) -> Result<(), ErrorCode> {
+        let b = self.0.as_bytes();
+        if !(6..=8).contains(&b.len()) || !b.iter().all(u8::is_ascii_digit) {
+            return Err(ErrorCode::PinFormat);
+        }
+        if self.0.as_str() == FACTORY_PIN || b.iter().all(|d| *d == b[0]) {
+            return Err(ErrorCode::PinWeak);
+        }
+        Ok(())
+    }
+
+    /// Whether this is the factory PIN every PIV token ships with.
+    pub fn is_factory(&self) -> bool {
+        self.0.as_str() == FACTORY_PIN
+    }
 }
+
+/// The PIN PIV tokens ship with (YubiKey, Nitrokey, and Kagi's virtual token).
+pub const FACTORY_PIN: &str = "123456";
 
 impl std::fmt::Debug for Pin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,37 +84,71 @@ impl KeyAlgorithm {
     }
 }
 
+/// Which certificate to use when several of the bank's match: the SHA-256 of its DER, lowercase
+/// hex (as in [`crate::CertSummary::sha256`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertId(String);
+
+impl CertId {
+    pub fn parse(s: &str) -> Option<CertId> {
+        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then(|| CertId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A parsed command with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
-    /// `status`: readers, token, certificate summary.
-    Status,
-    /// `authenticate {origin, nonce, pin}`: a `kagi-auth:1` login token.
-    Authenticate { origin: Origin, nonce: Nonce, pin: Pin },
-    /// `enroll.begin {origin, pin, algorithm}`: new key pair on the token, CSR signed by it.
-    EnrollBegin { origin: Origin, pin: Pin, algorithm: KeyAlgorithm },
+    /// `status {issuers?}`: readers and PIV tokens; with `issuers`, each token's login
+    /// certificate from that bank.
+    Status { issuers: Option<Issuers> },
+    /// `authenticate {origin, nonce, pin, issuers, certificate?}`: a `kagi-auth:1` login token
+    /// signed with the bank's login certificate (`certificate` chooses when several match).
+    Authenticate { origin: Origin, nonce: Nonce, pin: Pin, issuers: Issuers, certificate: Option<CertId> },
+    /// `enroll.begin {origin, pin, algorithm, issuers, reader?, newPin?}`: new key pair on the
+    /// token, CSR signed by it. `newPin` replaces a factory PIN first.
+    EnrollBegin {
+        origin: Origin,
+        pin: Pin,
+        algorithm: KeyAlgorithm,
+        issuers: Issuers,
+        reader: Option<String>,
+        new_pin: Option<Pin>,
+    },
     /// `enroll.finish {origin, certificate}`: store the issued certificate (standard base64 DER).
     EnrollFinish { origin: Origin, certificate: String },
+    /// `pin.change {pin, newPin, reader?}`: PIV CHANGE REFERENCE DATA.
+    PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
+    /// `pin.unblock {puk, newPin, reader?}`: PIV RESET RETRY COUNTER.
+    PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
 }
 
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Status => "status",
+            Command::Status { .. } => "status",
             Command::Authenticate { .. } => "authenticate",
             Command::EnrollBegin { .. } => "enroll.begin",
             Command::EnrollFinish { .. } => "enroll.finish",
+            Command::PinChange { .. } => "pin.change",
+            Command::PinUnblock { .. } => "pin.unblock",
         }
     }
 
     /// Every command this crate knows, for the hello's capability list.
-    pub const NAMES: [&'static str; 4] = ["status", "authenticate", "enroll.begin", "enroll.finish"];
+    pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct NoArgs {}
+struct StatusArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuers: Option<Vec<String>>,
+}
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -99,14 +156,40 @@ struct AuthenticateArgs {
     origin: String,
     nonce: String,
     pin: Pin,
+    issuers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate: Option<String>,
 }
 
 #[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EnrollBeginArgs {
     origin: String,
     pin: Pin,
     algorithm: KeyAlgorithm,
+    issuers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reader: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    new_pin: Option<Pin>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PinChangeArgs {
+    pin: Pin,
+    new_pin: Pin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reader: Option<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PinUnblockArgs {
+    puk: Pin,
+    new_pin: Pin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reader: Option<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -153,19 +236,44 @@ impl Request {
         let args = Value::Object(map);
         let bad = |e: serde_json::Error| fail(WireError::bad_request(format!("{cmd}: {e}")));
         let origin = |s: String| Origin::parse(&s).map_err(|e| fail(WireError::new(ErrorCode::OriginNotAllowed, e.to_string())));
+        let issuers = |v: Vec<String>| Issuers::parse(&v).map_err(|e| fail(WireError::bad_request(e.to_string())));
+        // A PIN the customer chose is checked here, before anything reaches a token.
+        let new_pin = |p: Pin| match p.check_new() {
+            Ok(()) => Ok(p),
+            Err(code) => Err(fail(WireError::new(code, "newPin: 6 to 8 digits, not 123456, not one digit repeated"))),
+        };
         let command = match cmd.as_str() {
             "status" => {
-                let NoArgs {} = serde_json::from_value(args).map_err(bad)?;
-                Command::Status
+                let a: StatusArgs = serde_json::from_value(args).map_err(bad)?;
+                Command::Status { issuers: a.issuers.map(issuers).transpose()? }
             }
             "authenticate" => {
                 let a: AuthenticateArgs = serde_json::from_value(args).map_err(bad)?;
                 let nonce = Nonce::parse(&a.nonce).map_err(|e| fail(WireError::bad_request(e.to_string())))?;
-                Command::Authenticate { origin: origin(a.origin)?, nonce, pin: a.pin }
+                let certificate = match a.certificate {
+                    Some(c) => Some(CertId::parse(&c).ok_or_else(|| fail(WireError::bad_request("certificate must be a SHA-256, lowercase hex")))?),
+                    None => None,
+                };
+                Command::Authenticate { origin: origin(a.origin)?, nonce, pin: a.pin, issuers: issuers(a.issuers)?, certificate }
             }
             "enroll.begin" => {
                 let a: EnrollBeginArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::EnrollBegin { origin: origin(a.origin)?, pin: a.pin, algorithm: a.algorithm }
+                Command::EnrollBegin {
+                    origin: origin(a.origin)?,
+                    pin: a.pin,
+                    algorithm: a.algorithm,
+                    issuers: issuers(a.issuers)?,
+                    reader: a.reader,
+                    new_pin: a.new_pin.map(new_pin).transpose()?,
+                }
+            }
+            "pin.change" => {
+                let a: PinChangeArgs = serde_json::from_value(args).map_err(bad)?;
+                Command::PinChange { pin: a.pin, new_pin: new_pin(a.new_pin)?, reader: a.reader }
+            }
+            "pin.unblock" => {
+                let a: PinUnblockArgs = serde_json::from_value(args).map_err(bad)?;
+                Command::PinUnblock { puk: a.puk, new_pin: new_pin(a.new_pin)?, reader: a.reader }
             }
             "enroll.finish" => {
                 let a: EnrollFinishArgs = serde_json::from_value(args).map_err(bad)?;
@@ -184,17 +292,28 @@ impl Request {
     /// Serialises the request as the extension sends it.
     pub fn to_json(&self) -> Value {
         let mut map = match &self.command {
-            Command::Status => Map::new(),
-            Command::Authenticate { origin, nonce, pin } => to_map(AuthenticateArgs {
+            Command::Status { issuers } => to_map(StatusArgs { issuers: issuers.as_ref().map(Issuers::to_base64) }),
+            Command::Authenticate { origin, nonce, pin, issuers, certificate } => to_map(AuthenticateArgs {
                 origin: origin.as_str().to_owned(),
                 nonce: nonce.as_str().to_owned(),
                 pin: pin.clone(),
+                issuers: issuers.to_base64(),
+                certificate: certificate.as_ref().map(|c| c.as_str().to_owned()),
             }),
-            Command::EnrollBegin { origin, pin, algorithm } => to_map(EnrollBeginArgs {
+            Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => to_map(EnrollBeginArgs {
                 origin: origin.as_str().to_owned(),
                 pin: pin.clone(),
                 algorithm: *algorithm,
+                issuers: issuers.to_base64(),
+                reader: reader.clone(),
+                new_pin: new_pin.clone(),
             }),
+            Command::PinChange { pin, new_pin, reader } => {
+                to_map(PinChangeArgs { pin: pin.clone(), new_pin: new_pin.clone(), reader: reader.clone() })
+            }
+            Command::PinUnblock { puk, new_pin, reader } => {
+                to_map(PinUnblockArgs { puk: puk.clone(), new_pin: new_pin.clone(), reader: reader.clone() })
+            }
             Command::EnrollFinish { origin, certificate } => to_map(EnrollFinishArgs {
                 origin: origin.as_str().to_owned(),
                 certificate: certificate.clone(),
@@ -219,6 +338,8 @@ mod tests {
     use super::*;
 
     const NONCE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    /// Stands for a CA certificate: the envelope check only wants a DER SEQUENCE.
+    const CA: &str = "MAA=";
 
     fn round_trip(json: &str) -> Request {
         let r = Request::parse(json.as_bytes()).unwrap();
@@ -231,27 +352,72 @@ mod tests {
     #[test]
     fn status() {
         let r = round_trip(r#"{"id":1,"cmd":"status"}"#);
-        assert_eq!(r, Request { id: 1, command: Command::Status });
+        assert_eq!(r, Request { id: 1, command: Command::Status { issuers: None } });
+        let r = round_trip(&format!(r#"{{"id":1,"cmd":"status","issuers":["{CA}"]}}"#));
+        let Command::Status { issuers: Some(i) } = r.command else { panic!() };
+        assert_eq!(i.certificates(), &[vec![0x30, 0]]);
     }
 
     #[test]
     fn authenticate() {
         let r = round_trip(&format!(
-            r#"{{"id":2,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":"123456"}}"#
+            r#"{{"id":2,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":"123456","issuers":["{CA}"]}}"#
         ));
-        let Command::Authenticate { origin, pin, .. } = r.command else { panic!() };
+        let Command::Authenticate { origin, pin, certificate, .. } = r.command else { panic!() };
         assert_eq!(origin.as_str(), "https://bank.example");
         assert_eq!(pin.expose(), "123456");
         assert_eq!(format!("{pin:?}"), "Pin(***)");
+        assert_eq!(certificate, None);
+        let sha = "ab".repeat(32);
+        let r = round_trip(&format!(
+            r#"{{"id":2,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":"123456","issuers":["{CA}"],"certificate":"{sha}"}}"#
+        ));
+        let Command::Authenticate { certificate, .. } = r.command else { panic!() };
+        assert_eq!(certificate.unwrap().as_str(), sha);
     }
 
     #[test]
     fn enroll() {
-        let r = round_trip(r#"{"id":3,"cmd":"enroll.begin","origin":"http://127.0.0.1:8080","pin":"123456","algorithm":"P-256"}"#);
-        assert!(matches!(r.command, Command::EnrollBegin { algorithm: KeyAlgorithm::P256, .. }));
-        let r = round_trip(r#"{"id":4,"cmd":"enroll.begin","origin":"http://127.0.0.1:8080","pin":"123456","algorithm":"RSA-2048"}"#);
-        assert!(matches!(r.command, Command::EnrollBegin { algorithm: KeyAlgorithm::Rsa2048, .. }));
+        let r = round_trip(&format!(
+            r#"{{"id":3,"cmd":"enroll.begin","origin":"http://127.0.0.1:8080","pin":"123456","algorithm":"P-256","issuers":["{CA}"]}}"#
+        ));
+        assert!(matches!(r.command, Command::EnrollBegin { algorithm: KeyAlgorithm::P256, reader: None, new_pin: None, .. }));
+        let r = round_trip(&format!(
+            r#"{{"id":4,"cmd":"enroll.begin","origin":"http://127.0.0.1:8080","pin":"123456","algorithm":"RSA-2048","issuers":["{CA}"],"reader":"R","newPin":"20261130"}}"#
+        ));
+        let Command::EnrollBegin { algorithm: KeyAlgorithm::Rsa2048, reader: Some(reader), new_pin: Some(p), .. } = r.command else { panic!() };
+        assert_eq!((reader.as_str(), p.expose()), ("R", "20261130"));
         round_trip(r#"{"id":5,"cmd":"enroll.finish","origin":"http://127.0.0.1:8080","certificate":"MIIB"}"#);
+    }
+
+    #[test]
+    fn pin_commands() {
+        let r = round_trip(r#"{"id":6,"cmd":"pin.change","pin":"123456","newPin":"482915"}"#);
+        assert!(matches!(r.command, Command::PinChange { reader: None, .. }));
+        let r = round_trip(r#"{"id":7,"cmd":"pin.unblock","puk":"12345678","newPin":"482915","reader":"R"}"#);
+        let Command::PinUnblock { puk, new_pin, reader } = r.command else { panic!() };
+        assert_eq!((puk.expose(), new_pin.expose(), reader.as_deref()), ("12345678", "482915", Some("R")));
+    }
+
+    #[test]
+    fn new_pin_rules() {
+        for (p, code) in [
+            ("12345", ErrorCode::PinFormat),
+            ("123456789", ErrorCode::PinFormat),
+            ("12a456", ErrorCode::PinFormat),
+            ("１２３４５６", ErrorCode::PinFormat),
+            ("123456", ErrorCode::PinWeak),
+            ("000000", ErrorCode::PinWeak),
+            ("99999999", ErrorCode::PinWeak),
+        ] {
+            assert_eq!(Pin::new(p).check_new(), Err(code.clone()), "{p}");
+            let e = err(&format!(r#"{{"id":8,"cmd":"pin.change","pin":"123456","newPin":"{p}"}}"#));
+            assert_eq!((e.id, e.error.code), (Some(8), code), "{p}");
+        }
+        for p in ["482915", "1234567", "00000001"] {
+            assert_eq!(Pin::new(p).check_new(), Ok(()), "{p}");
+        }
+        assert!(Pin::new("123456").is_factory());
     }
 
     fn err(json: &str) -> RequestError {
@@ -271,16 +437,28 @@ mod tests {
         let e = err(r#"{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"x"}"#);
         assert_eq!(e.error.code, ErrorCode::BadRequest);
 
-        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}"}}"#));
+        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","issuers":["{CA}"]}}"#));
         assert!(e.error.message.contains("missing field `pin`"), "{}", e.error.message);
 
-        let e = err(r#"{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":123456,"algorithm":"P-256"}"#);
-        assert!(e.error.message.contains("invalid type"), "{}", e.error.message);
-
-        let e = err(r#"{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":"123456","algorithm":"P-384"}"#);
+        // Protocol 2: log-on and acquisition name the bank's CA.
+        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":"123456"}}"#));
+        assert!(e.error.message.contains("missing field `issuers`"), "{}", e.error.message);
+        let e = err(r#"{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":"123456","algorithm":"P-256"}"#);
+        assert!(e.error.message.contains("missing field `issuers`"), "{}", e.error.message);
+        let e = err(r#"{"id":9,"cmd":"status","issuers":[]}"#);
+        assert_eq!((e.id, e.error.code), (Some(9), ErrorCode::BadRequest));
+        let e = err(&format!(
+            r#"{{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":"123456","issuers":["{CA}"],"certificate":"AB"}}"#
+        ));
         assert_eq!(e.error.code, ErrorCode::BadRequest);
 
-        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"http://evil.example","nonce":"{NONCE}","pin":"1"}}"#));
+        let e = err(&format!(r#"{{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":123456,"algorithm":"P-256","issuers":["{CA}"]}}"#));
+        assert!(e.error.message.contains("invalid type"), "{}", e.error.message);
+
+        let e = err(&format!(r#"{{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":"123456","algorithm":"P-384","issuers":["{CA}"]}}"#));
+        assert_eq!(e.error.code, ErrorCode::BadRequest);
+
+        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"http://evil.example","nonce":"{NONCE}","pin":"1","issuers":["{CA}"]}}"#));
         assert_eq!(e.error.code, ErrorCode::OriginNotAllowed);
     }
 

@@ -41,6 +41,19 @@ pub struct CertSummary {
     pub sha256: String,
 }
 
+/// Who can write to the token, as far as Kagi can tell without the PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagementKeyState {
+    /// Still the factory management key: the first acquisition initialises it (a random key
+    /// stored on the token behind the PIN).
+    Factory,
+    /// A management key stored on the token behind the PIN (YubiKey "PIN-protected" layout).
+    PinProtected,
+    /// Neither: Kagi cannot write to this token (`MANAGEMENT_KEY_UNKNOWN`).
+    Unknown,
+}
+
 /// A PIV token in a reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -50,7 +63,14 @@ pub struct TokenSummary {
     pub guid: Option<String>,
     /// PIN tries left, when the token says (`null` when the PIN is already verified or unknown).
     pub pin_retries: Option<u8>,
-    /// The login certificate Kagi uses (the newest valid one), if any.
+    /// PUK tries left, when the token says (YubiKey GET METADATA; `null` otherwise).
+    pub puk_retries: Option<u8>,
+    /// Whether the PIN is still the factory PIN, when the token says (YubiKey GET METADATA).
+    pub pin_default: Option<bool>,
+    pub management_key: ManagementKeyState,
+    /// The login certificate of the bank named by the request's `issuers` (its newest valid
+    /// one on this token), if any. Always `null` for a `status` without `issuers`: Kagi never
+    /// shows a page another issuer's certificate.
     pub certificate: Option<CertSummary>,
 }
 
@@ -59,14 +79,31 @@ pub struct TokenSummary {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusResult {
     pub readers: Vec<ReaderInfo>,
-    /// The token Kagi would use (the first reader holding a PIV token), if any.
-    pub token: Option<TokenSummary>,
+    /// Every PIV token found, in reader order.
+    pub tokens: Vec<TokenSummary>,
+}
+
+impl StatusResult {
+    /// The tokens holding one of the bank's certificates (the request named `issuers`).
+    pub fn with_certificate(&self) -> impl Iterator<Item = (&TokenSummary, &CertSummary)> {
+        self.tokens.iter().filter_map(|t| t.certificate.as_ref().map(|c| (t, c)))
+    }
+}
+
+/// Result of `pin.change` and `pin.unblock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PinResult {
+    /// The reader of the token whose PIN was set.
+    pub reader: String,
 }
 
 /// Result of `enroll.begin`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollBeginResult {
+    /// The reader of the token that holds the new key (`enroll.finish` stores it there).
+    pub reader: String,
     /// Slot of the new key, hex (a retired slot `"82"`..`"95"`).
     pub slot: String,
     pub algorithm: crate::KeyAlgorithm,
