@@ -123,3 +123,75 @@ pub fn check_token_signature(cert: &ParsedCert, digest: &[u8; 32], signature: &[
 pub fn cert_id(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+
+    fn ca(name: &str, alg: &'static rcgen::SignatureAlgorithm) -> (Issuer<'static, KeyPair>, Vec<u8>) {
+        let key = KeyPair::generate_for(alg).unwrap();
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        (Issuer::new(params, key), der)
+    }
+
+    fn leaf(issuer: &Issuer<'static, KeyPair>) -> (KeyPair, ParsedCert) {
+        let key = KeyPair::generate().unwrap();
+        let der = CertificateParams::default().signed_by(&key, issuer).unwrap().der().to_vec();
+        (key, ParsedCert::parse(&der).unwrap())
+    }
+
+    fn cas(ders: &[&[u8]]) -> BankCas {
+        BankCas::from_wire(&Issuers::from_der(ders.iter().map(|d| d.to_vec()).collect())).unwrap()
+    }
+
+    #[test]
+    fn issued_needs_the_name_and_the_key() {
+        let (bank, bank_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (twin, twin_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (other, other_der) = ca("Other CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (_, by_bank) = leaf(&bank);
+        let (_, by_twin) = leaf(&twin);
+        let (_, by_other) = leaf(&other);
+        let bank_cas = cas(&[&bank_der]);
+        assert!(bank_cas.issued(&by_bank));
+        assert!(!bank_cas.issued(&by_twin), "same name, another key");
+        assert!(!bank_cas.issued(&by_other));
+        assert!(cas(&[&other_der, &twin_der]).issued(&by_twin), "any of several CAs");
+        assert!(!cas(&[&other_der]).issued(&by_bank));
+    }
+
+    #[test]
+    fn unusable_issuers_are_bad_requests() {
+        let e = BankCas::from_wire(&Issuers::from_der(vec![vec![0x30, 0x00]])).unwrap_err();
+        assert!(matches!(e, Error::BadRequest(m) if m.starts_with("issuers[0]")));
+        let (_, p384) = ca("P-384 CA", &rcgen::PKCS_ECDSA_P384_SHA384);
+        let (_, p256) = ca("P-256 CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let e = BankCas::from_wire(&Issuers::from_der(vec![p256, p384])).unwrap_err();
+        assert!(matches!(e, Error::BadRequest(m) if m.starts_with("issuers[1]") && m.contains("not supported")));
+    }
+
+    #[test]
+    fn token_signatures_are_checked_against_the_certificate() {
+        let (bank, _) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (key, cert) = leaf(&bank);
+        let digest = [7u8; 32];
+        // A signature by the certificate's key over the digest (ECDSA over the prehash).
+        let sk = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        use p256::ecdsa::signature::hazmat::PrehashSigner;
+        use p256::pkcs8::DecodePrivateKey;
+        let sig: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
+        let der = sig.to_der();
+        check_token_signature(&cert, &digest, der.as_bytes()).unwrap();
+        // A faulty card: another digest, garbage, or another key's signature.
+        assert!(matches!(check_token_signature(&cert, &[8u8; 32], der.as_bytes()), Err(Error::Internal(_))));
+        assert!(matches!(check_token_signature(&cert, &digest, b"\x30\x00"), Err(Error::Internal(_))));
+        let (_, other_cert) = leaf(&bank);
+        assert!(matches!(check_token_signature(&other_cert, &digest, der.as_bytes()), Err(Error::Internal(_))));
+    }
+}

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::issuer::BankCas;
 use crate::piv::objects::TAG_KEY_HISTORY;
 use crate::piv::{tlv, RetiredIndex, Slot};
-use crate::token::certs::{SlotCert, TokenCerts, RETIRED_SLOTS};
+use crate::token::certs::{read_history, History, SlotCert, TokenCerts, RETIRED_SLOTS};
 use crate::x509::ParsedCert;
 
 /// What a retired slot holds, as far as choosing a slot is concerned.
@@ -35,7 +35,12 @@ pub fn target_slot<T: Transport + ?Sized>(
     at: u64,
     pending: Option<Slot>,
 ) -> Result<Slot> {
-    let counted = certs.counted_by_history();
+    // An unreadable Key History counts nothing Kagi can rely on: only GET METADATA can then
+    // show a slot is free.
+    let (counted, strict) = match certs.counted_by_history() {
+        Some(n) => (n, false),
+        None => (0, true),
+    };
     let mut metadata_supported = None;
     for n in 1..=RETIRED_SLOTS {
         let Some(index) = RetiredIndex::new(n) else { break };
@@ -54,7 +59,7 @@ pub fn target_slot<T: Transport + ?Sized>(
                     Ok(cert) => classify_cert(certs, cas, &SlotCert { slot, cert }, at),
                     Err(_) => Occupant::Taken,
                 },
-                None => key_occupant(s, slot, &mut metadata_supported)?,
+                None => key_occupant(s, slot, &mut metadata_supported, strict)?,
             }
         };
         if occupant != Occupant::Taken {
@@ -75,22 +80,21 @@ fn classify_cert(certs: &TokenCerts, cas: &BankCas, c: &SlotCert, at: u64) -> Oc
 }
 
 /// A slot without certificate: free unless GET METADATA shows a key in it. Tokens without
-/// GET METADATA cannot say; the Key History is then all Kagi can go by.
+/// GET METADATA cannot say; the Key History is then all Kagi can go by (`strict`: not even
+/// that, so the slot is not free).
 fn key_occupant<T: Transport + ?Sized>(
     s: &mut PivSession<'_, T>,
     slot: Slot,
     supported: &mut Option<bool>,
+    strict: bool,
 ) -> Result<Occupant> {
-    if *supported == Some(false) {
-        return Ok(Occupant::Free);
-    }
-    if *supported == None {
+    if supported.is_none() {
         // An empty slot and an unknown instruction both answer "nothing"; tell them apart once
         // with the management key's metadata, which every YubiKey with the instruction has.
         *supported = Some(s.metadata(crate::piv::objects::KEYREF_MANAGEMENT)?.is_some());
-        if *supported == Some(false) {
-            return Ok(Occupant::Free);
-        }
+    }
+    if *supported == Some(false) {
+        return Ok(if strict { Occupant::Taken } else { Occupant::Free });
     }
     Ok(match s.metadata(slot.key_ref())? {
         Some(_) => Occupant::Taken,
@@ -101,10 +105,15 @@ fn key_occupant<T: Transport + ?Sized>(
 /// Makes the Key History object (SP 800-73-4 Part 1 §3.3.3) count `slot` among the keys with
 /// on-card certificates. Written before the certificate itself: a token pulled in between then
 /// announces a slot that is still empty, which readers skip, rather than hiding a certificate
-/// that is there. The off-card count is kept as it is.
+/// that is there. The off-card count is kept as it is; an object Kagi cannot parse is not
+/// Kagi's to rewrite (Kagi itself then reads every retired slot).
 pub fn announce_retired_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, slot: Slot) -> Result<()> {
     let Slot::Retired(index) = slot else { return Ok(()) };
-    let old = s.read_key_history()?;
+    let old = match read_history(s)? {
+        History::Present(h) => Some(h),
+        History::Absent => None,
+        History::Unreadable => return Ok(()),
+    };
     let on_card = old.as_ref().map(|h| h.keys_with_on_card_certs).unwrap_or(0);
     if on_card >= index.get() {
         return Ok(());

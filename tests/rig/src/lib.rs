@@ -20,6 +20,7 @@ pub mod testca;
 mod lock;
 mod paths;
 mod pcscd;
+pub mod tools;
 mod vtoken;
 
 pub use cmd::{run_with_timeout, CmdOutput};

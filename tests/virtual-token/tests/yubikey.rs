@@ -196,7 +196,7 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
         }
     }
     // Key History: one retired key with its certificate on the card (82), one off card (83).
-    let kh = "c10101c20101f31968747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
+    let kh = "c10101c20101f31b68747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
     let kh_file = d.join("kh.hex");
     std::fs::write(&kh_file, kh).unwrap();
     ykpiv(&tok, &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
