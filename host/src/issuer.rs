@@ -96,6 +96,24 @@ fn ca_key(cert: &ParsedCert) -> Result<CaKey> {
     }
 }
 
+/// Whether `cert` is a placeholder Kagi wrote for an unfinished acquisition: Kagi's subject,
+/// self-issued, and self-signed with the slot's key (so no other issuer's certificate can pass
+/// for one by its name alone).
+pub fn is_placeholder(cert: &ParsedCert) -> bool {
+    if cert.summary("").subject.common_name.as_deref() != Some(crate::csr::PLACEHOLDER_CN) || cert.issuer_der != cert.subject_der {
+        return false;
+    }
+    let key = match cert.key {
+        CertKey::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert.public_key_bits).ok().map(CaKey::P256),
+        CertKey::Rsa2048 => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            rsa::PublicKey::from_pkcs1_der(&cert.public_key_bits).ok().map(|pk| CaKey::Rsa(rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk)))
+        }
+        CertKey::Other => None,
+    };
+    key.is_some_and(|key| Ca { subject_der: cert.subject_der.clone(), key }.verifies(cert))
+}
+
 /// Checks a signature the token made over `digest` (SHA-256) with `cert`'s key: a faulty card
 /// must never hand the bank a login token that cannot verify. `signature` is as the card
 /// returned it (DER ECDSA-Sig-Value, or the RSA PKCS#1 v1.5 signature).

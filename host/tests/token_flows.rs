@@ -336,3 +336,30 @@ fn origin_is_checked_by_the_host_too() {
         assert_eq!(r.error.unwrap().code, ErrorCode::OriginNotAllowed, "{origin}");
     }
 }
+
+#[test]
+fn unfinished_acquisitions_do_not_use_up_the_token() {
+    let (_rig, token, mut host) = customer_token();
+    let ca = TestCa::new("Kagi Test CA");
+    let (_, first, _) = enroll(&mut host, &ca, "P-256", 1);
+    // More abandoned acquisitions than the token has retired slots (the bank never answered,
+    // the window was closed): each leaves its key beside Kagi's placeholder certificate, and
+    // the next one takes the same slot again.
+    for round in 0..22 {
+        let mut h = Host::spawn().unwrap();
+        let b: kagi_proto::EnrollBeginResult = enroll_begin(&mut h, &ca, "P-256").into_result().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(b.slot, "83", "round {round}");
+    }
+    let c = token.contents().unwrap();
+    let placeholder = c.certificate(0x83).expect("a placeholder certificate beside the new key");
+    assert!(String::from_utf8_lossy(&placeholder).contains("Kagi acquisition in progress"));
+    assert_eq!(c.keys.len(), 2, "82 and 83 only");
+    // The bank's certificate is still the one that logs on, and a finished acquisition replaces
+    // the placeholder.
+    let n = nonce();
+    let login: LoginToken = authenticate(&mut host, &ca, &n, PIN).into_result().unwrap();
+    assert_eq!(login.certificate_der().unwrap(), first);
+    let (b, second, _) = enroll(&mut host, &ca, "P-256", 2);
+    assert_eq!(b.slot, "83");
+    assert_eq!(token.contents().unwrap().certificate(0x83).unwrap(), second);
+}

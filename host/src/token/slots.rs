@@ -3,12 +3,13 @@
 //! A new key goes into a retired slot (`82`..`95`, SP 800-73-4 Part 1 §3.3.3) that holds
 //! nothing — no certificate, not counted by the Key History object (keys with on-card or
 //! off-card certificates), and, where the token answers YubiKey GET METADATA, no key — or into a
-//! retired slot holding one of the same bank's superseded certificates. Never `9A`, `9C`, `9D`,
+//! retired slot holding one of the same bank's superseded certificates, or Kagi's placeholder
+//! of an acquisition that did not finish ([`crate::csr::placeholder`]). Never `9A`, `9C`, `9D`,
 //! `9E`, never a slot with another issuer's certificate or key. The lowest such slot is used.
 
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
-use crate::issuer::BankCas;
+use crate::issuer::{is_placeholder, BankCas};
 use crate::piv::objects::TAG_KEY_HISTORY;
 use crate::piv::{tlv, RetiredIndex, Slot};
 use crate::token::certs::{read_history, History, SlotCert, TokenCerts, RETIRED_SLOTS};
@@ -19,22 +20,15 @@ use crate::x509::ParsedCert;
 pub enum Occupant {
     /// Nothing: free for a new key.
     Free,
-    /// One of the bank's superseded certificates: its key may be replaced.
+    /// One of the bank's superseded certificates, or Kagi's placeholder: its key may be replaced.
     Superseded,
     /// Anything else (another issuer's certificate or key, the bank's login certificate, a key
     /// the Key History counts): never touched.
     Taken,
 }
 
-/// Chooses the slot for a new key. `pending` is a slot this host generated a key into for an
-/// acquisition that did not finish (reusable: Kagi put that key there).
-pub fn target_slot<T: Transport + ?Sized>(
-    s: &mut PivSession<'_, T>,
-    certs: &TokenCerts,
-    cas: &BankCas,
-    at: u64,
-    pending: Option<Slot>,
-) -> Result<Slot> {
+/// Chooses the slot for a new key.
+pub fn target_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, certs: &TokenCerts, cas: &BankCas, at: u64) -> Result<Slot> {
     // An unreadable Key History counts nothing Kagi can rely on: only GET METADATA can then
     // show a slot is free.
     let (counted, strict) = match certs.counted_by_history() {
@@ -45,9 +39,7 @@ pub fn target_slot<T: Transport + ?Sized>(
     for n in 1..=RETIRED_SLOTS {
         let Some(index) = RetiredIndex::new(n) else { break };
         let slot = Slot::Retired(index);
-        let occupant = if Some(slot) == pending {
-            Occupant::Free
-        } else if let Some(c) = certs.in_slot(slot) {
+        let occupant = if let Some(c) = certs.in_slot(slot) {
             classify_cert(certs, cas, c, at)
         } else if n <= counted {
             Occupant::Taken
@@ -72,7 +64,7 @@ pub fn target_slot<T: Transport + ?Sized>(
 }
 
 fn classify_cert(certs: &TokenCerts, cas: &BankCas, c: &SlotCert, at: u64) -> Occupant {
-    if certs.superseded(cas, c, at) {
+    if certs.superseded(cas, c, at) || is_placeholder(&c.cert) {
         Occupant::Superseded
     } else {
         Occupant::Taken
