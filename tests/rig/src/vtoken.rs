@@ -91,6 +91,60 @@ pub struct VTokenBuilder {
     verbose: bool,
     any_free: bool,
     contents: Contents,
+    /// `--apdu-latency-us` / `--byte-latency-us`: absent, without value (the token's USB model),
+    /// or a value.
+    apdu_latency_us: Option<Option<u64>>,
+    byte_latency_us: Option<Option<u64>>,
+    count_apdus: bool,
+}
+
+/// What a token answered so far ([`VToken::apdu_count`]); subtract two readings to get the
+/// cost of the operation between them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApduCount {
+    /// Command APDUs answered.
+    pub apdus: u64,
+    /// Bytes of the command APDUs.
+    pub bytes_in: u64,
+    /// Bytes of the response APDUs (data and status words).
+    pub bytes_out: u64,
+    /// Power on / off / reset messages from the reader (not APDUs).
+    pub resets: u64,
+    /// Command APDUs by instruction byte (0xCB GET DATA, 0xC0 GET RESPONSE, 0x87 ...).
+    pub by_ins: std::collections::BTreeMap<u8, u64>,
+}
+
+impl std::ops::Sub for &ApduCount {
+    type Output = ApduCount;
+    fn sub(self, before: &ApduCount) -> ApduCount {
+        let mut by_ins = self.by_ins.clone();
+        for (ins, n) in &before.by_ins {
+            let e = by_ins.entry(*ins).or_insert(0);
+            *e = e.saturating_sub(*n);
+        }
+        by_ins.retain(|_, n| *n > 0);
+        ApduCount {
+            apdus: self.apdus.saturating_sub(before.apdus),
+            bytes_in: self.bytes_in.saturating_sub(before.bytes_in),
+            bytes_out: self.bytes_out.saturating_sub(before.bytes_out),
+            resets: self.resets.saturating_sub(before.resets),
+            by_ins,
+        }
+    }
+}
+
+impl ApduCount {
+    /// Parses the token's counter file (`tests/virtual-token/src/counter.rs`).
+    fn parse(text: &str) -> io::Result<ApduCount> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| io::Error::other(format!("APDU counter: {e}")))?;
+        let n = |k: &str| v[k].as_u64().ok_or_else(|| io::Error::other(format!("APDU counter: no {k}")));
+        let mut by_ins = std::collections::BTreeMap::new();
+        for (k, c) in v["by_ins"].as_object().into_iter().flatten() {
+            let ins = u8::from_str_radix(k, 16).map_err(|e| io::Error::other(format!("APDU counter: {k}: {e}")))?;
+            by_ins.insert(ins, c.as_u64().unwrap_or(0));
+        }
+        Ok(ApduCount { apdus: n("apdus")?, bytes_in: n("bytes_in")?, bytes_out: n("bytes_out")?, resets: n("resets")?, by_ins })
+    }
 }
 
 impl VTokenBuilder {
@@ -128,6 +182,26 @@ impl VTokenBuilder {
     /// Log every APDU to the token's log ([`VToken::log`]).
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
+        self
+    }
+
+    /// Latency model: the token waits `apdu_us` + `byte_us` × (command + response bytes) before
+    /// each response. Default: none (answers at once).
+    pub fn latency(mut self, apdu_us: u64, byte_us: u64) -> Self {
+        self.apdu_latency_us = Some(Some(apdu_us));
+        self.byte_latency_us = Some(Some(byte_us));
+        self
+    }
+    /// The token's latency model of a full-speed USB CCID token (README of kagi-vtoken,
+    /// "Latency model": 1000 µs per APDU + 16 µs per byte).
+    pub fn usb_latency(mut self) -> Self {
+        self.apdu_latency_us = Some(None);
+        self.byte_latency_us = Some(None);
+        self
+    }
+    /// Count APDUs in a side file, read with [`VToken::apdu_count`].
+    pub fn count_apdus(mut self, on: bool) -> Self {
+        self.count_apdus = on;
         self
     }
 
@@ -267,6 +341,21 @@ impl VToken {
         TokenContents::read(&self.state)
     }
 
+    /// The counter file (with [`VTokenBuilder::count_apdus`]).
+    pub fn apdu_counter_path(&self) -> PathBuf {
+        self.dir.path().join("apdus.json")
+    }
+
+    /// APDUs answered since the token was first plugged in (all runs of this token). The
+    /// token counts an APDU before it sends the response, so once a client has its last
+    /// response the count includes it: read before and after an operation and subtract.
+    pub fn apdu_count(&self) -> io::Result<ApduCount> {
+        if !self.cfg.count_apdus {
+            return Err(io::Error::other("APDU counting is off (VTokenBuilder::count_apdus)"));
+        }
+        ApduCount::parse(&std::fs::read_to_string(self.apdu_counter_path())?)
+    }
+
     /// The token's temporary directory (state file and log live here by default).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -370,6 +459,20 @@ impl VToken {
         }
         if self.cfg.verbose {
             cmd.arg("--verbose");
+        }
+        for (flag, v) in [("--apdu-latency-us", self.cfg.apdu_latency_us), ("--byte-latency-us", self.cfg.byte_latency_us)] {
+            match v {
+                None => {}
+                Some(None) => {
+                    cmd.arg(flag);
+                }
+                Some(Some(us)) => {
+                    cmd.arg(format!("{flag}={us}"));
+                }
+            }
+        }
+        if self.cfg.count_apdus {
+            cmd.arg("--apdu-counter").arg(self.apdu_counter_path());
         }
         let mut child = cmd
             .spawn()
