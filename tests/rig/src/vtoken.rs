@@ -1,15 +1,19 @@
 //! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader, with contents a
-//! test chooses before the first plug-in (`contents.rs`) and read back afterwards.
+//! test chooses before the first plug-in (`contents.rs`, `keys.rs`) and read back afterwards,
+//! an optional latency model and an APDU counter (`count.rs`).
 
 use crate::pcscd::{card_present, wait_card_state};
 use crate::paths::{target_dir, temp_dir, workspace_root};
 use crate::READERS;
 pub use contents::{
-    cert_tag, certificate_object, key_history_object, ManagementKey, SlotKey, TokenContents, TokenKey, ALG_3DES,
-    ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY, TAG_ADMIN_DATA,
-    TAG_KEY_HISTORY, TAG_PRINTED_INFO,
+    cert_tag, certificate_object, key_history_object, TokenContents, TokenKey, TAG_ADMIN_DATA, TAG_KEY_HISTORY,
+    TAG_PRINTED_INFO,
 };
 use contents::Contents;
+pub use count::ApduCount;
+pub use keys::{
+    ManagementKey, SlotKey, ALG_3DES, ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY,
+};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -17,6 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 mod contents;
+mod count;
+mod keys;
 
 /// How long to wait for pcscd to notice an insertion or removal (it polls vpcd every ~0.4 s).
 const CARD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,55 +102,6 @@ pub struct VTokenBuilder {
     apdu_latency_us: Option<Option<u64>>,
     byte_latency_us: Option<Option<u64>>,
     count_apdus: bool,
-}
-
-/// What a token answered so far ([`VToken::apdu_count`]); subtract two readings to get the
-/// cost of the operation between them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApduCount {
-    /// Command APDUs answered.
-    pub apdus: u64,
-    /// Bytes of the command APDUs.
-    pub bytes_in: u64,
-    /// Bytes of the response APDUs (data and status words).
-    pub bytes_out: u64,
-    /// Power on / off / reset messages from the reader (not APDUs).
-    pub resets: u64,
-    /// Command APDUs by instruction byte (0xCB GET DATA, 0xC0 GET RESPONSE, 0x87 ...).
-    pub by_ins: std::collections::BTreeMap<u8, u64>,
-}
-
-impl std::ops::Sub for &ApduCount {
-    type Output = ApduCount;
-    fn sub(self, before: &ApduCount) -> ApduCount {
-        let mut by_ins = self.by_ins.clone();
-        for (ins, n) in &before.by_ins {
-            let e = by_ins.entry(*ins).or_insert(0);
-            *e = e.saturating_sub(*n);
-        }
-        by_ins.retain(|_, n| *n > 0);
-        ApduCount {
-            apdus: self.apdus.saturating_sub(before.apdus),
-            bytes_in: self.bytes_in.saturating_sub(before.bytes_in),
-            bytes_out: self.bytes_out.saturating_sub(before.bytes_out),
-            resets: self.resets.saturating_sub(before.resets),
-            by_ins,
-        }
-    }
-}
-
-impl ApduCount {
-    /// Parses the token's counter file (`tests/virtual-token/src/counter.rs`).
-    fn parse(text: &str) -> io::Result<ApduCount> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| io::Error::other(format!("APDU counter: {e}")))?;
-        let n = |k: &str| v[k].as_u64().ok_or_else(|| io::Error::other(format!("APDU counter: no {k}")));
-        let mut by_ins = std::collections::BTreeMap::new();
-        for (k, c) in v["by_ins"].as_object().into_iter().flatten() {
-            let ins = u8::from_str_radix(k, 16).map_err(|e| io::Error::other(format!("APDU counter: {k}: {e}")))?;
-            by_ins.insert(ins, c.as_u64().unwrap_or(0));
-        }
-        Ok(ApduCount { apdus: n("apdus")?, bytes_in: n("bytes_in")?, bytes_out: n("bytes_out")?, resets: n("resets")?, by_ins })
-    }
 }
 
 impl VTokenBuilder {
