@@ -196,13 +196,20 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
         }
     }
     // Key History: one retired key with its certificate on the card (82), one off card (83).
-    let kh = "c10101c20101f31968747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
+    let kh = "c10101c20101f31b68747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
     let kh_file = d.join("kh.hex");
     std::fs::write(&kh_file, kh).unwrap();
     ykpiv(&tok, &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
     let out = ykpiv(&tok, &["-a", "read-object", "--id", "0x5FC10C"]);
     out.assert_success("read-object");
     assert_eq!(out.stdout.trim(), kh);
+    let kh_bytes = hex::decode(kh).unwrap();
+    let (mut i, mut tags) = (0, Vec::new());
+    while i + 1 < kh_bytes.len() {
+        tags.push(kh_bytes[i]);
+        i += 2 + usize::from(kh_bytes[i + 1]);
+    }
+    assert_eq!((i, tags), (kh_bytes.len(), vec![0xC1, 0xC2, 0xF3, 0xFE]), "the test's Key History is well-formed");
 
     // The imported keys sign: yubico-piv-tool verifies against the certificates.
     for (slot, cert) in [("9a", &c9a), ("82", &c82)] {
