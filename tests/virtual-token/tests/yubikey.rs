@@ -203,6 +203,13 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
     let out = ykpiv(&tok, &["-a", "read-object", "--id", "0x5FC10C"]);
     out.assert_success("read-object");
     assert_eq!(out.stdout.trim(), kh);
+    let kh_bytes = hex::decode(kh).unwrap();
+    let (mut i, mut tags) = (0, Vec::new());
+    while i + 1 < kh_bytes.len() {
+        tags.push(kh_bytes[i]);
+        i += 2 + usize::from(kh_bytes[i + 1]);
+    }
+    assert_eq!((i, tags), (kh_bytes.len(), vec![0xC1, 0xC2, 0xF3, 0xFE]), "the test's Key History is well-formed");
 
     // The imported keys sign: yubico-piv-tool verifies against the certificates.
     for (slot, cert) in [("9a", &c9a), ("82", &c82)] {
