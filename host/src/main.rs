@@ -54,7 +54,11 @@ async fn serve() -> std::io::Result<()> {
 
     // Reader and card changes: a blocking watcher thread feeds the event pump.
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || pcsc_backend::watch(ev_tx));
+    let watch_stop = pcsc_backend::WatchStop::new();
+    {
+        let stop = watch_stop.clone();
+        std::thread::spawn(move || pcsc_backend::watch(ev_tx, &stop));
+    }
     let events = {
         let service = service.clone();
         tokio::spawn(async move {
@@ -89,6 +93,8 @@ async fn serve() -> std::io::Result<()> {
     // The browser closed the port. Let card operations under way end cleanly (their replies go
     // nowhere) rather than cutting a PC/SC transaction in half, but do not linger.
     let _ = tokio::time::timeout(Duration::from_secs(10), async { while in_flight.join_next().await.is_some() {} }).await;
+    // SCardCancel: the watcher's wait ends now, not at its next timeout.
+    watch_stop.stop();
     events.abort();
     drop(service);
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kagi_host::card::pcsc_backend::{watch, Disconnect, PcscContext, ReaderEvent, WATCH_TIMEOUT};
+use kagi_host::card::pcsc_backend::{watch, Disconnect, PcscContext, ReaderEvent, WatchStop};
 use kagi_host::card::{PinState, PivSession};
 use kagi_host::piv::{KeyAlgorithm, ManagementKey, Pin, PublicKey, Slot};
 use kagi_rig::{Rig, VToken};
@@ -73,12 +73,16 @@ fn a_reset_by_another_application_is_recovered() {
 }
 
 #[test]
-fn watch_reports_insert_and_remove_and_stops_when_the_receiver_goes() {
+fn watch_reports_insert_and_remove_and_stops_at_once_when_stopped() {
     let _rig = Rig::start().unwrap();
     let mut token = VToken::builder().reader(0).spawn().unwrap();
     let reader = token.reader().to_string();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let h = std::thread::spawn(move || watch(tx));
+    let stop = WatchStop::new();
+    let h = {
+        let stop = stop.clone();
+        std::thread::spawn(move || watch(tx, &stop))
+    };
     let mut wait_for = |want: ReaderEvent| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -96,8 +100,11 @@ fn watch_reports_insert_and_remove_and_stops_when_the_receiver_goes() {
     wait_for(ReaderEvent::CardRemoved { reader: reader.clone() });
     token.plug().unwrap();
     wait_for(ReaderEvent::CardInserted { reader: reader.clone() });
-    drop(rx);
+    // The watcher is blocked in SCardGetStatusChange (60 s timeout): SCardCancel ends it now.
+    std::thread::sleep(Duration::from_millis(200));
     let t = Instant::now();
+    stop.stop();
     h.join().unwrap();
-    assert!(t.elapsed() < WATCH_TIMEOUT + Duration::from_secs(1), "watch stopped after {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_millis(500), "watch stopped after {:?}", t.elapsed());
+    drop(rx);
 }

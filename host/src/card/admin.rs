@@ -33,18 +33,25 @@ impl<T: Transport + ?Sized> PivSession<'_, T> {
 
     /// YubiKey GET METADATA for a key reference. `None` when the token does not know the
     /// instruction (not a YubiKey, or firmware before 5.3) or the slot is empty.
+    /// Answers come from the session's cache when it has them.
     pub fn metadata(&mut self, key_ref: u8) -> Result<Option<Metadata>> {
+        if let Some(hit) = self.cached_metadata(key_ref) {
+            return hit.as_deref().map(yubikey::parse_metadata).transpose();
+        }
         let r = self.exchange(&yubikey::get_metadata(key_ref))?;
-        match r.status() {
-            Status::Success => yubikey::parse_metadata(&r.data).map(Some),
+        let data = match r.status() {
+            Status::Success => Some(r.data),
             Status::InsNotSupported
             | Status::ClaNotSupported
             | Status::ReferenceNotFound
             | Status::NotFound
             | Status::IncorrectP1P2
-            | Status::FunctionNotSupported => Ok(None),
-            s => Err(s.to_error("GET METADATA")),
-        }
+            | Status::FunctionNotSupported => None,
+            s => return Err(s.to_error("GET METADATA")),
+        };
+        let parsed = data.as_deref().map(yubikey::parse_metadata).transpose()?;
+        self.keep_metadata(key_ref, data.as_deref());
+        Ok(parsed)
     }
 
     /// YubiKey SET MANAGEMENT KEY (the current key must be authenticated). `Ok(false)` when the

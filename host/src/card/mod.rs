@@ -3,9 +3,11 @@
 //! [`Transport`] is the one way to reach a card. [`session::PivSession`] runs PIV operations
 //! over any transport (command chaining, GET RESPONSE, 6Cxx) and returns typed values;
 //! [`pcsc_backend`] is the real transport over PC/SC (the only module using the `pcsc` crate);
-//! [`memory`] is a scripted transport for tests.
+//! [`memory`] is a scripted transport for tests; [`cache`] keeps what was read from a token
+//! while PC/SC says it is the same, untouched card.
 
 pub mod admin;
+pub mod cache;
 pub mod memory;
 pub mod pcsc_backend;
 pub mod session;

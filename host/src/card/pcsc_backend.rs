@@ -3,7 +3,12 @@
 //! - [`PcscContext`]: a PC/SC context that re-establishes itself when pcscd restarts.
 //! - [`PcscCard`]: a shared-mode connection; [`PcscCard::transaction`] runs a closure inside one
 //!   PC/SC transaction so that two hosts never interleave APDUs on the token.
-//! - [`watch`]: reader and card events for a dedicated blocking thread.
+//! - Kept connections: [`PcscContext::release`] keeps a card's handle (and its [`CardCache`])
+//!   open between operations; [`PcscContext::connect`] reuses it while PC/SC says the card is
+//!   the same and nobody reset it (`SCardStatus`: `SCARD_W_RESET_CARD`, `SCARD_W_REMOVED_CARD`;
+//!   the reader's event counter), and otherwise starts afresh with an empty cache (issue 13).
+//! - [`watch`]: reader and card events for a dedicated blocking thread, stopped with
+//!   [`WatchStop::stop`] (SCardCancel) by the side that closes.
 //!
 //! PIN state: the `pcsc` crate disconnects a dropped `Card` with `SCARD_RESET_CARD`, which
 //! clears the card's PIN verification. So a PIN verify and the signature that needs it must use
@@ -14,11 +19,13 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::card::cache::CardCache;
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
 
@@ -75,9 +82,22 @@ fn is_transient(e: pcsc::Error) -> bool {
     )
 }
 
-/// A PC/SC resource manager context.
+/// A PC/SC resource manager context, with the card handles kept between operations.
 pub struct PcscContext {
     ctx: Context,
+    /// Handles released with [`Disconnect::Leave`] (or reset by Kagi), by reader.
+    kept: HashMap<String, PcscCard>,
+    /// Each reader's event counter (insertions and removals) as last listed.
+    counters: HashMap<String, u32>,
+}
+
+impl Drop for PcscContext {
+    fn drop(&mut self) {
+        // A dropped `pcsc::Card` resets the card: leave it as it is instead.
+        for (_, card) in self.kept.drain() {
+            let _ = card.disconnect(Disconnect::Leave);
+        }
+    }
 }
 
 impl std::fmt::Debug for PcscContext {
@@ -89,7 +109,7 @@ impl std::fmt::Debug for PcscContext {
 impl PcscContext {
     /// Establish a context. `PcscUnavailable` if pcscd is not running.
     pub fn establish() -> Result<Self> {
-        establish().map(|ctx| PcscContext { ctx }).map_err(map_error)
+        establish().map(|ctx| PcscContext { ctx, kept: HashMap::new(), counters: HashMap::new() }).map_err(map_error)
     }
 
     /// Run `f`; if pcscd went away and came back since the context was made, establish a new
@@ -100,6 +120,9 @@ impl PcscContext {
     ) -> Result<R> {
         match f(&self.ctx) {
             Err(e) if is_service_error(e) => {
+                // Handles of the old context are gone with it.
+                self.kept.clear();
+                self.counters.clear();
                 self.ctx = establish().map_err(map_error)?;
                 f(&self.ctx).map_err(map_error)
             }
@@ -109,7 +132,8 @@ impl PcscContext {
 
     /// All readers with their card-present flags (empty if there is none).
     pub fn list_readers(&mut self) -> Result<Vec<ReaderInfo>> {
-        self.with_context(|ctx| {
+        let mut counters = HashMap::new();
+        let r = self.with_context(|ctx| {
             let names = match ctx.list_readers_owned() {
                 Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
                 r => r?,
@@ -123,6 +147,7 @@ impl PcscContext {
                     Err(e) => return Err(e),
                 }
             }
+            counters = states.iter().map(|s| (s.name().to_string_lossy().into_owned(), s.event_count())).collect();
             Ok(states
                 .iter()
                 .map(|s| ReaderInfo {
@@ -130,7 +155,9 @@ impl PcscContext {
                     card_present: s.event_state().contains(State::PRESENT),
                 })
                 .collect())
-        })
+        })?;
+        self.counters = counters;
+        Ok(r)
     }
 
     /// Connect to the card in `reader` (shared mode, T=0 or T=1).
@@ -138,7 +165,50 @@ impl PcscContext {
     /// While another application resets the card (as every Kagi host does after a PIN
     /// operation), pcsc-lite answers a connect with SCARD_E_PROTO_MISMATCH or
     /// SCARD_E_SHARING_VIOLATION until the card is up again; those are retried briefly.
+    ///
+    /// A handle kept by [`release`](Self::release) is reused, with its cache, when the reader's
+    /// event counter has not moved and `SCardStatus` reports no removal; after a reset by
+    /// another program (`SCARD_W_RESET_CARD`) it is reconnected with an empty cache. Anything
+    /// else (removed, counter moved, an error) closes it and connects afresh.
     pub fn connect(&mut self, reader: &str) -> Result<PcscCard> {
+        if let Some(mut card) = self.kept.remove(reader) {
+            let counter = self.counters.get(reader).copied();
+            if card.still_the_same_card(counter) {
+                return Ok(card);
+            }
+            let _ = card.disconnect(Disconnect::Leave);
+        }
+        let event_count = self.counters.get(reader).copied();
+        let mut card = self.connect_new(reader)?;
+        card.event_count = event_count;
+        Ok(card)
+    }
+
+    /// Hands a card back after an operation. [`Disconnect::Leave`] keeps the handle and its
+    /// cache for the next operation; [`Disconnect::Reset`] resets the card (PIN and management
+    /// key authentication cleared) and keeps the handle and the cache (the reset changes no
+    /// data; the application must be selected again). `gone`: the operation found the card
+    /// removed (or PC/SC gone): the handle is closed.
+    pub fn release(&mut self, mut card: PcscCard, how: Disconnect, gone: bool) -> Result<()> {
+        if gone || card.card.is_none() {
+            return card.disconnect(Disconnect::Leave);
+        }
+        if how == Disconnect::Reset {
+            let reset = card.card.as_mut().map(|c| c.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard));
+            match reset {
+                Some(Ok(())) => card.cache.card_reset(),
+                // Could not reset through the handle: closing it with a reset does the same.
+                _ => return card.disconnect(Disconnect::Reset),
+            }
+        }
+        let reader = card.reader.clone();
+        if let Some(old) = self.kept.insert(reader, card) {
+            let _ = old.disconnect(Disconnect::Leave);
+        }
+        Ok(())
+    }
+
+    fn connect_new(&mut self, reader: &str) -> Result<PcscCard> {
         let name = CString::new(reader).map_err(|_| Error::NoReader)?;
         let deadline = std::time::Instant::now() + CONNECT_RETRY_FOR;
         loop {
@@ -148,7 +218,9 @@ impl PcscContext {
                 other => other.map(Ok),
             })?;
             match attempt {
-                Ok(card) => return Ok(PcscCard { card: Some(card), reader: reader.to_string() }),
+                Ok(card) => {
+                    return Ok(PcscCard { card: Some(card), reader: reader.to_string(), cache: CardCache::new(), event_count: None })
+                }
                 Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => return Err(map_error(e)),
             }
@@ -176,10 +248,14 @@ pub enum Disconnect {
     Reset,
 }
 
-/// A connection to the card in one reader. Dropping it resets the card (see the module doc).
+/// A connection to the card in one reader, with what Kagi read through it. Dropping it resets
+/// the card (see the module doc).
 pub struct PcscCard {
     card: Option<pcsc::Card>,
     reader: String,
+    cache: CardCache,
+    /// The reader's event counter when this handle was connected.
+    event_count: Option<u32>,
 }
 
 impl std::fmt::Debug for PcscCard {
@@ -217,46 +293,49 @@ impl PcscCard {
         &self.reader
     }
 
+    /// What Kagi read from this card through this handle.
+    pub fn cache(&self) -> &CardCache {
+        &self.cache
+    }
+
+    /// Whether a kept handle still reaches the same card, untouched by other programs' resets:
+    /// the reader's event counter unchanged (when known) and `SCardStatus` without
+    /// `SCARD_W_REMOVED_CARD`. After `SCARD_W_RESET_CARD` the handle is reconnected and the
+    /// cache emptied (another program may have written anything before resetting).
+    fn still_the_same_card(&mut self, counter: Option<u32>) -> bool {
+        if counter.is_some() && self.event_count.is_some() && counter != self.event_count {
+            return false;
+        }
+        let Some(card) = self.card.as_mut() else { return false };
+        let mut names = [0u8; 2048];
+        let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
+        match card.status2(&mut names, &mut atr) {
+            Ok(_) => true,
+            Err(pcsc::Error::ResetCard) => {
+                self.cache.clear();
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Runs `f` on a [`PivSession`] reading through this card's cache, inside one transaction
+    /// (see [`transaction`](Self::transaction)).
+    pub fn session<R>(&mut self, mut f: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>) -> Result<R> {
+        let PcscCard { card, cache, .. } = self;
+        in_transaction(card, cache, |t, cache| f(&mut PivSession::with_cache(t, cache)))
+    }
+
     /// Run `f` inside one PC/SC transaction (SCardBeginTransaction/SCardEndTransaction with
     /// LeaveCard), so APDUs of other processes cannot interleave with ours.
     ///
     /// If the card was reset by someone else (SCARD_W_RESET_CARD when the transaction begins or
-    /// on an APDU), we reconnect, re-select the PIV application and run `f` once more from the
-    /// start: `f` must therefore be safe to repeat (it is a fresh card session: PIN state is gone).
+    /// on an APDU), we reconnect, forget the cache, re-select the PIV application and run `f`
+    /// once more from the start: `f` must therefore be safe to repeat (it is a fresh card
+    /// session: PIN state is gone).
     pub fn transaction<R>(&mut self, mut f: impl FnMut(&mut dyn Transport) -> Result<R>) -> Result<R> {
-        let mut recovered = false;
-        loop {
-            let card = self.card.as_mut().ok_or(Error::CardRemoved)?;
-            let outcome = match card.transaction() {
-                Ok(tx) => {
-                    let mut t = TxTransport {
-                        tx: &tx,
-                        buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
-                        reset_seen: false,
-                    };
-                    let r = if recovered {
-                        PivSession::new(&mut t).select().and_then(|_| f(&mut t))
-                    } else {
-                        f(&mut t)
-                    };
-                    if t.reset_seen && !recovered {
-                        None
-                    } else {
-                        Some(r)
-                    }
-                }
-                Err(pcsc::Error::ResetCard) if !recovered => None,
-                Err(e) => return Err(map_error(e)),
-            };
-            match outcome {
-                Some(r) => return r,
-                None => {
-                    recovered = true;
-                    card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
-                        .map_err(map_error)?;
-                }
-            }
-        }
+        let PcscCard { card, cache, .. } = self;
+        in_transaction(card, cache, |t, _| f(t))
     }
 
     /// Disconnect, leaving or resetting the card.
@@ -268,6 +347,52 @@ impl PcscCard {
         };
         // On failure the card handle comes back and is dropped, which resets it.
         card.disconnect(d).map_err(|(_, e)| map_error(e))
+    }
+}
+
+/// The transaction loop of [`PcscCard::transaction`] over the card's fields, so that `f` can
+/// borrow the cache while the handle is in use.
+fn in_transaction<R>(
+    card: &mut Option<pcsc::Card>,
+    cache: &mut CardCache,
+    mut f: impl FnMut(&mut dyn Transport, &mut CardCache) -> Result<R>,
+) -> Result<R> {
+    let mut recovered = false;
+    loop {
+        let card = card.as_mut().ok_or(Error::CardRemoved)?;
+        let outcome = match card.transaction() {
+            Ok(tx) => {
+                let mut t = TxTransport {
+                    tx: &tx,
+                    buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+                    reset_seen: false,
+                };
+                let r = if recovered {
+                    PivSession::with_cache(&mut t, cache).select().and_then(|_| f(&mut t, cache))
+                } else {
+                    f(&mut t, cache)
+                };
+                if t.reset_seen {
+                    cache.clear();
+                }
+                if t.reset_seen && !recovered {
+                    None
+                } else {
+                    Some(r)
+                }
+            }
+            Err(pcsc::Error::ResetCard) if !recovered => None,
+            Err(e) => return Err(map_error(e)),
+        };
+        match outcome {
+            Some(r) => return r,
+            None => {
+                recovered = true;
+                cache.clear();
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+                    .map_err(map_error)?;
+            }
+        }
     }
 }
 
@@ -287,30 +412,82 @@ pub enum ReaderEvent {
     ServiceBack,
 }
 
-/// How long one `SCardGetStatusChange` waits before we check whether the receiver is gone.
+/// How long one `SCardGetStatusChange` waits when nothing happens.
 ///
-/// Why a timeout rather than `Context::cancel`: the only sign that we should stop is the
-/// receiver being dropped, which a blocking thread can only learn by looking at the sender;
-/// cancelling from elsewhere would need a second thread awaiting `tx.closed()` plus shared access
-/// to a context that is replaced whenever pcscd restarts. A 2 s wait is still event driven
-/// (pcscd wakes us the moment a reader or card changes), costs one idle IPC round trip every
-/// 2 s, and bounds shutdown to 2 s.
-pub const WATCH_TIMEOUT: Duration = Duration::from_secs(2);
+/// The watcher is stopped with [`WatchStop::stop`], which cancels the wait at once
+/// (`SCardCancel`), so this timeout is not how shutdown is noticed. It only bounds the one race
+/// SCardCancel leaves open (pcsc-lite ignores a cancel that arrives while no wait is in progress,
+/// `winscard_clnt.c`): a stop that falls between our check of the flag and the next wait is seen
+/// at the latest after this long. pcsc-lite itself turns an INFINITE wait into 60 s waits
+/// (`winscard_clnt.c`: `dwTime = 60*1000`), so 60 s costs no wake-up that INFINITE would not.
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(60);
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Watch readers and cards until the receiver of `tx` is dropped. Blocking: run it on a dedicated
-/// thread (`std::thread::spawn` or `tokio::task::spawn_blocking`).
+/// Stops a [`watch`] from another thread: the side that closes calls [`stop`](Self::stop),
+/// which cancels the watcher's blocking `SCardGetStatusChange` (`SCardCancel`, on a clone of the
+/// watcher's context) and wakes it from a back-off sleep.
+#[derive(Clone, Default)]
+pub struct WatchStop {
+    inner: Arc<(Mutex<StopState>, Condvar)>,
+}
+
+#[derive(Default)]
+struct StopState {
+    stopped: bool,
+    /// The context the watcher waits on (replaced when pcscd restarts).
+    ctx: Option<Context>,
+}
+
+impl WatchStop {
+    pub fn new() -> WatchStop {
+        WatchStop::default()
+    }
+
+    /// Ends the watch: a wait in progress returns at once.
+    pub fn stop(&self) {
+        let (lock, cv) = &*self.inner;
+        let mut st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        st.stopped = true;
+        if let Some(ctx) = &st.ctx {
+            let _ = ctx.cancel();
+        }
+        cv.notify_all();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.inner.0.lock().map(|s| s.stopped).unwrap_or(true)
+    }
+
+    /// Makes `ctx` the one [`stop`](Self::stop) cancels; false if already stopped.
+    fn set_context(&self, ctx: Option<Context>) -> bool {
+        let mut st = self.inner.0.lock().unwrap_or_else(|e| e.into_inner());
+        st.ctx = ctx;
+        !st.stopped
+    }
+
+    /// Sleeps `d` unless stopped first; false when stopped.
+    fn sleep(&self, d: Duration) -> bool {
+        let (lock, cv) = &*self.inner;
+        let st = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (st, _) = cv.wait_timeout_while(st, d, |s| !s.stopped).unwrap_or_else(|e| e.into_inner());
+        !st.stopped
+    }
+}
+
+/// Watch readers and cards until `stop` is stopped (or the receiver of `tx` is gone, noticed at
+/// the next event). Blocking: run it on a dedicated thread. No polling: between events the
+/// thread sleeps in `SCardGetStatusChange`.
 ///
 /// At start (and after `ServiceBack`) the current state is announced: `ReaderAdded` for each
 /// reader, then `CardInserted` for each card present. A card swapped between two wake-ups
 /// (event counter changed, still present) gives `CardRemoved` then `CardInserted`. While pcscd is
 /// down, we try to establish a context with exponential backoff (250 ms to 5 s; there is nothing
 /// to wait on then) and emit `ServiceLost` once, then `ServiceBack`.
-pub fn watch(tx: UnboundedSender<ReaderEvent>) {
+pub fn watch(tx: UnboundedSender<ReaderEvent>, stop: &WatchStop) {
     let mut service_up = true;
     let mut delay = BACKOFF_MIN;
-    while !tx.is_closed() {
+    while !tx.is_closed() && !stop.is_stopped() {
         let ctx = match establish() {
             Ok(c) => c,
             Err(_) => {
@@ -320,36 +497,36 @@ pub fn watch(tx: UnboundedSender<ReaderEvent>) {
                         return;
                     }
                 }
-                sleep_unless_closed(&tx, delay);
+                if !stop.sleep(delay) {
+                    return;
+                }
                 delay = (delay * 2).min(BACKOFF_MAX);
                 continue;
             }
         };
+        if !stop.set_context(Some(ctx.clone())) {
+            return;
+        }
         delay = BACKOFF_MIN;
         // `watch_context` below only ends by returning or by losing the service, so the flag
         // is only ever set back to false; just announce the recovery here.
         if !service_up && tx.send(ReaderEvent::ServiceBack).is_err() {
             return;
         }
-        match watch_context(&ctx, &tx) {
+        let end = watch_context(&ctx, &tx, stop);
+        stop.set_context(None);
+        match end {
             WatchEnd::ReceiverGone => return,
             WatchEnd::ServiceLost => {
                 service_up = false;
                 if tx.send(ReaderEvent::ServiceLost).is_err() {
                     return;
                 }
-                sleep_unless_closed(&tx, delay);
+                if !stop.sleep(delay) {
+                    return;
+                }
             }
         }
-    }
-}
-
-fn sleep_unless_closed(tx: &UnboundedSender<ReaderEvent>, total: Duration) {
-    let step = Duration::from_millis(100);
-    let mut waited = Duration::ZERO;
-    while waited < total && !tx.is_closed() {
-        std::thread::sleep(step);
-        waited += step;
     }
 }
 
@@ -408,7 +585,7 @@ fn sync_readers(
     Ok(ok)
 }
 
-fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>) -> WatchEnd {
+fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>, stop: &WatchStop) -> WatchEnd {
     let pnp = pnp_name();
     let mut states = vec![ReaderState::new(pnp.clone(), State::UNAWARE)];
     let mut known: HashMap<CString, Known> = HashMap::new();
@@ -422,7 +599,7 @@ fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>) -> WatchEnd {
             }
             need_sync = false;
         }
-        if tx.is_closed() {
+        if tx.is_closed() || stop.is_stopped() {
             return WatchEnd::ReceiverGone;
         }
         match ctx.get_status_change(WATCH_TIMEOUT, &mut states) {

@@ -4,7 +4,14 @@
 //! - data over 255 bytes goes out as a command chain (CLA | 0x10 on all but the last APDU);
 //! - `61xx` answers are completed with GET RESPONSE until the final status word, accumulating data;
 //! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx`.
+//!
+//! With a [`CardCache`] (a kept PC/SC handle, see `pcsc_backend.rs`), reads of objects anyone
+//! may read and GET METADATA answers come from the cache when it has them, every command first
+//! tells the cache what it may change, and SELECT is skipped while PIV is known to be selected:
+//! the next command's answer confirms it (a status only PIV gives: `9000`, `63Cx`, `6983`); any
+//! other answer makes the session SELECT for real and send that command again.
 
+use crate::card::cache::CardCache;
 use crate::card::Transport;
 use crate::error::{Error, Result};
 use crate::piv::apdu::{Command, Response};
@@ -33,6 +40,18 @@ pub enum PinState {
 /// PIV operations over a borrowed transport. Construct one per PC/SC transaction.
 pub struct PivSession<'a, T: Transport + ?Sized> {
     tx: &'a mut T,
+    cache: Option<&'a mut CardCache>,
+    /// SELECT was answered from the cache: the next command's answer must confirm that PIV is
+    /// still the selected application.
+    select_unconfirmed: bool,
+}
+
+/// Answers only the PIV application gives to the commands Kagi sends first in a session
+/// (VERIFY; GET DATA and GET METADATA of what the cache lacks): success, a wrong PIN with its
+/// tries left, a blocked PIN. Anything else after a SELECT answered from the cache may come from
+/// another application that another program selected without resetting the card.
+fn confirms_piv(s: Status) -> bool {
+    matches!(s, Status::Success | Status::VerifyFailed { .. } | Status::Blocked)
 }
 
 /// Set (or replace) the Le byte of a serialised short APDU.
@@ -52,7 +71,30 @@ fn with_le(apdu: &[u8], le: u8) -> Vec<u8> {
 
 impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
     pub fn new(tx: &'a mut T) -> Self {
-        PivSession { tx }
+        PivSession { tx, cache: None, select_unconfirmed: false }
+    }
+
+    /// A session that reads through (and keeps up to date) the cache of the token in this
+    /// reader; the caller vouches that the cache belongs to this card (see `cache.rs`).
+    pub fn with_cache(tx: &'a mut T, cache: &'a mut CardCache) -> Self {
+        PivSession { tx, cache: Some(cache), select_unconfirmed: false }
+    }
+
+    /// The cache, when the session has one.
+    fn cache(&mut self) -> Option<&mut CardCache> {
+        self.cache.as_deref_mut()
+    }
+
+    /// A kept GET METADATA answer (`Some(None)`: a kept "nothing there").
+    pub(crate) fn cached_metadata(&self, key_ref: u8) -> Option<Option<Vec<u8>>> {
+        self.cache.as_deref().and_then(|c| c.metadata(key_ref)).map(|d| d.map(<[u8]>::to_vec))
+    }
+
+    /// Keeps a GET METADATA answer in the cache, if the session has one.
+    pub(crate) fn keep_metadata(&mut self, key_ref: u8, data: Option<&[u8]>) {
+        if let Some(c) = self.cache() {
+            c.store_metadata(key_ref, data);
+        }
     }
 
     /// The underlying transport.
@@ -74,7 +116,21 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
     }
 
     /// Run one command: chaining, `6Cxx` and `61xx` handled. Returns the final status and all data.
+    /// The cache (if any) first forgets what the command may change; after a SELECT answered
+    /// from the cache, an answer that does not confirm PIV makes us SELECT and send it again.
     pub fn exchange(&mut self, cmd: &Command) -> Result<Response> {
+        if let Some(c) = self.cache() {
+            c.before_command(cmd);
+        }
+        let r = self.exchange_once(cmd)?;
+        if std::mem::take(&mut self.select_unconfirmed) && !confirms_piv(r.status()) {
+            self.select_on_card()?;
+            return self.exchange_once(cmd);
+        }
+        Ok(r)
+    }
+
+    fn exchange_once(&mut self, cmd: &Command) -> Result<Response> {
         let chunks = cmd.to_chunks();
         let Some((last, first)) = chunks.split_last() else {
             return Err(Error::Internal("empty command chain".into()));
@@ -104,23 +160,47 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
         Ok(Response { data, sw: resp.sw })
     }
 
-    /// SELECT the PIV card application. Any refusal is `Error::NotPiv`.
+    /// SELECT the PIV card application. Any refusal is `Error::NotPiv`. With a cache that
+    /// knows PIV is selected on this handle, no APDU: the next command confirms it.
     pub fn select(&mut self) -> Result<SelectInfo> {
+        if let Some(data) = self.cache.as_deref().and_then(CardCache::selected) {
+            let info = commands::parse_select(data)?;
+            self.select_unconfirmed = true;
+            return Ok(info);
+        }
+        self.select_on_card()
+    }
+
+    /// SP 800-73-4 Part 2 §3.1.1 SELECT, sent to the card.
+    fn select_on_card(&mut self) -> Result<SelectInfo> {
+        self.select_unconfirmed = false;
         let r = self.exchange(&commands::select())?;
         if !r.status().is_success() {
             return Err(Error::NotPiv);
         }
-        commands::parse_select(&r.data)
+        let info = commands::parse_select(&r.data)?;
+        if let Some(c) = self.cache() {
+            c.store_select(&r.data);
+        }
+        Ok(info)
     }
 
-    /// GET DATA, returning the response data as is (`None` on `6A82`).
+    /// GET DATA, returning the response data as is (`None` on `6A82`). Objects anyone may read
+    /// come from the cache when it has them.
     pub fn get_data_raw(&mut self, tag: u32) -> Result<Option<Vec<u8>>> {
-        let r = self.exchange(&commands::get_data(tag))?;
-        match r.status() {
-            Status::Success => Ok(Some(r.data)),
-            Status::NotFound => Ok(None),
-            s => Err(s.to_error("GET DATA")),
+        if let Some(hit) = self.cache.as_deref().and_then(|c| c.object(tag)) {
+            return Ok(hit.map(<[u8]>::to_vec));
         }
+        let r = self.exchange(&commands::get_data(tag))?;
+        let v = match r.status() {
+            Status::Success => Some(r.data),
+            Status::NotFound => None,
+            s => return Err(s.to_error("GET DATA")),
+        };
+        if let Some(c) = self.cache() {
+            c.store_object(tag, v.as_deref());
+        }
+        Ok(v)
     }
 
     /// GET DATA of a `53`-wrapped object: its value (`None` on `6A82`).

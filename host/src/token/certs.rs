@@ -120,7 +120,7 @@ impl TokenCerts {
     }
 }
 
-/// Reads `9A` and the retired slots the Key History announces with on-card certificates
+/// Reads the Key History, `9A` and the retired slots it announces with on-card certificates
 /// (without a Key History: retired slots up to the first empty one, as older middleware wrote
 /// them; with one Kagi cannot parse: every retired slot). Unreadable certificates are logged
 /// and skipped: another program's data is not Kagi's to judge.
@@ -131,8 +131,9 @@ pub fn read_certificates<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Re
         Some(Err(e)) => crate::log::warn(&format!("ignoring unreadable certificate in slot {}: {e}", slot_hex(slot))),
         None => {}
     };
-    push(Slot::Authentication, s.read_certificate(Slot::Authentication)?);
+    // The Key History first: it says which retired slots to read at all.
     let history = read_history(s)?;
+    push(Slot::Authentication, s.read_certificate(Slot::Authentication)?);
     let (last, stop_at_empty) = match &history {
         History::Present(h) => (h.keys_with_on_card_certs.min(RETIRED_SLOTS), false),
         History::Absent => (RETIRED_SLOTS, true),

@@ -6,7 +6,10 @@
 //! - [`mgmt_key`]: the management key kept on the token behind the PIN;
 //! - [`flows`]: each operation on one token, over any transport;
 //! - this file: the PC/SC side — which reader, one transaction per operation, how the card is
-//!   left afterwards.
+//!   left afterwards. Every operation reads through the reader's cache (`card/cache.rs`): the
+//!   handle and what was read through it are kept between operations while PC/SC says the card
+//!   is the same and nobody else reset it, so a log-on in a running host sends only VERIFY,
+//!   GENERAL AUTHENTICATE and the PIN clear.
 //!
 //! Several readers: the host looks at every reader. `authenticate` uses the one token holding
 //! the bank's login certificate, or the one the request chose (`CHOICE_REQUIRED` otherwise);
@@ -123,7 +126,7 @@ impl Tokens {
                 }
             };
             let card = ctx.connect(&reader)?;
-            with_pin(card, After::ClearPin, |s| flows::sign_login(s, cas, chosen, pin, origin, nonce, now()))
+            with_pin(ctx, card, After::ClearPin, |s| flows::sign_login(s, cas, chosen, pin, origin, nonce, now()))
         })
     }
 
@@ -133,7 +136,7 @@ impl Tokens {
             let reader = choose_for_enrollment(ctx, reader, req.cas)?;
             let card = ctx.connect(&reader)?;
             // The management key was used: only a card reset clears that.
-            with_pin(card, After::Reset, |s| flows::enroll_begin(s, &reader, req))
+            with_pin(ctx, card, After::Reset, |s| flows::enroll_begin(s, &reader, req))
         })
     }
 
@@ -143,8 +146,8 @@ impl Tokens {
         flows::check_issued(pending, &cert)?;
         self.with_ctx(|ctx| {
             let mut card = ctx.connect(&pending.reader)?;
-            let r = card.transaction(|t| flows::enroll_finish(&mut PivSession::new(t), pending, certificate_der));
-            finish(card, r, Disconnect::Reset)?;
+            let r = card.session(|s| flows::enroll_finish(s, pending, certificate_der));
+            finish(ctx, card, r, Disconnect::Reset)?;
             Ok(EnrollFinishResult { certificate: cert.summary(&slot_hex(pending.slot)) })
         })
     }
@@ -181,7 +184,7 @@ impl Tokens {
                 None => only_piv_reader(ctx)?,
             };
             let card = ctx.connect(&reader)?;
-            with_pin(card, After::Reset, |s| op(s))?;
+            with_pin(ctx, card, After::Reset, |s| op(s))?;
             Ok(reader)
         })
     }
@@ -249,19 +252,19 @@ fn read_only<R>(
     mut op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
 ) -> Result<R> {
     let mut card = ctx.connect(reader)?;
-    let r = card.transaction(|t| op(&mut PivSession::new(t)));
-    finish(card, r, Disconnect::Leave)
+    let r = card.session(|s| op(s));
+    finish(ctx, card, r, Disconnect::Leave)
 }
 
 fn summary_in(ctx: &mut PcscContext, reader: &str, cas: Option<&BankCas>) -> Result<TokenSummary> {
     let mut card = ctx.connect(reader)?;
-    let r = card.transaction(|t| flows::summarise(&mut PivSession::new(t), reader, cas, now()));
+    let r = card.session(|s| flows::summarise(s, reader, cas, now()));
     // A factory-key probe leaves the management key authenticated: reset then.
     let how = match &r {
         Ok((_, true)) => Disconnect::Reset,
         _ => Disconnect::Leave,
     };
-    finish(card, r, how).map(|(t, _)| t)
+    finish(ctx, card, r, how).map(|(t, _)| t)
 }
 
 /// How to leave the card after an operation that verified the PIN.
@@ -276,13 +279,13 @@ enum After {
 /// Runs `op` in one transaction and leaves the card with the PIN no longer verified, whatever
 /// `op` returned: it must not stay verified for other programs on this PC.
 fn with_pin<R>(
+    ctx: &mut PcscContext,
     mut card: PcscCard,
     after: After,
     mut op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
 ) -> Result<R> {
-    let r = card.transaction(|t| {
-        let mut s = PivSession::new(t);
-        let r = op(&mut s);
+    let r = card.session(|s| {
+        let r = op(s);
         let cleared = matches!(after, After::ClearPin) && s.unverify_pin().unwrap_or(false);
         Ok((r, cleared))
     });
@@ -290,12 +293,29 @@ fn with_pin<R>(
         Ok((_, true)) => Disconnect::Leave,
         _ => Disconnect::Reset,
     };
-    finish(card, r, how)?.0
+    // The operation's own error may say the card went away: the handle is then of no use.
+    let gone = match &r {
+        Err(e) | Ok((Err(e), _)) => card_gone(e),
+        Ok((Ok(_), _)) => false,
+    };
+    let d = ctx.release(card, how, gone);
+    let v = r?.0;
+    if let Err(e) = d {
+        crate::log::warn(&format!("disconnect: {e}"));
+    }
+    v
 }
 
-/// Disconnects, keeping the operation's error over a disconnect error.
-fn finish<R>(card: PcscCard, r: Result<R>, how: Disconnect) -> Result<R> {
-    let d = card.disconnect(how);
+/// Errors after which the card handle is of no further use.
+fn card_gone(e: &Error) -> bool {
+    matches!(e, Error::CardRemoved | Error::TokenAbsent | Error::NoReader | Error::PcscUnavailable(_))
+}
+
+/// Hands the card back to the context (kept for the next operation unless it is gone), keeping
+/// the operation's error over a release error.
+fn finish<R>(ctx: &mut PcscContext, card: PcscCard, r: Result<R>, how: Disconnect) -> Result<R> {
+    let gone = matches!(&r, Err(e) if card_gone(e));
+    let d = ctx.release(card, how, gone);
     let v = r?;
     if let Err(e) = d {
         crate::log::warn(&format!("disconnect: {e}"));
