@@ -71,6 +71,11 @@ impl CardCache {
         }
     }
 
+    /// Forgets one object (the next read goes to the card).
+    pub fn forget_object(&mut self, tag: u32) {
+        self.objects.remove(&tag);
+    }
+
     /// A kept GET METADATA answer: `Some(None)` is a kept "nothing there".
     pub fn metadata(&self, key_ref: u8) -> Option<Option<&[u8]>> {
         self.metadata.get(&key_ref).map(|v| v.as_deref())

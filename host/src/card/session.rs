@@ -203,6 +203,18 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
         Ok(v)
     }
 
+    /// GET DATA from the card itself, whatever the cache holds (the cache keeps the answer):
+    /// for an object about to be rewritten from its current contents.
+    pub fn get_data_fresh(&mut self, tag: u32) -> Result<Option<Vec<u8>>> {
+        if let Some(c) = self.cache() {
+            c.forget_object(tag);
+        }
+        match self.get_data_raw(tag)? {
+            None => Ok(None),
+            Some(d) => Ok(Some(commands::unwrap_data_object(&d)?.to_vec())),
+        }
+    }
+
     /// GET DATA of a `53`-wrapped object: its value (`None` on `6A82`).
     pub fn get_data(&mut self, tag: u32) -> Result<Option<Vec<u8>>> {
         match self.get_data_raw(tag)? {
@@ -243,6 +255,12 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
     /// The Key History Object (`5FC10C`), if present.
     pub fn read_key_history(&mut self) -> Result<Option<KeyHistory>> {
         self.get_data(TAG_KEY_HISTORY)?.map(|v| commands::parse_key_history(&v)).transpose()
+    }
+
+    /// The Key History Object read from the card, not the cache: before Kagi rewrites it, so
+    /// the counts it keeps are the card's own.
+    pub fn read_key_history_fresh(&mut self) -> Result<Option<KeyHistory>> {
+        self.get_data_fresh(TAG_KEY_HISTORY)?.map(|v| commands::parse_key_history(&v)).transpose()
     }
 
     /// PIN state without trying a PIN (VERIFY with no data).

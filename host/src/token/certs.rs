@@ -61,7 +61,16 @@ pub enum History {
 
 /// Reads the Key History object; a malformed one is [`History::Unreadable`], not an error.
 pub fn read_history<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<History> {
-    match s.read_key_history() {
+    history_of(s.read_key_history())
+}
+
+/// [`read_history`] from the card itself, not the reader's cache: before Kagi rewrites it.
+pub fn read_history_fresh<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<History> {
+    history_of(s.read_key_history_fresh())
+}
+
+fn history_of(read: Result<Option<KeyHistory>>) -> Result<History> {
+    match read {
         Ok(None) => Ok(History::Absent),
         Ok(Some(h)) => Ok(History::Present(h)),
         Err(Error::Malformed(m)) => {

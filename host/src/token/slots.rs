@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::issuer::{is_placeholder, BankCas};
 use crate::piv::objects::TAG_KEY_HISTORY;
 use crate::piv::{tlv, RetiredIndex, Slot};
-use crate::token::certs::{read_history, History, SlotCert, TokenCerts, RETIRED_SLOTS};
+use crate::token::certs::{read_history_fresh, History, SlotCert, TokenCerts, RETIRED_SLOTS};
 use crate::x509::ParsedCert;
 
 /// What a retired slot holds, as far as choosing a slot is concerned.
@@ -101,7 +101,8 @@ fn key_occupant<T: Transport + ?Sized>(
 /// Kagi's to rewrite (Kagi itself then reads every retired slot).
 pub fn announce_retired_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, slot: Slot) -> Result<()> {
     let Slot::Retired(index) = slot else { return Ok(()) };
-    let old = match read_history(s)? {
+    // Read from the card, not the cache: the counts kept are the card's own.
+    let old = match read_history_fresh(s)? {
         History::Present(h) => Some(h),
         History::Absent => None,
         History::Unreadable => return Ok(()),

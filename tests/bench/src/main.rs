@@ -1,22 +1,33 @@
 //! `kagi-bench`: figures anyone can reproduce, as ratios against baselines measured in the same
-//! run (the machines are shared and noisy). Run through `scripts/bench.sh`, which builds release
-//! binaries and points this at them. Prints a table and writes JSON under `build/bench/`.
+//! run (the machines are shared and noisy), on the virtual token with the latency model of a
+//! USB token, with every operation's card round trips counted (issue 13). Run through
+//! `scripts/bench.sh`, which builds release binaries and points this at them. Prints a table and
+//! writes JSON under `build/bench/`.
+//!
+//! `kagi-bench evidence [JSON] [MARKDOWN]` rewrites the benchmark section of `docs/evidence.md`
+//! from a run's JSON (`evidence.rs`), so the document quotes exactly what a run measured.
 #![forbid(unsafe_code)]
 
+mod evidence;
 mod measure;
 mod stats;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stats::Row;
 
-#[derive(Serialize)]
-struct Report {
-    machine: String,
-    date_unix: u64,
-    rows: Vec<Row>,
-    values: Vec<measure::Value>,
+/// One run, as written to `build/bench/latest.json`.
+#[derive(Serialize, Deserialize)]
+pub struct Report {
+    pub machine: String,
+    pub date_unix: u64,
+    pub quick: bool,
+    pub token: String,
+    pub rows: Vec<Row>,
+    pub apdus: Vec<measure::Apdus>,
+    pub goals: Vec<measure::Goal>,
+    pub values: Vec<measure::Value>,
 }
 
 fn machine() -> String {
@@ -29,13 +40,25 @@ fn machine() -> String {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let out_dir = kagi_rig::workspace_root().join("build").join("bench");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = kagi_rig::workspace_root();
+    if args.first().map(String::as_str) == Some("evidence") {
+        let json = args.get(1).map(PathBuf::from).unwrap_or_else(|| root.join("build/bench/latest.json"));
+        let md = args.get(2).map(PathBuf::from).unwrap_or_else(|| root.join("docs/evidence.md"));
+        if let Err(e) = evidence::rewrite(&json, &md) {
+            eprintln!("kagi-bench evidence: {e}");
+            std::process::exit(1);
+        }
+        println!("{} rewritten from {}", md.display(), json.display());
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let out_dir = root.join("build").join("bench");
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
         eprintln!("kagi-bench: {}: {e}", out_dir.display());
         std::process::exit(1);
     }
-    let (rows, values) = match measure::all(quick) {
+    let r = match measure::all(quick) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kagi-bench: {e}");
@@ -45,11 +68,21 @@ fn main() {
     let report = Report {
         machine: machine(),
         date_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        rows,
-        values,
+        quick,
+        token: r.token,
+        rows: r.rows,
+        apdus: r.apdus,
+        goals: r.goals,
+        values: r.values,
     };
-    print_table(&report);
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    print!("{}", evidence::text_table(&report));
+    let json = match serde_json::to_string_pretty(&report) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("kagi-bench: {e}");
+            std::process::exit(1);
+        }
+    };
     let latest: PathBuf = out_dir.join("latest.json");
     if let Ok(prev) = std::fs::read_to_string(&latest) {
         let _ = std::fs::write(out_dir.join("previous.json"), prev);
@@ -61,25 +94,4 @@ fn main() {
         }
     }
     println!("\nJSON: {}", latest.display());
-}
-
-fn print_table(r: &Report) {
-    println!("machine: {}\n", r.machine);
-    println!("{:<52} {:>5} {:>10} {:>10}  {:<34} {:>10} {:>7}", "measure", "n", "median ms", "p90 ms", "baseline", "base ms", "ratio");
-    for row in &r.rows {
-        println!(
-            "{:<52} {:>5} {:>10.2} {:>10.2}  {:<34} {:>10} {:>7}",
-            row.name,
-            row.samples,
-            row.median_ms,
-            row.p90_ms,
-            row.baseline.clone().unwrap_or_default(),
-            row.baseline_median_ms.map(|b| format!("{b:.2}")).unwrap_or_default(),
-            row.ratio.map(|x| format!("{x:.2}")).unwrap_or_default(),
-        );
-    }
-    println!();
-    for v in &r.values {
-        println!("{:<52} {:>12} {}", v.name, v.value, v.unit);
-    }
 }

@@ -1,5 +1,11 @@
-//! The measurements. Each compares Kagi with a baseline measured right before or after it.
+//! The measurements (issue 13), all on one virtual token with the latency model of a full-speed
+//! USB CCID token (`kagi-vtoken --apdu-latency-us --byte-latency-us`, figures and sources in
+//! `tests/virtual-token/README.md` "Latency model") and its APDU counter. Each timing is
+//! compared with a baseline measured in the same run on the same token, and each operation's
+//! card round trips are counted from the token's counter (`by_ins`), for Kagi and for the
+//! baselines alike.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -8,8 +14,8 @@ use std::time::{Duration, Instant};
 use kagi_host::piv::{commands, KeyAlgorithm, Pin, Slot};
 use kagi_proto::{Event, LoginToken};
 use kagi_rig::testca::{nonce, verify_login, TestCa};
-use kagi_rig::{host_bin, Host, Rig, VToken};
-use serde::Serialize;
+use kagi_rig::{host_bin, ApduCount, Host, Rig, VToken};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::stats::{summarise, Row};
@@ -20,7 +26,7 @@ const PIN: &str = "482915";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 
 /// A single figure (sizes, memory, CPU time).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Value {
     pub name: String,
     pub value: f64,
@@ -31,35 +37,105 @@ fn value(name: &str, value: f64, unit: &str) -> Value {
     Value { name: name.into(), value, unit: unit.into() }
 }
 
+/// Card round trips of one operation, as the token counted them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Apdus {
+    pub operation: String,
+    pub tool: String,
+    /// Command APDUs (GET RESPONSE included).
+    pub apdus: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// By instruction byte, hex ("20" VERIFY, "87" GENERAL AUTHENTICATE, "cb" GET DATA...).
+    pub by_ins: BTreeMap<String, u64>,
+}
+
+/// One of issue 13's goals, judged on this run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Goal {
+    pub name: String,
+    pub ratio: f64,
+    pub limit: f64,
+    pub met: bool,
+}
+
+/// Everything one run measured.
+#[derive(Default)]
+pub struct Results {
+    pub rows: Vec<Row>,
+    pub values: Vec<Value>,
+    pub apdus: Vec<Apdus>,
+    pub goals: Vec<Goal>,
+    pub token: String,
+}
+
 type R<T> = Result<T, String>;
 
 fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
     move |e| format!("{what}: {e}")
 }
 
-pub fn all(quick: bool) -> R<(Vec<Row>, Vec<Value>)> {
+/// The token's counter around `f`: what `f` cost in card round trips.
+fn counted<T>(token: &VToken, operation: &str, tool: &str, f: impl FnOnce() -> R<T>) -> R<(T, Apdus)> {
+    let before = token.apdu_count().map_err(err("APDU counter"))?;
+    let out = f()?;
+    let after = token.apdu_count().map_err(err("APDU counter"))?;
+    Ok((out, apdus(operation, tool, &(&after - &before))))
+}
+
+fn apdus(operation: &str, tool: &str, c: &ApduCount) -> Apdus {
+    Apdus {
+        operation: operation.into(),
+        tool: tool.into(),
+        apdus: c.apdus,
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
+        by_ins: c.by_ins.iter().map(|(k, v)| (format!("{k:02x}"), *v)).collect(),
+    }
+}
+
+pub fn all(quick: bool) -> R<Results> {
     let n = |full: usize, q: usize| if quick { q } else { full };
-    let mut rows = Vec::new();
-    let mut values = Vec::new();
+    let mut out = Results::default();
     let _rig = Rig::start().map_err(err("rig"))?;
-    let mut token = VToken::builder().reader(0).pin(PIN).spawn().map_err(err("virtual token"))?;
+    let mut token =
+        VToken::builder().reader(0).pin(PIN).usb_latency().count_apdus(true).spawn().map_err(err("virtual token"))?;
+    out.token = "kagi-vtoken, latency model of a full-speed USB CCID token (1000 µs per APDU + 16 µs per byte)".into();
     let ca = TestCa::new("Kagi Bench CA");
+    let bank = issuers(&ca);
     let mut host = Host::spawn().map_err(err("host"))?;
     let cert = enroll(&mut host, &ca, "P-256")?.1;
     eprintln!("kagi-bench: token ready in {}", token.reader());
 
-    rows.push(cold_start(n(40, 10))?);
-    let bank = issuers(&ca);
-    rows.extend(warm_authenticate(&mut host, &bank, token.reader(), n(300, 50))?);
+    out.rows.push(cold_start(n(40, 10))?);
+    let (row, counts) = status(&mut host, &token, &bank, n(50, 10))?;
+    out.rows.extend(row);
+    out.apdus.extend(counts);
+    let (row, counts) = warm_authenticate(&mut host, &token, &bank, n(200, 30))?;
+    out.goals.push(goal("warm log-on ≤ 1.3× the bare VERIFY + GENERAL AUTHENTICATE", row.ratio, 1.3));
+    out.rows.push(row);
+    out.apdus.extend(counts);
     drop(host);
-    rows.extend(one_shot(&bank, token.reader(), &cert, n(15, 4))?);
+    let (rows, counts) = one_shot(&token, &bank, &cert, n(15, 4))?;
+    if let Some(r) = rows.iter().find(|r| r.baseline.as_deref().is_some_and(|b| b.starts_with("yubico-piv-tool"))) {
+        out.goals.push(goal("cold one-shot log-on ≤ 1.0× yubico-piv-tool", r.ratio, 1.0));
+    }
+    out.rows.extend(rows);
+    out.apdus.extend(counts);
     let mut host = Host::spawn().map_err(err("host"))?;
-    rows.extend(events(&mut host, &mut token, n(6, 2))?);
-    rows.extend(enrolments(&mut host, &ca, n(5, 2), n(3, 1))?);
+    let (rows, counts) = enrolments(&mut host, &token, &ca, n(5, 1), n(3, 1))?;
+    out.rows.extend(rows);
+    out.apdus.extend(counts);
+    out.rows.extend(events(&mut host, &mut token, n(6, 2))?);
     drop(host);
-    values.extend(memory_and_idle(&bank, n(1000, 200), if quick { 3 } else { 10 })?);
-    values.extend(wasm_size());
-    Ok((rows, values))
+    out.values.extend(memory_and_idle(&bank, n(1000, 100), if quick { 10 } else { 60 })?);
+    out.values.extend(wasm_size());
+    Ok(out)
+}
+
+fn goal(name: &str, ratio: Option<f64>, limit: f64) -> Goal {
+    let ratio = ratio.unwrap_or(f64::NAN);
+    Goal { name: name.into(), ratio, limit, met: ratio <= limit }
 }
 
 fn enroll(host: &mut Host, ca: &TestCa, alg: &str) -> R<(Duration, Vec<u8>)> {
@@ -83,13 +159,16 @@ fn issuers(ca: &TestCa) -> serde_json::Value {
     json!([kagi_rig::testca::b64(&ca.der)])
 }
 
-fn authenticate(host: &mut Host, bank: &serde_json::Value) -> R<()> {
+/// One `authenticate`; returns the time from request to reply (the login token is checked
+/// afterwards, outside the time).
+fn authenticate(host: &mut Host, bank: &serde_json::Value) -> R<Duration> {
     let n = nonce();
-    let t: LoginToken = host
-        .request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}))
-        .into_result()
-        .map_err(|e| format!("authenticate: {}", e.message))?;
-    verify_login(&t, ORIGIN, &n)
+    let t = Instant::now();
+    let reply = host.request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}));
+    let d = t.elapsed();
+    let token: LoginToken = reply.into_result().map_err(|e| format!("authenticate: {}", e.message))?;
+    verify_login(&token, ORIGIN, &n)?;
+    Ok(d)
 }
 
 /// The host as a browser starts it, with piped stdin/stdout.
@@ -126,47 +205,102 @@ fn cold_start(n: usize) -> R<Row> {
     Ok(summarise("host cold start (spawn → hello)", &host, Some(("spawn /bin/true", &base))))
 }
 
-/// One authenticate through a running host, against the same VERIFY + GENERAL AUTHENTICATE
-/// sent straight to the card with the pcsc crate.
-fn warm_authenticate(host: &mut Host, bank: &serde_json::Value, reader: &str, n: usize) -> R<Vec<Row>> {
-    let mut via_host = Vec::new();
-    for _ in 0..n {
+/// `status` with the bank's issuers: through the running host (warm), and in a host spawned
+/// for it (cold), against `yubico-piv-tool -a status` (which reads every certificate too).
+fn status(host: &mut Host, token: &VToken, bank: &serde_json::Value, n: usize) -> R<(Vec<Row>, Vec<Apdus>)> {
+    let req = json!({"cmd":"status","issuers":bank});
+    let ask = |host: &mut Host| -> R<Duration> {
         let t = Instant::now();
-        authenticate(host, bank)?;
-        via_host.push(t.elapsed());
+        let r = host.request(req.clone());
+        let d = t.elapsed();
+        let s: kagi_proto::StatusResult = r.into_result().map_err(|e| format!("status: {}", e.message))?;
+        if s.tokens.first().and_then(|t| t.certificate.as_ref()).is_none() {
+            return Err("status shows no certificate of the bank".into());
+        }
+        Ok(d)
+    };
+    ask(host)?;
+    let (_, warm_count) = counted(token, "status with issuers, warm", "kagi-host", || ask(host))?;
+    let mut warm = Vec::new();
+    for _ in 0..n {
+        warm.push(ask(host)?);
     }
+    let cold_one = |host_: &mut Option<Host>| -> R<Duration> {
+        let t = Instant::now();
+        let mut h = Host::spawn().map_err(err("host"))?;
+        ask(&mut h)?;
+        let d = t.elapsed();
+        *host_ = Some(h);
+        Ok(d)
+    };
+    let yk = || run(Command::new("yubico-piv-tool").args(["-r", token.reader(), "-a", "status"]));
+    let mut keep = None;
+    let (_, cold_count) = counted(token, "status with issuers, cold (host spawned)", "kagi-host", || cold_one(&mut keep))?;
+    drop(keep.take());
+    let (_, yk_count) = counted(token, "status with issuers, cold (host spawned)", "yubico-piv-tool -a status", yk)?;
+    let mut cold = Vec::new();
+    let mut ykt = Vec::new();
+    for _ in 0..(n / 5).max(2) {
+        cold.push(cold_one(&mut keep)?);
+        drop(keep.take());
+        ykt.push(yk()?);
+    }
+    Ok((
+        vec![
+            summarise("status with issuers via host (warm)", &warm, None),
+            summarise("status with issuers, host spawned (cold)", &cold, Some(("yubico-piv-tool -a status", &ykt))),
+        ],
+        vec![warm_count, cold_count, yk_count],
+    ))
+}
+
+/// One authenticate through a running host, against the same VERIFY + GENERAL AUTHENTICATE
+/// sent straight to the card with the pcsc crate (a kept connection, the application selected
+/// once), alternating so both see the same machine load.
+fn warm_authenticate(host: &mut Host, token: &VToken, bank: &serde_json::Value, n: usize) -> R<(Row, Vec<Apdus>)> {
+    authenticate(host, bank)?;
+    let (_, host_count) = counted(token, "log-on, warm (running host)", "kagi-host", || authenticate(host, bank))?;
     let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(err("pcsc"))?;
-    let name = std::ffi::CString::new(reader).map_err(err("reader"))?;
+    let name = std::ffi::CString::new(token.reader()).map_err(err("reader"))?;
     let mut card = ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY).map_err(err("connect"))?;
     let pin = Pin::new(PIN).map_err(err("pin"))?;
     let select = commands::select().to_bytes().map_err(err("apdu"))?;
     let verify = commands::verify_pin(&pin).to_bytes().map_err(err("apdu"))?;
     let slot = Slot::from_key_ref(0x82).ok_or("slot")?;
-    let mut raw = Vec::new();
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-    for i in 0..n {
+    let mut raw_once = |card: &mut pcsc::Card, i: usize, first: bool| -> R<Duration> {
         let digest = [i as u8; 32];
         let sign = commands::sign(slot, KeyAlgorithm::EccP256, &digest).to_bytes().map_err(err("apdu"))?;
         let t = Instant::now();
-        {
-            let tx = card.transaction().map_err(err("transaction"))?;
-            if i == 0 {
-                tx.transmit(&select, &mut buf).map_err(err("select"))?;
-            }
-            let r = tx.transmit(&verify, &mut buf).map_err(err("verify"))?;
-            if r != [0x90, 0x00] {
-                return Err(format!("VERIFY answered {r:02x?}"));
-            }
-            let r = tx.transmit(&sign, &mut buf).map_err(err("sign"))?;
-            if r.len() < 2 || r[r.len() - 2..] != [0x90, 0x00] {
-                return Err(format!("GENERAL AUTHENTICATE answered {r:02x?}"));
-            }
+        let tx = card.transaction().map_err(err("transaction"))?;
+        if first {
+            tx.transmit(&select, &mut buf).map_err(err("select"))?;
         }
-        raw.push(t.elapsed());
+        let r = tx.transmit(&verify, &mut buf).map_err(err("verify"))?;
+        if r != [0x90, 0x00] {
+            return Err(format!("VERIFY answered {r:02x?}"));
+        }
+        let r = tx.transmit(&sign, &mut buf).map_err(err("sign"))?;
+        if r.len() < 2 || r[r.len() - 2..] != [0x90, 0x00] {
+            return Err(format!("GENERAL AUTHENTICATE answered {r:02x?}"));
+        }
+        drop(tx);
+        Ok(t.elapsed())
+    };
+    raw_once(&mut card, 0, true)?;
+    let (_, raw_count) = counted(token, "log-on, warm (running host)", "bare VERIFY + GENERAL AUTHENTICATE (pcsc)", || {
+        raw_once(&mut card, 1, false)
+    })?;
+    let mut via_host = Vec::new();
+    let mut raw = Vec::new();
+    for i in 0..n {
+        via_host.push(authenticate(host, bank)?);
+        raw.push(raw_once(&mut card, i, false)?);
     }
     // Reset: the PIN must not stay verified.
     let _ = card.disconnect(pcsc::Disposition::ResetCard);
-    Ok(vec![summarise("authenticate via host (warm)", &via_host, Some(("raw VERIFY+SIGN APDUs (pcsc)", &raw)))])
+    let row = summarise("log-on via host (warm)", &via_host, Some(("bare VERIFY + GENERAL AUTHENTICATE (pcsc)", &raw)));
+    Ok((row, vec![host_count, raw_count]))
 }
 
 fn run(cmd: &mut Command) -> R<Duration> {
@@ -179,9 +313,35 @@ fn run(cmd: &mut Command) -> R<Duration> {
     Ok(d)
 }
 
+/// Kagi's host spawned cold for one `authenticate` (start to exit).
+fn kagi_one_shot(bank: &serde_json::Value) -> R<Duration> {
+    let t = Instant::now();
+    let mut child = spawn_host()?;
+    let mut out = child.stdout.take().ok_or("stdout")?;
+    let mut inp = child.stdin.take().ok_or("stdin")?;
+    let n = nonce();
+    let req = json!({"id":1,"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}).to_string();
+    kagi_proto::frame::write(&mut inp, req.as_bytes()).map_err(err("write"))?;
+    let reply = loop {
+        let body = kagi_proto::frame::read(&mut out, kagi_proto::frame::MAX_OUTGOING).map_err(err("read"))?.ok_or("host exited")?;
+        if let Ok(kagi_proto::Outgoing::Reply(r)) = serde_json::from_slice(&body) {
+            break r;
+        }
+    };
+    drop(inp);
+    let mut rest = Vec::new();
+    let _ = out.read_to_end(&mut rest);
+    let _ = child.wait();
+    let d = t.elapsed();
+    let token: LoginToken = reply.into_result().map_err(|e| format!("one-shot authenticate: {}", e.message))?;
+    verify_login(&token, ORIGIN, &n)?;
+    Ok(d)
+}
+
 /// PIN + one signature as a one-shot command: Kagi's host spawned cold, against OpenSC's
-/// pkcs11-tool and yubico-piv-tool doing the same.
-fn one_shot(bank: &serde_json::Value, reader: &str, cert: &[u8], n: usize) -> R<Vec<Row>> {
+/// pkcs11-tool and yubico-piv-tool doing the same, each counted once, then timed alternately.
+fn one_shot(token: &VToken, bank: &serde_json::Value, cert: &[u8], n: usize) -> R<(Vec<Row>, Vec<Apdus>)> {
+    let reader = token.reader();
     let dir = kagi_rig::temp_dir().map_err(err("temp"))?;
     // yubico-piv-tool checks its test signature against the certificate given as input.
     let cert_pem = dir.path().join("cert.pem");
@@ -192,32 +352,8 @@ fn one_shot(bank: &serde_json::Value, reader: &str, cert: &[u8], n: usize) -> R<
     let data = dir.path().join("data");
     std::fs::write(&data, [7u8; 32]).map_err(err("data"))?;
     let sig = dir.path().join("sig");
-    let mut kagi = Vec::new();
-    let mut p11 = Vec::new();
-    let mut ykpiv = Vec::new();
-    for _ in 0..n {
-        let t = Instant::now();
-        let mut child = spawn_host()?;
-        let mut out = child.stdout.take().ok_or("stdout")?;
-        let mut inp = child.stdin.take().ok_or("stdin")?;
-        let n = nonce();
-        let req = json!({"id":1,"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}).to_string();
-        kagi_proto::frame::write(&mut inp, req.as_bytes()).map_err(err("write"))?;
-        let reply = loop {
-            let body = kagi_proto::frame::read(&mut out, kagi_proto::frame::MAX_OUTGOING).map_err(err("read"))?.ok_or("host exited")?;
-            if let Ok(kagi_proto::Outgoing::Reply(r)) = serde_json::from_slice(&body) {
-                break r;
-            }
-        };
-        drop(inp);
-        let mut rest = Vec::new();
-        let _ = out.read_to_end(&mut rest);
-        let _ = child.wait();
-        kagi.push(t.elapsed());
-        let token: LoginToken = reply.into_result().map_err(|e| format!("one-shot authenticate: {}", e.message))?;
-        verify_login(&token, ORIGIN, &n)?;
-
-        p11.push(run(Command::new("pkcs11-tool").args([
+    let p11 = || {
+        run(Command::new("pkcs11-tool").args([
             "--module",
             PKCS11,
             "--slot-description",
@@ -234,8 +370,10 @@ fn one_shot(bank: &serde_json::Value, reader: &str, cert: &[u8], n: usize) -> R<
             path(&data),
             "-o",
             path(&sig),
-        ]))?);
-        ykpiv.push(run(Command::new("yubico-piv-tool").args([
+        ]))
+    };
+    let ykpiv = || {
+        run(Command::new("yubico-piv-tool").args([
             "-r",
             reader,
             "-a",
@@ -248,12 +386,27 @@ fn one_shot(bank: &serde_json::Value, reader: &str, cert: &[u8], n: usize) -> R<
             "82",
             "-i",
             path(&cert_pem),
-        ]))?);
+        ]))
+    };
+    let op = "log-on, cold one-shot (process start to exit)";
+    let (_, kc) = counted(token, op, "kagi-host", || kagi_one_shot(bank))?;
+    let (_, yc) = counted(token, op, "yubico-piv-tool verify-pin + test-signature", ykpiv)?;
+    let (_, pc) = counted(token, op, "pkcs11-tool --login --sign", p11)?;
+    let mut kagi = Vec::new();
+    let mut p11t = Vec::new();
+    let mut ykt = Vec::new();
+    for _ in 0..n {
+        kagi.push(kagi_one_shot(bank)?);
+        ykt.push(ykpiv()?);
+        p11t.push(p11()?);
     }
-    Ok(vec![
-        summarise("one-shot PIN+sign: kagi-host cold", &kagi, Some(("pkcs11-tool --login --sign", &p11))),
-        summarise("one-shot PIN+sign: kagi-host cold ", &kagi, Some(("yubico-piv-tool verify+test-sig", &ykpiv))),
-    ])
+    Ok((
+        vec![
+            summarise("one-shot log-on: kagi-host cold", &kagi, Some(("yubico-piv-tool verify+test-sig", &ykt))),
+            summarise("one-shot log-on: kagi-host cold ", &kagi, Some(("pkcs11-tool --login --sign", &p11t))),
+        ],
+        vec![kc, yc, pc],
+    ))
 }
 
 fn path(p: &Path) -> &str {
@@ -280,19 +433,26 @@ fn events(host: &mut Host, token: &mut VToken, n: usize) -> R<Vec<Row>> {
     Ok(vec![summarise("token removed → removed event", &removed, None), summarise("token inserted → inserted event", &inserted, None)])
 }
 
-fn enrolments(host: &mut Host, ca: &TestCa, n_ec: usize, n_rsa: usize) -> R<Vec<Row>> {
+/// Acquisitions (enroll.begin + enroll.finish) through a running host, each algorithm counted
+/// once then timed.
+fn enrolments(host: &mut Host, token: &VToken, ca: &TestCa, n_ec: usize, n_rsa: usize) -> R<(Vec<Row>, Vec<Apdus>)> {
+    let (_, ec_count) = counted(token, "acquisition P-256 (begin + finish)", "kagi-host", || enroll(host, ca, "P-256"))?;
     let mut ec = Vec::new();
     for _ in 0..n_ec {
         ec.push(enroll(host, ca, "P-256")?.0);
     }
+    let (_, rsa_count) = counted(token, "acquisition RSA-2048 (begin + finish)", "kagi-host", || enroll(host, ca, "RSA-2048"))?;
     let mut rsa = Vec::new();
     for _ in 0..n_rsa {
         rsa.push(enroll(host, ca, "RSA-2048")?.0);
     }
-    Ok(vec![
-        summarise("enroll.begin + enroll.finish, P-256", &ec, None),
-        summarise("enroll.begin + enroll.finish, RSA-2048", &rsa, None),
-    ])
+    Ok((
+        vec![
+            summarise("enroll.begin + enroll.finish, P-256", &ec, None),
+            summarise("enroll.begin + enroll.finish, RSA-2048", &rsa, None),
+        ],
+        vec![ec_count, rsa_count],
+    ))
 }
 
 fn proc_field(pid: u32, key: &str) -> f64 {
@@ -313,11 +473,27 @@ fn cpu_ticks(pid: u32) -> f64 {
     g(11) + g(12)
 }
 
+/// Context switches of every thread of a process: each is a thread going to sleep or being
+/// woken, so an idle process that never wakes adds none.
+fn context_switches(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return f64::NAN };
+    let mut sum = 0.0;
+    for t in tasks.flatten() {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        for l in status.lines() {
+            if let Some(v) = l.strip_prefix("voluntary_ctxt_switches:").or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:")) {
+                sum += v.trim().parse::<f64>().unwrap_or(0.0);
+            }
+        }
+    }
+    sum
+}
+
 fn clk_tck() -> f64 {
     Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
 }
 
-/// Peak RSS over many sequential log-ons, and CPU used while idle (no polling expected).
+/// Peak RSS over many sequential log-ons, and CPU and wake-ups while idle (no polling expected).
 fn memory_and_idle(bank: &serde_json::Value, logons: usize, idle_secs: u64) -> R<Vec<Value>> {
     let mut host = Host::spawn().map_err(err("host"))?;
     authenticate(&mut host, bank)?;
@@ -327,15 +503,20 @@ fn memory_and_idle(bank: &serde_json::Value, logons: usize, idle_secs: u64) -> R
     }
     let hwm = proc_field(host.pid(), "VmHWM:");
     let rss_end = proc_field(host.pid(), "VmRSS:");
+    // Let the last operation's threads settle, then watch.
+    std::thread::sleep(Duration::from_millis(500));
     let before = cpu_ticks(host.pid());
+    let switches = context_switches(host.pid());
     std::thread::sleep(Duration::from_secs(idle_secs));
     let idle_ms = (cpu_ticks(host.pid()) - before) / clk_tck() * 1000.0;
+    let woke = context_switches(host.pid()) - switches;
     let _ = std::io::stdout().flush();
     Ok(vec![
         value("host RSS after 1 log-on", rss_start, "KiB"),
         value(&format!("host RSS after {logons} more log-ons"), rss_end, "KiB"),
         value(&format!("host peak RSS (VmHWM) over {logons} log-ons"), hwm, "KiB"),
         value(&format!("host CPU while idle for {idle_secs} s"), idle_ms, "ms"),
+        value(&format!("host thread context switches while idle for {idle_secs} s"), woke, "switches"),
     ])
 }
 
