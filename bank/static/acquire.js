@@ -1,6 +1,6 @@
 // 【専用USBに保存する】: the extension makes a key and a CSR on the token (PIN in its own
 // window), the bank's CA issues, the extension stores the certificate.
-import { api, connect, hideError, showError, t, watchStatus, lang } from "/static/bank.js";
+import { api, connect, hideError, showError, t, tokensOf, watchStatus, lang } from "/static/bank.js";
 
 const button = document.getElementById("save-usb-button");
 const errorEl = document.getElementById("acquire-error");
@@ -22,7 +22,7 @@ button.addEventListener("click", async () => {
     const kagi = await connect();
     const st = await kagi.status();
     if (st.host !== "ok") throw { code: st.host };
-    if (!st.token) throw { code: "TOKEN_ABSENT" };
+    if (tokensOf(st).length === 0) throw { code: "TOKEN_ABSENT" };
     await kagi.acquireCertificate({
       algorithm: "P-256",
       submitCsr: async (csr) => (await api("/api/csr", { csr })).certificate,
