@@ -51,6 +51,7 @@ impl Background {
         wasm_bindgen_futures::spawn_local(async move {
             let s = Settings::load().await;
             st.borrow_mut().broker.set_allowlist(s.allowlist());
+            st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
             let fx = st.borrow_mut().broker.start(now());
             run(&st, fx);
         });
@@ -161,6 +162,11 @@ fn run(st: &Shared, effects: Vec<Effect>) {
             Effect::RememberBankPage { url } => {
                 wasm_bindgen_futures::spawn_local(async move {
                     let _ = settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url)).await;
+                });
+            }
+            Effect::SaveChoices(choices) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices).await;
                 });
             }
         }
