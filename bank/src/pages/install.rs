@@ -68,7 +68,7 @@ kagi-host doctor                      # {p2c}</pre>
         d3 = lang.t("専用USBを接続し直してください。スマートカードサービス（pcscd）が動作していることもご確認ください。", "Plug the token in again, and check that the smart card service (pcscd) is running."),
         t4 = lang.t("「暗証番号がロックされています」", "“The PIN is blocked”"),
         d4 = lang.t(
-            "暗証番号を続けて3回間違えると、専用USBがロックされます。ツールバーの「Kagi」ボタンから「ロック解除」を選び、専用USBとともにお届けしたロック解除コード（PUK）と新しい暗証番号を入力してください。ロック解除コードもロックされた場合や、ご不明な場合は、当金庫までお問い合わせください（平日 午前9時～午後5時）。",
+            "暗証番号を続けて3回間違えると、専用USBがロックされます。ツールバーの「Kagi」ボタンから「ロック解除」を選び、専用USBとともにお届けしたロック解除番号（PUK）と新しい暗証番号を入力してください。ロック解除番号もロックされた場合や、ご不明な場合は、当金庫までお問い合わせください（平日 午前9時～午後5時）。",
             "Three wrong PINs in a row block the USB token. Choose “Unblock” from the Kagi button in the toolbar and enter the unblocking code (PUK) delivered with the token and a new PIN. If the PUK is blocked too, or you do not have it, please contact us (weekdays 9:00–17:00).",
         ),
         t5 = lang.t("暗証番号を変更したい", "Changing the PIN"),
