@@ -53,7 +53,9 @@ const M = {
     REISSUE_REQUIRED: "電子証明書の再発行が必要です。当金庫まで連絡のうえ、再発行依頼書をご提出ください。",
     generic: "処理を完了できませんでした（{code}）。",
     logonProgress: "ログオンしています。拡張機能「Kagi」の画面で暗証番号を入力してください…",
+    step_choose: "拡張機能「Kagi」の画面で、使用する専用USBを選択してください…",
     step_confirm: "確認しています…",
+    step_unblock: "拡張機能「Kagi」の画面で、暗証番号のロックを解除してください…",
     step_pin: "拡張機能「Kagi」の画面で暗証番号を入力してください…",
     step_generate: "専用USBで鍵を生成しています…",
     step_issue: "電子証明書を発行しています…",
@@ -105,7 +107,9 @@ const M = {
     REISSUE_REQUIRED: "Your certificate must be reissued. Please contact us and submit a reissue request.",
     generic: "The operation could not be completed ({code}).",
     logonProgress: "Logging on. Type your PIN in the Kagi window…",
+    step_choose: "Choose the USB token in the Kagi window…",
     step_confirm: "Checking…",
+    step_unblock: "Unblock the PIN in the Kagi window…",
     step_pin: "Type your PIN in the Kagi window…",
     step_generate: "Generating a key on the USB token…",
     step_issue: "Issuing the certificate…",
@@ -114,6 +118,11 @@ const M = {
     saving: "Saving the certificate to the USB token. Please wait until it completes…",
   },
 };
+
+/** Whether there is a text for `key`. */
+export function hasText(key) {
+  return key in M.ja;
+}
 
 export function t(key, vars = {}) {
   const s = M[lang][key] ?? M.ja[key] ?? key;
