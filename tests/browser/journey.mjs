@@ -639,6 +639,8 @@ step("9. two tokens in two readers: each bank's page logs on with its own token;
   await b2.click("#save-usb-button");
   let win = await browser.pinWindow();
   await phase(win, "choose");
+  await b2.waitUntil("the page says: choose the token", () => document.getElementById("acquire-progress")?.dataset.step === "choose");
+  assert.match(await b2.text("#acquire-progress"), /使用する専用USBを選択してください/);
   await shot(win, "pin-window-choose-token", TALL_WINDOW_SIZE);
   await choose(win, READERS[1]);
   await phase(win, "confirm");
