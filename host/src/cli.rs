@@ -99,6 +99,10 @@ struct DoctorArgs {
     /// Look for system paths under this directory (tests).
     #[arg(long, hide = true, env = "KAGI_INSTALL_ROOT")]
     root: Option<PathBuf>,
+    /// The bank's CA certificate (PEM or DER), to check that bank's certificate on the token.
+    /// Without it doctor names no bank and reads no certificate. Repeatable.
+    #[arg(long = "issuer", value_name = "FILE")]
+    issuers: Vec<PathBuf>,
 }
 
 /// Parses `args` (with argv[0]) and runs the command.
@@ -223,11 +227,43 @@ fn install_cmd(a: &InstallArgs, remove: bool) -> ExitCode {
     }
 }
 
+/// The bank's CA certificates named with `--issuer`, PEM or DER.
+fn read_issuers(files: &[PathBuf]) -> crate::Result<Option<crate::issuer::BankCas>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut ders = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| crate::Error::Setup(format!("{}: {e}", f.display())))?;
+        ders.push(pem_or_der(&bytes).ok_or_else(|| crate::Error::Setup(format!("{}: not a PEM or DER certificate", f.display())))?);
+    }
+    crate::issuer::BankCas::from_wire(&kagi_proto::Issuers::from_der(ders)).map(Some)
+}
+
+/// The DER inside a PEM `CERTIFICATE` block, or the bytes themselves when they are DER.
+fn pem_or_der(bytes: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    if bytes.first() == Some(&0x30) {
+        return Some(bytes.to_vec());
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let body = text.split("-----BEGIN CERTIFICATE-----").nth(1)?.split("-----END CERTIFICATE-----").next()?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
     let env = doctor::Env::detect(roots(&a.root), this_program());
+    let cas = match read_issuers(&a.issuers) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("--issuer: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // Doctor only reads the token's public data.
-    let mut tokens = Tokens::new();
-    let report = doctor::run(&env, &mut tokens);
+    let mut probe = doctor::TokenStatus { tokens: Tokens::new(), cas };
+    let report = doctor::run(&env, &mut probe);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {

@@ -46,6 +46,27 @@ impl SigningKey for TokenKey<'_, '_> {
     }
 }
 
+/// Common name of the placeholder certificate: marks a slot holding the key of an acquisition
+/// Kagi began and has not finished (see [`placeholder`]).
+pub const PLACEHOLDER_CN: &str = "Kagi acquisition in progress";
+
+/// A self-signed certificate for the new key, stored in its slot until the bank's certificate
+/// replaces it. It pairs the key with a certificate (other PIV middleware sees a consistent
+/// slot) and tells a later acquisition that this key is Kagi's own, left by an acquisition that
+/// did not finish (the token pulled, the bank never answered): that slot may be used again.
+pub fn placeholder(algorithm: KeyAlgorithm, public_key_bits: &[u8], signer: &mut DigestSigner<'_>) -> Result<Vec<u8>> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "Kagi");
+    dn.push(DnType::CommonName, PLACEHOLDER_CN);
+    params.distinguished_name = dn;
+    let key = TokenKey { algorithm, public_key_bits, signer: RefCell::new(signer), failure: RefCell::new(None) };
+    match params.self_signed(&key) {
+        Ok(cert) => Ok(cert.der().to_vec()),
+        Err(e) => Err(key.failure.borrow_mut().take().unwrap_or_else(|| Error::Internal(format!("placeholder: {e}")))),
+    }
+}
+
 /// Builds a CSR for the token key whose public part is `public_key_bits` (the SubjectPublicKeyInfo
 /// BIT STRING contents: the uncompressed EC point, or the DER RSAPublicKey). The subject carries
 /// only `common_name`: the bank's CA sets the real subject and every extension itself.

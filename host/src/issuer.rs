@@ -96,6 +96,24 @@ fn ca_key(cert: &ParsedCert) -> Result<CaKey> {
     }
 }
 
+/// Whether `cert` is a placeholder Kagi wrote for an unfinished acquisition: Kagi's subject,
+/// self-issued, and self-signed with the slot's key (so no other issuer's certificate can pass
+/// for one by its name alone).
+pub fn is_placeholder(cert: &ParsedCert) -> bool {
+    if cert.summary("").subject.common_name.as_deref() != Some(crate::csr::PLACEHOLDER_CN) || cert.issuer_der != cert.subject_der {
+        return false;
+    }
+    let key = match cert.key {
+        CertKey::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert.public_key_bits).ok().map(CaKey::P256),
+        CertKey::Rsa2048 => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            rsa::PublicKey::from_pkcs1_der(&cert.public_key_bits).ok().map(|pk| CaKey::Rsa(rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk)))
+        }
+        CertKey::Other => None,
+    };
+    key.is_some_and(|key| Ca { subject_der: cert.subject_der.clone(), key }.verifies(cert))
+}
+
 /// Checks a signature the token made over `digest` (SHA-256) with `cert`'s key: a faulty card
 /// must never hand the bank a login token that cannot verify. `signature` is as the card
 /// returned it (DER ECDSA-Sig-Value, or the RSA PKCS#1 v1.5 signature).
@@ -122,4 +140,76 @@ pub fn check_token_signature(cert: &ParsedCert, digest: &[u8; 32], signature: &[
 /// SHA-256 of a DER certificate, lowercase hex: how a request names a certificate.
 pub fn cert_id(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+
+    fn ca(name: &str, alg: &'static rcgen::SignatureAlgorithm) -> (Issuer<'static, KeyPair>, Vec<u8>) {
+        let key = KeyPair::generate_for(alg).unwrap();
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        (Issuer::new(params, key), der)
+    }
+
+    fn leaf(issuer: &Issuer<'static, KeyPair>) -> (KeyPair, ParsedCert) {
+        let key = KeyPair::generate().unwrap();
+        let der = CertificateParams::default().signed_by(&key, issuer).unwrap().der().to_vec();
+        (key, ParsedCert::parse(&der).unwrap())
+    }
+
+    fn cas(ders: &[&[u8]]) -> BankCas {
+        BankCas::from_wire(&Issuers::from_der(ders.iter().map(|d| d.to_vec()).collect())).unwrap()
+    }
+
+    #[test]
+    fn issued_needs_the_name_and_the_key() {
+        let (bank, bank_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (twin, twin_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (other, other_der) = ca("Other CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (_, by_bank) = leaf(&bank);
+        let (_, by_twin) = leaf(&twin);
+        let (_, by_other) = leaf(&other);
+        let bank_cas = cas(&[&bank_der]);
+        assert!(bank_cas.issued(&by_bank));
+        assert!(!bank_cas.issued(&by_twin), "same name, another key");
+        assert!(!bank_cas.issued(&by_other));
+        assert!(cas(&[&other_der, &twin_der]).issued(&by_twin), "any of several CAs");
+        assert!(!cas(&[&other_der]).issued(&by_bank));
+    }
+
+    #[test]
+    fn unusable_issuers_are_bad_requests() {
+        let e = BankCas::from_wire(&Issuers::from_der(vec![vec![0x30, 0x00]])).unwrap_err();
+        assert!(matches!(e, Error::BadRequest(m) if m.starts_with("issuers[0]")));
+        let (_, p384) = ca("P-384 CA", &rcgen::PKCS_ECDSA_P384_SHA384);
+        let (_, p256) = ca("P-256 CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let e = BankCas::from_wire(&Issuers::from_der(vec![p256, p384])).unwrap_err();
+        assert!(matches!(e, Error::BadRequest(m) if m.starts_with("issuers[1]") && m.contains("not supported")));
+    }
+
+    #[test]
+    fn token_signatures_are_checked_against_the_certificate() {
+        let (bank, _) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (key, cert) = leaf(&bank);
+        let digest = [7u8; 32];
+        // A signature by the certificate's key over the digest (ECDSA over the prehash).
+        let sk = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        use p256::ecdsa::signature::hazmat::PrehashSigner;
+        use p256::pkcs8::DecodePrivateKey;
+        let sig: p256::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
+        let der = sig.to_der();
+        check_token_signature(&cert, &digest, der.as_bytes()).unwrap();
+        // A faulty card: another digest, garbage, or another key's signature.
+        assert!(matches!(check_token_signature(&cert, &[8u8; 32], der.as_bytes()), Err(Error::Internal(_))));
+        assert!(matches!(check_token_signature(&cert, &digest, b"\x30\x00"), Err(Error::Internal(_))));
+        let (_, other_cert) = leaf(&bank);
+        assert!(matches!(check_token_signature(&other_cert, &digest, der.as_bytes()), Err(Error::Internal(_))));
+    }
 }

@@ -89,7 +89,6 @@ impl Service {
                 let pin_is_factory = pin.is_factory();
                 let pin = pin_from_wire(&pin)?;
                 let new_pin = new_pin.as_ref().map(pin_from_wire).transpose()?;
-                let unfinished = self.pending()?.as_ref().map(|p| (p.slot, p.guid));
                 let (result, pending) = self
                     .with_tokens(move |t| {
                         let req = BeginRequest {
@@ -99,7 +98,6 @@ impl Service {
                             pin_is_factory,
                             new_pin: new_pin.as_ref(),
                             algorithm,
-                            unfinished,
                             at: now(),
                         };
                         t.enroll_begin(reader.as_deref(), &req)

@@ -158,18 +158,27 @@ fn newest_valid_certificate_is_the_active_one() {
 fn superseded_certificates_of_the_bank_are_reused_and_nothing_else() {
     let (_rig, _token, mut host) = customer_token();
     let ca = TestCa::new("Kagi Test CA");
-    let (b1, _, _) = enroll(&mut host, &ca, "P-256", 1);
-    let (b2, second, _) = enroll(&mut host, &ca, "P-256", 2);
-    assert_eq!((b1.slot.as_str(), b2.slot.as_str()), ("82", "83"));
+    // Certificates issued a few days apart, as renewals are.
+    let acquire = |host: &mut Host, alg: &str, count: u32, start_days: i64| {
+        let begin: kagi_proto::EnrollBeginResult = enroll_begin(host, &ca, alg).into_result().unwrap();
+        let cert = ca.issue(&begin.csr, count, start_days, 365);
+        let _: kagi_proto::EnrollFinishResult = enroll_finish(host, &cert).into_result().unwrap();
+        (begin.slot, cert)
+    };
+    let (s1, _) = acquire(&mut host, "P-256", 1, -30);
+    let (s2, _) = acquire(&mut host, "P-256", 2, -20);
+    assert_eq!((s1.as_str(), s2.as_str()), ("82", "83"));
     // the third key replaces the superseded first certificate, never the login one
-    let (b3, third, _) = enroll(&mut host, &ca, "RSA-2048", 3);
-    assert_eq!(b3.slot, "82");
+    let (s3, third) = acquire(&mut host, "RSA-2048", 3, -10);
+    assert_eq!(s3, "82");
     let t = only_token(status_for(&mut host, &ca));
     assert_eq!(t.certificate.unwrap().sha256, sha256_hex(&third));
     // the next goes over the now superseded second one
-    let (b4, _, _) = enroll(&mut host, &ca, "P-256", 4);
-    assert_eq!(b4.slot, "83");
-    let _ = second;
+    let (s4, fourth) = acquire(&mut host, "P-256", 4, 0);
+    assert_eq!(s4, "83");
+    let n = nonce();
+    let login: LoginToken = authenticate(&mut host, &ca, &n, PIN).into_result().unwrap();
+    assert_eq!(login.certificate_der().unwrap(), fourth);
 }
 
 #[test]
@@ -326,4 +335,31 @@ fn origin_is_checked_by_the_host_too() {
         let r = host.request(json!({"cmd":"authenticate","origin":origin,"nonce":nonce().as_str(),"pin":PIN,"issuers":issuers(&ca)}));
         assert_eq!(r.error.unwrap().code, ErrorCode::OriginNotAllowed, "{origin}");
     }
+}
+
+#[test]
+fn unfinished_acquisitions_do_not_use_up_the_token() {
+    let (_rig, token, mut host) = customer_token();
+    let ca = TestCa::new("Kagi Test CA");
+    let (_, first, _) = enroll(&mut host, &ca, "P-256", 1);
+    // More abandoned acquisitions than the token has retired slots (the bank never answered,
+    // the window was closed): each leaves its key beside Kagi's placeholder certificate, and
+    // the next one takes the same slot again.
+    for round in 0..22 {
+        let mut h = Host::spawn().unwrap();
+        let b: kagi_proto::EnrollBeginResult = enroll_begin(&mut h, &ca, "P-256").into_result().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(b.slot, "83", "round {round}");
+    }
+    let c = token.contents().unwrap();
+    let placeholder = c.certificate(0x83).expect("a placeholder certificate beside the new key");
+    assert!(String::from_utf8_lossy(&placeholder).contains("Kagi acquisition in progress"));
+    assert_eq!(c.keys.len(), 2, "82 and 83 only");
+    // The bank's certificate is still the one that logs on, and a finished acquisition replaces
+    // the placeholder.
+    let n = nonce();
+    let login: LoginToken = authenticate(&mut host, &ca, &n, PIN).into_result().unwrap();
+    assert_eq!(login.certificate_der().unwrap(), first);
+    let (b, second, _) = enroll(&mut host, &ca, "P-256", 2);
+    assert_eq!(b.slot, "83");
+    assert_eq!(token.contents().unwrap().certificate(0x83).unwrap(), second);
 }

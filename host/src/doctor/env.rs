@@ -10,15 +10,21 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::install::paths::{self, Browser, Os, Roots, Scope};
 
-/// The token side of the chain: `Tokens::status` on the real machine. Doctor names no bank,
-/// so the host reports no certificate (only a bank's own issuers reveal its certificates).
+/// The token side of the chain: `Tokens::status` on the real machine.
 pub trait TokenProbe {
     fn status(&mut self) -> Result<StatusResult>;
 }
 
-impl TokenProbe for crate::token::Tokens {
+/// The real token probe. Without the bank's CA (`doctor --issuer`) doctor names no bank, so the
+/// host reports no certificate: only a bank's own issuers reveal its certificates.
+pub struct TokenStatus {
+    pub tokens: crate::token::Tokens,
+    pub cas: Option<crate::issuer::BankCas>,
+}
+
+impl TokenProbe for TokenStatus {
     fn status(&mut self) -> Result<StatusResult> {
-        crate::token::Tokens::status(self, None)
+        self.tokens.status(self.cas.as_ref())
     }
 }
 

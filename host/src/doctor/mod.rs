@@ -14,7 +14,7 @@ mod tests;
 
 use serde::Serialize;
 
-pub use env::{Env, TokenProbe};
+pub use env::{Env, TokenProbe, TokenStatus};
 
 use crate::install::paths::{Browser, Scope};
 

@@ -9,7 +9,7 @@
 use kagi_proto::CertSummary;
 
 use crate::card::{PivSession, Transport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::issuer::{cert_id, BankCas};
 use crate::piv::{KeyAlgorithm, KeyHistory, RetiredIndex, Slot};
 use crate::x509::{CertKey, ParsedCert};
@@ -48,11 +48,35 @@ pub fn slot_hex(slot: Slot) -> String {
     format!("{:02X}", slot.key_ref())
 }
 
+/// The Key History object as Kagi found it.
+#[derive(Debug, Clone, Default)]
+pub enum History {
+    #[default]
+    Absent,
+    Present(KeyHistory),
+    /// Present but not well-formed (another program wrote it): Kagi does not know which slots
+    /// it counts, reads every retired slot, and never rewrites it.
+    Unreadable,
+}
+
+/// Reads the Key History object; a malformed one is [`History::Unreadable`], not an error.
+pub fn read_history<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<History> {
+    match s.read_key_history() {
+        Ok(None) => Ok(History::Absent),
+        Ok(Some(h)) => Ok(History::Present(h)),
+        Err(Error::Malformed(m)) => {
+            crate::log::warn(&format!("key history object not understood, left as it is: {m}"));
+            Ok(History::Unreadable)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// What Kagi read of a token's certificates.
 #[derive(Debug, Clone, Default)]
 pub struct TokenCerts {
     pub certs: Vec<SlotCert>,
-    pub history: Option<KeyHistory>,
+    pub history: History,
 }
 
 impl TokenCerts {
@@ -62,9 +86,13 @@ impl TokenCerts {
     }
 
     /// Retired slots `1..=n` that the Key History counts as holding someone's key (with an
-    /// on-card or an off-card certificate).
-    pub fn counted_by_history(&self) -> u8 {
-        self.history.as_ref().map(|h| h.keys_with_on_card_certs.saturating_add(h.keys_with_off_card_certs)).unwrap_or(0)
+    /// on-card or an off-card certificate); `None` when the object cannot be read.
+    pub fn counted_by_history(&self) -> Option<u8> {
+        match &self.history {
+            History::Absent => Some(0),
+            History::Present(h) => Some(h.keys_with_on_card_certs.saturating_add(h.keys_with_off_card_certs)),
+            History::Unreadable => None,
+        }
     }
 
     /// The bank's certificates Kagi can sign with.
@@ -94,8 +122,8 @@ impl TokenCerts {
 
 /// Reads `9A` and the retired slots the Key History announces with on-card certificates
 /// (without a Key History: retired slots up to the first empty one, as older middleware wrote
-/// them). Unreadable certificates are logged and skipped: another program's data is not Kagi's
-/// to judge.
+/// them; with one Kagi cannot parse: every retired slot). Unreadable certificates are logged
+/// and skipped: another program's data is not Kagi's to judge.
 pub fn read_certificates<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<TokenCerts> {
     let mut out = Vec::new();
     let mut push = |slot: Slot, der: Option<Vec<u8>>| match der.map(|d| ParsedCert::parse(&d)) {
@@ -104,12 +132,16 @@ pub fn read_certificates<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Re
         None => {}
     };
     push(Slot::Authentication, s.read_certificate(Slot::Authentication)?);
-    let history = s.read_key_history()?;
-    let announced = history.as_ref().map(|h| h.keys_with_on_card_certs.min(RETIRED_SLOTS));
-    for n in 1..=announced.unwrap_or(RETIRED_SLOTS) {
+    let history = read_history(s)?;
+    let (last, stop_at_empty) = match &history {
+        History::Present(h) => (h.keys_with_on_card_certs.min(RETIRED_SLOTS), false),
+        History::Absent => (RETIRED_SLOTS, true),
+        History::Unreadable => (RETIRED_SLOTS, false),
+    };
+    for n in 1..=last {
         let Some(slot) = RetiredIndex::new(n).map(Slot::Retired) else { break };
         let der = s.read_certificate(slot)?;
-        if der.is_none() && announced.is_none() {
+        if der.is_none() && stop_at_empty {
             break;
         }
         push(slot, der);

@@ -139,16 +139,13 @@ pub struct BeginRequest<'a> {
     pub pin_is_factory: bool,
     pub new_pin: Option<&'a Pin>,
     pub algorithm: kagi_proto::KeyAlgorithm,
-    /// The slot and token (CHUID GUID) of an acquisition this host began and did not finish:
-    /// Kagi's own key is there, so the slot may be used again.
-    pub unfinished: Option<(Slot, Option<[u8; 16]>)>,
     pub at: u64,
 }
 
 /// `enroll.begin` on this token: PIN (new PIN first on a factory token), the slot chosen
 /// before anything is written, the management key unlocked (or initialised), the bank's
-/// superseded certificate removed from that slot, a new key generated there and a CSR signed
-/// by it.
+/// superseded certificate removed from that slot, a new key generated there with Kagi's
+/// placeholder certificate beside it, and a CSR signed by it.
 pub fn enroll_begin<T: Transport + ?Sized>(
     s: &mut PivSession<'_, T>,
     reader: &str,
@@ -158,8 +155,7 @@ pub fn enroll_begin<T: Transport + ?Sized>(
     let guid = s.read_chuid()?.map(|c| c.guid);
     verify_or_change_pin(s, req.pin, req.new_pin, req.pin_is_factory)?;
     let certs = read_certificates(s)?;
-    let unfinished = req.unfinished.filter(|(_, g)| *g == guid).map(|(slot, _)| slot);
-    let slot = slots::target_slot(s, &certs, req.cas, req.at, unfinished)?;
+    let slot = slots::target_slot(s, &certs, req.cas, req.at)?;
     let (management_key, _initialised) = mgmt_key::unlock(s)?;
     if certs.in_slot(slot).is_some() {
         // A superseded certificate: remove it before its key is replaced, so the token never
@@ -172,6 +168,11 @@ pub fn enroll_begin<T: Transport + ?Sized>(
     };
     let public = s.generate_key(slot, alg)?;
     let public_key_bits = public_key_bits(&public)?;
+    // At once, the key gets Kagi's placeholder certificate: should the acquisition never
+    // finish, the next one knows this key is Kagi's and reuses the slot.
+    let placeholder = crate::csr::placeholder(req.algorithm, &public_key_bits, &mut |d: &[u8; 32]| s.sign_digest(slot, alg, d))?;
+    slots::announce_retired_slot(s, slot)?;
+    s.write_certificate(slot, &placeholder)?;
     let cn = format!("Kagi token {}", guid.map(hex::encode).unwrap_or_default());
     let csr = crate::csr::build(req.algorithm, &public_key_bits, cn.trim(), &mut |d: &[u8; 32]| s.sign_digest(slot, alg, d))?;
     Ok((

@@ -15,7 +15,8 @@ use serde_json::json;
 use crate::stats::{summarise, Row};
 
 const ORIGIN: &str = "https://bank.example";
-const PIN: &str = "123456";
+/// The customer's PIN (set on the token before it is plugged in, as after a first acquisition).
+const PIN: &str = "482915";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 
 /// A single figure (sizes, memory, CPU time).
@@ -41,21 +42,22 @@ pub fn all(quick: bool) -> R<(Vec<Row>, Vec<Value>)> {
     let mut rows = Vec::new();
     let mut values = Vec::new();
     let _rig = Rig::start().map_err(err("rig"))?;
-    let mut token = VToken::builder().reader(0).spawn().map_err(err("virtual token"))?;
+    let mut token = VToken::builder().reader(0).pin(PIN).spawn().map_err(err("virtual token"))?;
     let ca = TestCa::new("Kagi Bench CA");
     let mut host = Host::spawn().map_err(err("host"))?;
     let cert = enroll(&mut host, &ca, "P-256")?.1;
     eprintln!("kagi-bench: token ready in {}", token.reader());
 
     rows.push(cold_start(n(40, 10))?);
-    rows.extend(warm_authenticate(&mut host, token.reader(), n(300, 50))?);
+    let bank = issuers(&ca);
+    rows.extend(warm_authenticate(&mut host, &bank, token.reader(), n(300, 50))?);
     drop(host);
-    rows.extend(one_shot(token.reader(), &cert, n(15, 4))?);
+    rows.extend(one_shot(&bank, token.reader(), &cert, n(15, 4))?);
     let mut host = Host::spawn().map_err(err("host"))?;
     rows.extend(events(&mut host, &mut token, n(6, 2))?);
     rows.extend(enrolments(&mut host, &ca, n(5, 2), n(3, 1))?);
     drop(host);
-    values.extend(memory_and_idle(n(1000, 200), if quick { 3 } else { 10 })?);
+    values.extend(memory_and_idle(&bank, n(1000, 200), if quick { 3 } else { 10 })?);
     values.extend(wasm_size());
     Ok((rows, values))
 }
@@ -63,7 +65,7 @@ pub fn all(quick: bool) -> R<(Vec<Row>, Vec<Value>)> {
 fn enroll(host: &mut Host, ca: &TestCa, alg: &str) -> R<(Duration, Vec<u8>)> {
     let t = Instant::now();
     let begin: kagi_proto::EnrollBeginResult = host
-        .request(json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":PIN,"algorithm":alg}))
+        .request(json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":PIN,"algorithm":alg,"issuers":issuers(ca)}))
         .into_result()
         .map_err(|e| format!("enroll.begin: {}", e.message))?;
     let begin_time = t.elapsed();
@@ -76,10 +78,15 @@ fn enroll(host: &mut Host, ca: &TestCa, alg: &str) -> R<(Duration, Vec<u8>)> {
     Ok((begin_time + t.elapsed(), cert))
 }
 
-fn authenticate(host: &mut Host) -> R<()> {
+/// The bank's CA as requests name it (`issuers`).
+fn issuers(ca: &TestCa) -> serde_json::Value {
+    json!([kagi_rig::testca::b64(&ca.der)])
+}
+
+fn authenticate(host: &mut Host, bank: &serde_json::Value) -> R<()> {
     let n = nonce();
     let t: LoginToken = host
-        .request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN}))
+        .request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}))
         .into_result()
         .map_err(|e| format!("authenticate: {}", e.message))?;
     verify_login(&t, ORIGIN, &n)
@@ -121,11 +128,11 @@ fn cold_start(n: usize) -> R<Row> {
 
 /// One authenticate through a running host, against the same VERIFY + GENERAL AUTHENTICATE
 /// sent straight to the card with the pcsc crate.
-fn warm_authenticate(host: &mut Host, reader: &str, n: usize) -> R<Vec<Row>> {
+fn warm_authenticate(host: &mut Host, bank: &serde_json::Value, reader: &str, n: usize) -> R<Vec<Row>> {
     let mut via_host = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
-        authenticate(host)?;
+        authenticate(host, bank)?;
         via_host.push(t.elapsed());
     }
     let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(err("pcsc"))?;
@@ -174,7 +181,7 @@ fn run(cmd: &mut Command) -> R<Duration> {
 
 /// PIN + one signature as a one-shot command: Kagi's host spawned cold, against OpenSC's
 /// pkcs11-tool and yubico-piv-tool doing the same.
-fn one_shot(reader: &str, cert: &[u8], n: usize) -> R<Vec<Row>> {
+fn one_shot(bank: &serde_json::Value, reader: &str, cert: &[u8], n: usize) -> R<Vec<Row>> {
     let dir = kagi_rig::temp_dir().map_err(err("temp"))?;
     // yubico-piv-tool checks its test signature against the certificate given as input.
     let cert_pem = dir.path().join("cert.pem");
@@ -194,7 +201,7 @@ fn one_shot(reader: &str, cert: &[u8], n: usize) -> R<Vec<Row>> {
         let mut out = child.stdout.take().ok_or("stdout")?;
         let mut inp = child.stdin.take().ok_or("stdin")?;
         let n = nonce();
-        let req = json!({"id":1,"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN}).to_string();
+        let req = json!({"id":1,"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}).to_string();
         kagi_proto::frame::write(&mut inp, req.as_bytes()).map_err(err("write"))?;
         let reply = loop {
             let body = kagi_proto::frame::read(&mut out, kagi_proto::frame::MAX_OUTGOING).map_err(err("read"))?.ok_or("host exited")?;
@@ -311,12 +318,12 @@ fn clk_tck() -> f64 {
 }
 
 /// Peak RSS over many sequential log-ons, and CPU used while idle (no polling expected).
-fn memory_and_idle(logons: usize, idle_secs: u64) -> R<Vec<Value>> {
+fn memory_and_idle(bank: &serde_json::Value, logons: usize, idle_secs: u64) -> R<Vec<Value>> {
     let mut host = Host::spawn().map_err(err("host"))?;
-    authenticate(&mut host)?;
+    authenticate(&mut host, bank)?;
     let rss_start = proc_field(host.pid(), "VmRSS:");
     for _ in 0..logons {
-        authenticate(&mut host)?;
+        authenticate(&mut host, bank)?;
     }
     let hwm = proc_field(host.pid(), "VmHWM:");
     let rss_end = proc_field(host.pid(), "VmRSS:");

@@ -1,15 +1,19 @@
 //! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader, with contents a
-//! test chooses before the first plug-in (`contents.rs`) and read back afterwards.
+//! test chooses before the first plug-in (`contents.rs`, `keys.rs`) and read back afterwards,
+//! an optional latency model and an APDU counter (`count.rs`).
 
 use crate::pcscd::{card_present, wait_card_state};
 use crate::paths::{target_dir, temp_dir, workspace_root};
 use crate::READERS;
 pub use contents::{
-    cert_tag, certificate_object, key_history_object, ManagementKey, SlotKey, TokenContents, TokenKey, ALG_3DES,
-    ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY, TAG_ADMIN_DATA,
-    TAG_KEY_HISTORY, TAG_PRINTED_INFO,
+    cert_tag, certificate_object, key_history_object, TokenContents, TokenKey, TAG_ADMIN_DATA, TAG_KEY_HISTORY,
+    TAG_PRINTED_INFO,
 };
 use contents::Contents;
+pub use count::ApduCount;
+pub use keys::{
+    ManagementKey, SlotKey, ALG_3DES, ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY,
+};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -17,6 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 mod contents;
+mod count;
+mod keys;
 
 /// How long to wait for pcscd to notice an insertion or removal (it polls vpcd every ~0.4 s).
 const CARD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -91,6 +97,11 @@ pub struct VTokenBuilder {
     verbose: bool,
     any_free: bool,
     contents: Contents,
+    /// `--apdu-latency-us` / `--byte-latency-us`: absent, without value (the token's USB model),
+    /// or a value.
+    apdu_latency_us: Option<Option<u64>>,
+    byte_latency_us: Option<Option<u64>>,
+    count_apdus: bool,
 }
 
 impl VTokenBuilder {
@@ -128,6 +139,26 @@ impl VTokenBuilder {
     /// Log every APDU to the token's log ([`VToken::log`]).
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
+        self
+    }
+
+    /// Latency model: the token waits `apdu_us` + `byte_us` × (command + response bytes) before
+    /// each response. Default: none (answers at once).
+    pub fn latency(mut self, apdu_us: u64, byte_us: u64) -> Self {
+        self.apdu_latency_us = Some(Some(apdu_us));
+        self.byte_latency_us = Some(Some(byte_us));
+        self
+    }
+    /// The token's latency model of a full-speed USB CCID token (README of kagi-vtoken,
+    /// "Latency model": 1000 µs per APDU + 16 µs per byte).
+    pub fn usb_latency(mut self) -> Self {
+        self.apdu_latency_us = Some(None);
+        self.byte_latency_us = Some(None);
+        self
+    }
+    /// Count APDUs in a side file, read with [`VToken::apdu_count`].
+    pub fn count_apdus(mut self, on: bool) -> Self {
+        self.count_apdus = on;
         self
     }
 
@@ -267,6 +298,21 @@ impl VToken {
         TokenContents::read(&self.state)
     }
 
+    /// The counter file (with [`VTokenBuilder::count_apdus`]).
+    pub fn apdu_counter_path(&self) -> PathBuf {
+        self.dir.path().join("apdus.json")
+    }
+
+    /// APDUs answered since the token was first plugged in (all runs of this token). The
+    /// token counts an APDU before it sends the response, so once a client has its last
+    /// response the count includes it: read before and after an operation and subtract.
+    pub fn apdu_count(&self) -> io::Result<ApduCount> {
+        if !self.cfg.count_apdus {
+            return Err(io::Error::other("APDU counting is off (VTokenBuilder::count_apdus)"));
+        }
+        ApduCount::parse(&std::fs::read_to_string(self.apdu_counter_path())?)
+    }
+
     /// The token's temporary directory (state file and log live here by default).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -370,6 +416,20 @@ impl VToken {
         }
         if self.cfg.verbose {
             cmd.arg("--verbose");
+        }
+        for (flag, v) in [("--apdu-latency-us", self.cfg.apdu_latency_us), ("--byte-latency-us", self.cfg.byte_latency_us)] {
+            match v {
+                None => {}
+                Some(None) => {
+                    cmd.arg(flag);
+                }
+                Some(Some(us)) => {
+                    cmd.arg(format!("{flag}={us}"));
+                }
+            }
+        }
+        if self.cfg.count_apdus {
+            cmd.arg("--apdu-counter").arg(self.apdu_counter_path());
         }
         let mut child = cmd
             .spawn()

@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod card;
+mod counter;
 mod crypto;
+mod latency;
 mod objects;
 mod state;
 mod tlv;
@@ -54,6 +56,18 @@ struct Args {
     /// Stored in the state file; without the flag the stored setting stays.
     #[arg(long, value_parser = on_off)]
     aes_management_key: Option<bool>,
+    /// Latency model: wait this long before answering each command APDU. Given without a
+    /// value: the full-speed USB CCID figure (see README.md "Latency model"). Default 0.
+    #[arg(long, num_args = 0..=1)]
+    apdu_latency_us: Option<Option<u64>>,
+    /// Latency model: and this long per byte of command and response. Given without a value:
+    /// the full-speed USB CCID figure. Default 0.
+    #[arg(long, num_args = 0..=1)]
+    byte_latency_us: Option<Option<u64>>,
+    /// Count command APDUs (and bytes, resets, by INS) in this JSON file, rewritten after every
+    /// APDU before its response is sent; continues from the file's counts.
+    #[arg(long)]
+    apdu_counter: Option<PathBuf>,
     /// Create (or update) the state file with the options above and exit without connecting
     /// to vpcd: the test rig uses it to prepare a token before plugging it in.
     #[arg(long, requires = "state")]
@@ -108,7 +122,21 @@ fn main() -> ExitCode {
             std::process::exit(0);
         });
     }
-    let opts = vpcd::SessionOpts { fail_after: args.fail_after, verbose: args.verbose };
+    let mut counter = match args.apdu_counter.as_deref().map(counter::Counter::open).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kagi-vtoken: APDU counter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Absent: 0 (answer at once); given without a value: the full-speed USB model.
+    let apdu_us = args.apdu_latency_us.map_or(0, |v| v.unwrap_or(latency::USB_FS_APDU_US));
+    let byte_us = args.byte_latency_us.map_or(0, |v| v.unwrap_or(latency::USB_FS_BYTE_US));
+    let latency = latency::Latency::from_us(apdu_us, byte_us);
+    if !latency.is_zero() {
+        eprintln!("kagi-vtoken: latency model: {apdu_us} µs per APDU + {byte_us} µs per byte");
+    }
+    let opts = vpcd::SessionOpts { fail_after: args.fail_after, verbose: args.verbose, latency };
     let timeout = Duration::from_secs(args.connect_timeout_secs);
     loop {
         let mut s = match vpcd::connect(&args.host, port, timeout) {
@@ -119,7 +147,7 @@ fn main() -> ExitCode {
             }
         };
         eprintln!("kagi-vtoken: inserted into vpcd at {}:{port}", args.host);
-        let end = vpcd::serve(&mut s, &mut card, &opts);
+        let end = vpcd::serve(&mut s, &mut card, &opts, &mut counter);
         card.reset();
         match end {
             Ok(vpcd::End::FailAfter) => return ExitCode::from(3),

@@ -4,6 +4,8 @@
 //! anything longer is a command APDU, answered with a response APDU.
 
 use crate::card::{self, Card};
+use crate::counter::Counter;
+use crate::latency::Latency;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub struct SessionOpts {
     pub fail_after: Option<u64>,
     /// Log every APDU and response to stderr.
     pub verbose: bool,
+    /// Wait before each response (the latency model; zero: answer at once).
+    pub latency: Latency,
 }
 
 /// Connects to vpcd, retrying until `timeout` has passed (vpcd may not be up yet).
@@ -84,10 +88,13 @@ fn write_msg(s: &mut TcpStream, payload: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Serves one connection until vpcd closes it or `fail_after` triggers.
-pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts) -> io::Result<End> {
+/// Serves one connection until vpcd closes it or `fail_after` triggers. With a counter, each
+/// exchange is counted before its response is sent (see `counter.rs`); with a latency model,
+/// the response leaves `latency.cost(..)` after the command arrived.
+pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts, counter: &mut Option<Counter>) -> io::Result<End> {
     let mut apdus: u64 = 0;
     while let Some(msg) = read_msg(s)? {
+        let received = Instant::now();
         match msg.as_slice() {
             [] => {}
             [CTRL_POWER_OFF] | [CTRL_POWER_ON] | [CTRL_RESET] => {
@@ -95,6 +102,9 @@ pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts) -> io::Resu
                     eprintln!("kagi-vtoken: control {:02x}", msg[0]);
                 }
                 card.reset();
+                if let Some(c) = counter {
+                    c.reset()?;
+                }
             }
             [CTRL_GET_ATR] => write_msg(s, &card::atr())?,
             [other] => eprintln!("kagi-vtoken: unknown control message {other:02x}"),
@@ -107,6 +117,13 @@ pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts) -> io::Resu
                 let resp = card.process(apdu);
                 if opts.verbose {
                     eprintln!("kagi-vtoken: > {}\nkagi-vtoken: < {}", hex::encode(apdu), hex::encode(&resp));
+                }
+                if let Some(c) = counter {
+                    c.apdu(apdu, resp.len())?;
+                }
+                if !opts.latency.is_zero() {
+                    let due = received + opts.latency.cost(apdu.len(), resp.len());
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
                 write_msg(s, &resp)?;
             }

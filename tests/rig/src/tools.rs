@@ -1,0 +1,95 @@
+//! Independent tools tests use to put "foreign" content on a token and to check it afterwards:
+//! yubico-piv-tool on a given reader, and openssl making keys and certificates neither Kagi nor
+//! the bank made.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::cmd::{run_with_timeout, CmdOutput};
+
+const T: Duration = Duration::from_secs(60);
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+/// Runs a tool and panics with its output unless it succeeds.
+#[track_caller]
+pub fn ok(prog: &str, args: &[&str]) -> CmdOutput {
+    let out = run_with_timeout(Command::new(prog).args(args), T).expect("run command");
+    out.assert_success(&format!("{prog} {}", args.join(" ")));
+    out
+}
+
+/// yubico-piv-tool on `reader`.
+pub fn ykpiv(reader: &str, args: &[&str]) -> CmdOutput {
+    let mut a = vec!["-r", reader];
+    a.extend_from_slice(args);
+    run_with_timeout(Command::new("yubico-piv-tool").args(&a), T).expect("run yubico-piv-tool")
+}
+
+/// Both output streams (yubico-piv-tool reports success on stderr).
+pub fn said(out: &CmdOutput) -> String {
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// A P-256 key (PEM) and a certificate for it, made with openssl: self-signed, or issued by a
+/// throwaway openssl CA "Other Company CA" kept in `dir`.
+pub fn openssl_key_and_cert(dir: &Path, name: &str, self_signed: bool) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key.pem"));
+    let cert = dir.join(format!("{name}.cert.pem"));
+    ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&key)]);
+    let subj = format!("/CN=foreign {name}/O=Other Company");
+    if self_signed {
+        ok("openssl", &["req", "-new", "-x509", "-key", p(&key), "-subj", &subj, "-days", "30", "-out", p(&cert)]);
+        return (key, cert);
+    }
+    let ca_key = dir.join("other-ca.key");
+    let ca = dir.join("other-ca.pem");
+    if !ca.exists() {
+        ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&ca_key)]);
+        ok("openssl", &["req", "-new", "-x509", "-key", p(&ca_key), "-subj", "/CN=Other Company CA", "-days", "30", "-out", p(&ca)]);
+    }
+    let csr = dir.join(format!("{name}.csr"));
+    ok("openssl", &["req", "-new", "-key", p(&key), "-subj", &subj, "-out", p(&csr)]);
+    ok("openssl", &["x509", "-req", "-in", p(&csr), "-CA", p(&ca), "-CAkey", p(&ca_key), "-days", "30", "-set_serial", "9", "-out", p(&cert)]);
+    (key, cert)
+}
+
+/// A PEM certificate as DER.
+pub fn der_of_pem_cert(pem: &Path) -> Vec<u8> {
+    let der = pem.with_extension("der");
+    ok("openssl", &["x509", "-in", p(pem), "-outform", "DER", "-out", p(&der)]);
+    std::fs::read(der).expect("read DER")
+}
+
+/// Foreign content loaded with yubico-piv-tool 2.2, as a customer's own YubiKey may carry it.
+pub struct Foreign {
+    /// Certificates (PEM files) of the keys in `9A` (self-signed) and `82` (another CA).
+    pub cert_9a: PathBuf,
+    pub cert_82: PathBuf,
+}
+
+/// Loads, with yubico-piv-tool and the factory management key: a key and a self-signed
+/// certificate in `9A`, a key and a certificate from another CA in `82`, a key without
+/// certificate in `83`, and a Key History of one on-card and one off-card retired key.
+pub fn load_foreign_content(reader: &str, dir: &Path) -> Foreign {
+    let (k9a, c9a) = openssl_key_and_cert(dir, "9a", true);
+    let (k82, c82) = openssl_key_and_cert(dir, "82", false);
+    let k83 = dir.join("83.key.pem");
+    ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&k83)]);
+    // yubico-piv-tool 2.2 takes one -i per run: key and certificate in separate runs.
+    for (slot, key, cert) in [("9a", &k9a, Some(&c9a)), ("82", &k82, Some(&c82)), ("83", &k83, None)] {
+        ykpiv(reader, &["-a", "import-key", "-s", slot, "-i", p(key)]).assert_success("import-key");
+        if let Some(c) = cert {
+            ykpiv(reader, &["-a", "import-certificate", "-s", slot, "-i", p(c)]).assert_success("import-certificate");
+        }
+    }
+    // Key History: C1 = 1 (82, certificate on card), C2 = 1 (83, certificate off card) + URL.
+    let kh = "c10101c20101f31b68747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
+    let kh_file = dir.join("kh.hex");
+    std::fs::write(&kh_file, kh).expect("write");
+    ykpiv(reader, &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
+    Foreign { cert_9a: c9a, cert_82: c82 }
+}
