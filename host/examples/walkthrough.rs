@@ -24,33 +24,48 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let pin = std::env::var("KAGI_DEMO_PIN").unwrap_or_else(|_| PIN.to_string());
+    let pin_env = std::env::var("KAGI_DEMO_PIN").ok();
     step(1, "start kagi-host as Chrome would (argv[1] = the extension origin)");
     let mut host = Host::spawn().map_err(|e| e.to_string())?;
     let hello = host.hello.clone().ok_or("no hello from the host")?;
     println!("    hello: protocol {} host {} capabilities {:?}", hello.protocol, hello.host_version, hello.capabilities);
 
-    step(2, "status");
-    let s: StatusResult = host.request(serde_json::json!({"cmd":"status"})).into_result().map_err(|e| e.message)?;
+    // The bank's CA (here a throwaway demo CA): every log-on and acquisition names it.
+    let ca = TestCa::new("Kagi Demo CA");
+    step(2, "status, naming the bank's CA");
+    let s: StatusResult = host
+        .request(serde_json::json!({"cmd":"status","issuers":issuers(&ca)}))
+        .into_result()
+        .map_err(|e| e.message)?;
     for r in &s.readers {
         println!("    reader {:<24} token: {}", r.name, if r.token_present { "yes" } else { "no" });
     }
-    let token = s.token.ok_or("no PIV token found: insert one (or let scripts/demo.sh start the virtual token)")?;
-    println!("    token GUID {}  PIN tries left {:?}", token.guid.unwrap_or_default(), token.pin_retries);
+    let token = s.tokens.into_iter().next().ok_or("no PIV token found: insert one (or let scripts/demo.sh start the virtual token)")?;
+    println!(
+        "    token GUID {}  PIN tries left {:?}  management key {:?}",
+        token.guid.unwrap_or_default(),
+        token.pin_retries,
+        token.management_key
+    );
     match &token.certificate {
         Some(c) => println!("    login certificate: {} (slot {}, until {})", c.subject.common_name.clone().unwrap_or_default(), c.slot, c.not_after),
         None => println!("    no certificate yet"),
     }
 
+    // A token still at the factory PIN gets the customer's PIN at its first acquisition.
+    let first_use = token.pin_default == Some(true);
+    let pin = pin_env.unwrap_or_else(|| if first_use { FACTORY_PIN.to_string() } else { PIN.to_string() });
     step(3, "enroll.begin: a new P-256 key pair on the token, CSR signed by it");
-    let begin: EnrollBeginResult = host
-        .request(serde_json::json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":pin,"algorithm":"P-256"}))
-        .into_result()
-        .map_err(|e| format!("{}: {}", e.code.as_str(), e.message))?;
+    let mut req = serde_json::json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":pin,"algorithm":"P-256","issuers":issuers(&ca)});
+    if first_use || pin == FACTORY_PIN {
+        // First use: the customer chooses a PIN before anything is written.
+        req["newPin"] = serde_json::json!(PIN);
+    }
+    let begin: EnrollBeginResult = host.request(req).into_result().map_err(|e| format!("{}: {}", e.code.as_str(), e.message))?;
+    let pin = if first_use || pin == FACTORY_PIN { PIN.to_string() } else { pin };
     println!("    key generated in retired slot {}; CSR {} bytes", begin.slot, unb64(&begin.csr).len());
 
-    step(4, "the bank's CA issues the certificate (here a throwaway demo CA)");
-    let ca = TestCa::new("Kagi Demo CA");
+    step(4, "the bank's CA issues the certificate");
     let cert = ca.issue(&begin.csr, 1, 0, 365);
     println!("    certificate {} bytes, sha256 {}", cert.len(), sha256_hex(&cert));
 
@@ -69,7 +84,7 @@ fn run() -> Result<(), String> {
     step(6, "authenticate: PIN + signature on the token over SHA-256(kagi-auth:1 ‖ H(origin) ‖ H(nonce))");
     let n = nonce();
     let login: LoginToken = host
-        .request(serde_json::json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":pin}))
+        .request(serde_json::json!({"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":pin,"issuers":issuers(&ca)}))
         .into_result()
         .map_err(|e| format!("{}: {}", e.code.as_str(), e.message))?;
     println!("    {} signature, {} bytes", serde_json::to_value(login.algorithm).unwrap_or_default(), unb64(&login.signature).len());

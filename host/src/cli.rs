@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::doctor;
 use crate::install::{self, paths::Browser, paths::Os, paths::Roots, paths::Scope};
-use crate::piv::ManagementKey;
 use crate::token::Tokens;
 
 const AFTER_HELP: &str = "\
@@ -20,8 +19,6 @@ Browsers start this program themselves with these arguments (native messaging):
 
 Environment:
   KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr)
-  KAGI_MANAGEMENT_KEY   PIV card management key as hex, optionally prefixed 3des: aes128:
-                        aes192: aes256: (default: the conventional default 3DES key)
 
 Exit status of doctor: 0 no problem (warnings allowed), 1 problems found.";
 
@@ -46,6 +43,21 @@ enum Command {
     Uninstall(InstallArgs),
     /// Check every link from the browser to the certificate and explain problems (ja/en).
     Doctor(DoctorArgs),
+    /// Token administration for a branch that hands out tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Replace the factory management key with a random one stored on the token behind the
+    /// PIN (what the first acquisition would do). Reads the PIN from the first line of standard
+    /// input; a token still at the factory PIN keeps it unless a new PIN follows on the second.
+    Init {
+        /// The reader holding the token (default: the only token inserted).
+        #[arg(long)]
+        reader: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +114,40 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Install(a) => install_cmd(&a, false),
         Command::Uninstall(a) => install_cmd(&a, true),
         Command::Doctor(a) => doctor_cmd(&a),
+        Command::Token(TokenCommand::Init { reader }) => token_init_cmd(reader.as_deref()),
+    }
+}
+
+/// `token init`: PIN (and an optional new PIN) from standard input, never from arguments
+/// (they show in process lists).
+fn token_init_cmd(reader: Option<&str>) -> ExitCode {
+    let mut lines = std::io::stdin().lines();
+    let mut next = || zeroize::Zeroizing::new(lines.next().and_then(|l| l.ok()).unwrap_or_default());
+    let (pin, new_pin) = (next(), next());
+    let run = || -> crate::Result<(String, bool)> {
+        let pin = crate::piv::Pin::new(pin.trim())?;
+        let new_pin = match new_pin.trim() {
+            "" => None,
+            p => {
+                kagi_proto::Pin::new(p).check_new().map_err(|_| crate::Error::PinWeak)?;
+                Some(crate::piv::Pin::new(p)?)
+            }
+        };
+        Tokens::new().init_token(reader, &pin, new_pin.as_ref())
+    };
+    match run() {
+        Ok((reader, true)) => {
+            println!("初期設定しました / initialised: {reader} (management key stored on the token behind the PIN)");
+            ExitCode::SUCCESS
+        }
+        Ok((reader, false)) => {
+            println!("初期設定済みです / already initialised: {reader}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("初期設定できませんでした / token init failed: {} ({e})", e.code().as_str());
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -179,8 +225,8 @@ fn install_cmd(a: &InstallArgs, remove: bool) -> ExitCode {
 
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
     let env = doctor::Env::detect(roots(&a.root), this_program());
-    // Doctor only reads the token's public data: the management key is never used.
-    let mut tokens = Tokens::new(ManagementKey::default());
+    // Doctor only reads the token's public data.
+    let mut tokens = Tokens::new();
     let report = doctor::run(&env, &mut tokens);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

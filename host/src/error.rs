@@ -31,6 +31,30 @@ pub enum Error {
     /// The PIN does not have the PIV format (6 to 8 digits).
     #[error("PIN must be 6 to 8 digits")]
     PinFormat,
+    /// The PUK is not 6 to 8 printable ASCII characters.
+    #[error("PUK must be 6 to 8 characters")]
+    PukFormat,
+    /// RESET RETRY COUNTER answered 63Cx: wrong PUK.
+    #[error("PUK incorrect, {retries} tries left")]
+    PukIncorrect { retries: u8 },
+    /// RESET RETRY COUNTER answered 6983 / 63C0.
+    #[error("PUK blocked")]
+    PukBlocked,
+    /// A new PIN that is the factory PIN or one digit repeated.
+    #[error("the new PIN is too easy to guess")]
+    PinWeak,
+    /// The token still has the factory PIN and the request brought no new one.
+    #[error("the token still has the factory PIN: choose a new PIN first")]
+    PinChangeRequired,
+    /// No retired slot Kagi may use is free.
+    #[error("no free key slot on the token: {0}")]
+    TokenFull(String),
+    /// The management key is neither the factory key nor stored behind the PIN.
+    #[error("the token's management key is not one Kagi can use: {0}")]
+    ManagementKeyUnknown(String),
+    /// Several of the bank's certificates or tokens match and the request chose none.
+    #[error("several tokens or certificates match: {0}")]
+    ChoiceRequired(String),
     /// 6982: an operation needed the PIN or the management key and did not have it.
     #[error("security status not satisfied for {0}")]
     SecurityStatus(&'static str),
@@ -86,7 +110,14 @@ impl Error {
             Error::NotPiv => ErrorCode::NotPiv,
             Error::PinIncorrect { retries } => ErrorCode::PinIncorrect { retries: *retries },
             Error::PinBlocked => ErrorCode::PinBlocked,
-            Error::PinFormat => ErrorCode::PinFormat,
+            Error::PinFormat | Error::PukFormat => ErrorCode::PinFormat,
+            Error::PukIncorrect { retries } => ErrorCode::PukIncorrect { retries: *retries },
+            Error::PukBlocked => ErrorCode::PukBlocked,
+            Error::PinWeak => ErrorCode::PinWeak,
+            Error::PinChangeRequired => ErrorCode::PinChangeRequired,
+            Error::TokenFull(_) => ErrorCode::TokenFull,
+            Error::ManagementKeyUnknown(_) => ErrorCode::ManagementKeyUnknown,
+            Error::ChoiceRequired(_) => ErrorCode::ChoiceRequired,
             Error::NoCertificate => ErrorCode::NoCertificate,
             Error::CertMismatch => ErrorCode::CertMismatch,
             Error::BadRequest(_) => ErrorCode::BadRequest,

@@ -4,6 +4,8 @@
 //! - [`card`]: the one transport trait, PIV sessions over it, and the PC/SC backend.
 //! - [`nm`]: native messaging on stdin/stdout.
 //! - [`service`]: request dispatch and the per-connection state.
+//! - [`token`]: what Kagi does with tokens (the bank's certificates only); [`issuer`]: whose
+//!   certificate is whose.
 //! - [`cli`], [`install`], [`doctor`]: the commands people and installers run (`install`,
 //!   `uninstall`, `doctor`).
 #![forbid(unsafe_code)]
@@ -14,6 +16,7 @@ pub mod csr;
 pub mod doctor;
 pub mod error;
 pub mod install;
+pub mod issuer;
 pub mod log;
 pub mod nm;
 pub mod piv;

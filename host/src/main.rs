@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use kagi_host::card::pcsc_backend;
 use kagi_host::nm::{self, Incoming};
-use kagi_host::piv::ManagementKey;
 use kagi_host::service::{oversize_reply, Service};
 use kagi_host::token::Tokens;
 use kagi_host::log;
@@ -30,13 +29,6 @@ fn main() -> ExitCode {
         log::error(&format!("refusing caller {caller:?}: not Kagi's extension"));
         return ExitCode::from(3);
     }
-    let management_key = match management_key() {
-        Ok(k) => k,
-        Err(e) => {
-            log::error(&format!("KAGI_MANAGEMENT_KEY: {e}"));
-            return ExitCode::from(2);
-        }
-    };
     log::info(&format!("started by {caller:?}"));
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -45,7 +37,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(management_key)) {
+    match rt.block_on(serve()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error(&format!("stdin/stdout: {e}"));
@@ -54,30 +46,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn management_key() -> kagi_host::Result<ManagementKey> {
-    let Ok(value) = std::env::var("KAGI_MANAGEMENT_KEY") else {
-        return Ok(ManagementKey::default());
-    };
-    let (alg, hex) = match value.split_once(':') {
-        Some((alg, hex)) => {
-            let alg = match alg {
-                "3des" => kagi_host::piv::ManagementAlgorithm::TripleDes,
-                "aes128" => kagi_host::piv::ManagementAlgorithm::Aes128,
-                "aes192" => kagi_host::piv::ManagementAlgorithm::Aes192,
-                "aes256" => kagi_host::piv::ManagementAlgorithm::Aes256,
-                other => return Err(kagi_host::Error::BadRequest(format!("unknown algorithm {other}"))),
-            };
-            (Some(alg), hex)
-        }
-        None => (None, value.as_str()),
-    };
-    ManagementKey::from_hex(hex, alg)
-}
-
-async fn serve(management_key: ManagementKey) -> std::io::Result<()> {
+async fn serve() -> std::io::Result<()> {
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(nm::write_frames(tokio::io::stdout(), out_rx));
-    let service = Service::new(Tokens::new(management_key), out_tx);
+    let service = Service::new(Tokens::new(), out_tx);
     service.send(Outgoing::Hello(Hello::current(VERSION)));
 
     // Reader and card changes: a blocking watcher thread feeds the event pump.

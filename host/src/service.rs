@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use kagi_proto::request::RequestError;
-use kagi_proto::{Command, Event, Outgoing, Reply, Request, WireError};
+use kagi_proto::{Command, Event, Outgoing, PinResult, Reply, Request, WireError};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::card::pcsc_backend::ReaderEvent;
 use crate::error::{Error, Result};
-use crate::token::{pin_from_wire, PendingEnrollment, Tokens};
+use crate::issuer::BankCas;
+use crate::token::{now, pin_from_wire, puk_from_wire, BeginRequest, PendingEnrollment, Tokens};
 
 /// Shared by the request handlers and the event pump of one connection.
 #[derive(Clone)]
@@ -71,18 +72,39 @@ impl Service {
     async fn execute(&self, req: Request) -> Result<Reply> {
         let id = req.id;
         match req.command {
-            Command::Status => {
-                let s = self.with_tokens(|t| t.status()).await?;
+            Command::Status { issuers } => {
+                let cas = issuers.as_ref().map(BankCas::from_wire).transpose()?;
+                let s = self.with_tokens(move |t| t.status(cas.as_ref())).await?;
                 Ok(Reply::ok(id, &s))
             }
-            Command::Authenticate { origin, nonce, pin } => {
+            Command::Authenticate { origin, nonce, pin, issuers, certificate } => {
+                let cas = BankCas::from_wire(&issuers)?;
                 let pin = pin_from_wire(&pin)?;
-                let token = self.with_tokens(move |t| t.authenticate(&origin, &nonce, &pin)).await?;
+                let token =
+                    self.with_tokens(move |t| t.authenticate(&origin, &nonce, &pin, &cas, certificate.as_ref())).await?;
                 Ok(Reply::ok(id, &token))
             }
-            Command::EnrollBegin { origin, pin, algorithm } => {
+            Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => {
+                let cas = BankCas::from_wire(&issuers)?;
+                let pin_is_factory = pin.is_factory();
                 let pin = pin_from_wire(&pin)?;
-                let (result, pending) = self.with_tokens(move |t| t.enroll_begin(&origin, &pin, algorithm)).await?;
+                let new_pin = new_pin.as_ref().map(pin_from_wire).transpose()?;
+                let unfinished = self.pending()?.as_ref().map(|p| (p.slot, p.guid));
+                let (result, pending) = self
+                    .with_tokens(move |t| {
+                        let req = BeginRequest {
+                            origin: &origin,
+                            cas: &cas,
+                            pin: &pin,
+                            pin_is_factory,
+                            new_pin: new_pin.as_ref(),
+                            algorithm,
+                            unfinished,
+                            at: now(),
+                        };
+                        t.enroll_begin(reader.as_deref(), &req)
+                    })
+                    .await?;
                 *self.pending()? = Some(pending);
                 Ok(Reply::ok(id, &result))
             }
@@ -108,17 +130,27 @@ impl Service {
                 }
                 Ok(Reply::ok(id, &result?))
             }
+            Command::PinChange { pin, new_pin, reader } => {
+                let pin = pin_from_wire(&pin)?;
+                let new_pin = pin_from_wire(&new_pin)?;
+                let reader = self.with_tokens(move |t| t.change_pin(reader.as_deref(), &pin, &new_pin)).await?;
+                Ok(Reply::ok(id, &PinResult { reader }))
+            }
+            Command::PinUnblock { puk, new_pin, reader } => {
+                let puk = puk_from_wire(&puk)?;
+                let new_pin = pin_from_wire(&new_pin)?;
+                let reader = self.with_tokens(move |t| t.unblock_pin(reader.as_deref(), &puk, &new_pin)).await?;
+                Ok(Reply::ok(id, &PinResult { reader }))
+            }
             _ => Err(Error::BadRequest(format!("command {} is not supported", req.command.name()))),
         }
     }
 
-    /// Turns a PC/SC watcher event into what the browser sees.
+    /// Turns a PC/SC watcher event into what the browser sees: presence and reader only (the
+    /// page asks `status` with its bank's issuers for details).
     pub async fn reader_event(&self, ev: ReaderEvent) {
         let event = match ev {
-            ReaderEvent::CardInserted { reader } => {
-                let token = self.inserted_summary(&reader).await;
-                Event::Inserted { reader, token: token.map(Box::new) }
-            }
+            ReaderEvent::CardInserted { reader } => Event::Inserted { reader },
             ReaderEvent::CardRemoved { reader } => Event::Removed { reader },
             ReaderEvent::ReaderAdded { reader } => Event::ReaderAdded { reader },
             ReaderEvent::ReaderRemoved { reader } => Event::ReaderRemoved { reader },
@@ -128,28 +160,6 @@ impl Service {
         self.send(Outgoing::Event(event));
     }
 }
-
-impl Service {
-    /// The summary for an `inserted` event. A card that pcscd has just reported may not answer
-    /// yet (still powering up, or reset by another program); it gets a few short retries.
-    /// `None` when it is not a PIV token or stays unreadable.
-    async fn inserted_summary(&self, reader: &str) -> Option<kagi_proto::TokenSummary> {
-        for attempt in 0..INSERTED_READ_ATTEMPTS {
-            let r = reader.to_owned();
-            match self.with_tokens(move |t| t.summary(&r)).await {
-                Ok(t) => return Some(t),
-                Err(Error::NotPiv) => return None,
-                Err(e) if attempt + 1 == INSERTED_READ_ATTEMPTS => {
-                    crate::log::info(&format!("inserted card in {reader}: {e}"));
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-            }
-        }
-        None
-    }
-}
-
-const INSERTED_READ_ATTEMPTS: u32 = 4;
 
 /// A refusal for a frame larger than the host accepts.
 pub fn oversize_reply(len: usize) -> Outgoing {

@@ -1,6 +1,6 @@
 //! Reading the parts of an X.509 certificate the customer and the host care about (RFC 5280).
 
-use der::Decode;
+use der::{Decode, Encode};
 use kagi_proto::{CertSummary, Subject};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
@@ -33,6 +33,18 @@ pub struct ParsedCert {
     pub public_key_bits: Vec<u8>,
     pub not_before: u64,
     pub not_after: u64,
+    /// DER of the issuer Name, compared with a CA's subject.
+    pub issuer_der: Vec<u8>,
+    /// DER of the subject Name (a CA certificate's subject is what its children name as issuer).
+    pub subject_der: Vec<u8>,
+    /// DER of the TBSCertificate: what the issuer signed.
+    pub tbs_der: Vec<u8>,
+    /// The certificate's signatureAlgorithm OID, dotted.
+    pub signature_algorithm: String,
+    /// The signatureValue BIT STRING contents.
+    pub signature: Vec<u8>,
+    /// The SubjectPublicKeyInfo algorithm OID, dotted (a CA's key may be other than Kagi's two).
+    pub spki_algorithm: String,
     summary_without_slot: CertSummary,
 }
 
@@ -77,7 +89,26 @@ impl ParsedCert {
             key_algorithm,
             sha256: hex::encode(Sha256::digest(der_bytes)),
         };
-        Ok(ParsedCert { der: der_bytes.to_vec(), key, public_key_bits, not_before, not_after, summary_without_slot })
+        let enc = |r: der::Result<Vec<u8>>| r.map_err(|e| Error::Malformed(format!("certificate: {e}")));
+        let signature = cert
+            .signature()
+            .as_bytes()
+            .ok_or_else(|| Error::Malformed("certificate: signature bit string has unused bits".into()))?
+            .to_vec();
+        Ok(ParsedCert {
+            der: der_bytes.to_vec(),
+            key,
+            public_key_bits,
+            not_before,
+            not_after,
+            issuer_der: enc(tbs.issuer().to_der())?,
+            subject_der: enc(tbs.subject().to_der())?,
+            tbs_der: enc(tbs.to_der())?,
+            signature_algorithm: cert.signature_algorithm().oid.to_string(),
+            signature,
+            spki_algorithm: alg,
+            summary_without_slot,
+        })
     }
 
     /// The summary shown to the customer, for the slot `slot` (hex key reference).

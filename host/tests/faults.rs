@@ -19,19 +19,20 @@ fn token_pulled_at_any_point_of_an_acquisition_loses_nothing() {
     let state = original.state_path().to_path_buf();
     let old = {
         let mut host = Host::spawn().unwrap();
+        change_pin(&mut host, FACTORY_PIN, PIN).into_result::<kagi_proto::PinResult>().unwrap();
         enroll(&mut host, &ca, "P-256", 1).1
     };
     original.pull().unwrap();
 
     let mut outcomes = Vec::new();
     // Cut the connection after N APDUs, over the whole begin + finish sequence.
-    for n in (2..=120).step_by(2) {
+    for n in (2..=240).step_by(2) {
         // Token first, then the host, which reads the token once when it starts watching: the
         // APDU count up to the acquisition is the same in every run.
         let mut faulty = VToken::builder().reader(0).state(&state).fail_after(n).spawn().unwrap();
         let mut host = Host::spawn().unwrap();
         host.wait_event(Duration::from_secs(10), |e| matches!(e, kagi_proto::Event::Inserted { .. })).expect("inserted");
-        let begin = enroll_begin(&mut host, "P-256");
+        let begin = enroll_begin(&mut host, &ca, "P-256");
         let finished = match begin.into_result::<kagi_proto::EnrollBeginResult>() {
             Ok(b) => {
                 let cert = ca.issue(&b.csr, 2, 0, 365);
@@ -58,10 +59,10 @@ fn token_pulled_at_any_point_of_an_acquisition_loses_nothing() {
         eprintln!("n={n}: cut={cut} finished={}", finished.is_some());
         // Plug the token back in (healthy) and log on.
         let mut healthy = VToken::builder().reader(0).state(&state).spawn().unwrap();
-        let s: StatusResult = status(&mut host);
-        let active = s.token.expect("token").certificate.expect("a certificate is still active");
+        let s: StatusResult = status_for(&mut host, &ca);
+        let active = only_token(s).certificate.expect("a certificate is still active");
         let nonce = nonce();
-        let login: LoginToken = authenticate(&mut host, &nonce, PIN).into_result().unwrap_or_else(|e| panic!("n={n}: {e:?}"));
+        let login: LoginToken = authenticate(&mut host, &ca, &nonce, PIN).into_result().unwrap_or_else(|e| panic!("n={n}: {e:?}"));
         verify_login(&login, ORIGIN, &nonce).unwrap_or_else(|e| panic!("n={n}: login does not verify: {e}"));
         let used = login.certificate_der().unwrap();
         match &finished {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use kagi_proto::LoginToken;
-use kagi_rig::{Host, Rig, VToken};
+use kagi_rig::Host;
 
 const HOSTS: usize = 10;
 const ROUNDS: usize = 100;
@@ -24,22 +24,20 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn ten_hosts_a_hundred_logons_each() {
-    let _rig = Rig::start().unwrap();
-    let _token = VToken::builder().reader(0).spawn().unwrap();
-    let ca = TestCa::new("Kagi Test CA");
-    let cert = {
-        let mut host = Host::spawn().unwrap();
-        enroll(&mut host, &ca, "P-256", 1).1
-    };
+    let (_rig, _token, mut first) = customer_token();
+    let ca = std::sync::Arc::new(TestCa::new("Kagi Test CA"));
+    let cert = enroll(&mut first, &ca, "P-256", 1).1;
+    drop(first);
     let workers: Vec<_> = (0..HOSTS)
         .map(|i| {
             let cert = cert.clone();
+            let ca = ca.clone();
             std::thread::spawn(move || {
                 let mut host = Host::spawn().unwrap();
                 let mut rss = Vec::new();
                 for round in 0..ROUNDS {
                     let n = nonce();
-                    let login: LoginToken = authenticate(&mut host, &n, PIN)
+                    let login: LoginToken = authenticate(&mut host, &ca, &n, PIN)
                         .into_result()
                         .unwrap_or_else(|e| panic!("host {i} round {round}: {e:?}"));
                     assert_eq!(login.certificate_der().unwrap(), cert);

@@ -5,6 +5,7 @@
 //! [`pcsc_backend`] is the real transport over PC/SC (the only module using the `pcsc` crate);
 //! [`memory`] is a scripted transport for tests.
 
+pub mod admin;
 pub mod memory;
 pub mod pcsc_backend;
 pub mod session;

@@ -10,14 +10,15 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::install::paths::{self, Browser, Os, Roots, Scope};
 
-/// The token side of the chain: `Tokens::status` on the real machine.
+/// The token side of the chain: `Tokens::status` on the real machine. Doctor names no bank,
+/// so the host reports no certificate (only a bank's own issuers reveal its certificates).
 pub trait TokenProbe {
     fn status(&mut self) -> Result<StatusResult>;
 }
 
 impl TokenProbe for crate::token::Tokens {
     fn status(&mut self) -> Result<StatusResult> {
-        crate::token::Tokens::status(self)
+        crate::token::Tokens::status(self, None)
     }
 }
 

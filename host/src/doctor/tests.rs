@@ -83,7 +83,15 @@ fn cert(nb: &str, na: &str) -> CertSummary {
 fn token_status(certificate: Option<CertSummary>) -> StatusResult {
     StatusResult {
         readers: vec![ReaderInfo { name: "Virtual PCD 00 00".into(), token_present: true }],
-        token: Some(TokenSummary { reader: "Virtual PCD 00 00".into(), guid: Some("3e1f".into()), pin_retries: Some(3), certificate }),
+        tokens: vec![TokenSummary {
+            reader: "Virtual PCD 00 00".into(),
+            guid: Some("3e1f".into()),
+            pin_retries: Some(3),
+            puk_retries: None,
+            pin_default: Some(false),
+            management_key: kagi_proto::ManagementKeyState::PinProtected,
+            certificate,
+        }],
     }
 }
 
@@ -282,10 +290,9 @@ fn token_chain_failures() {
     let cases: Vec<(Fake, Code)> = vec![
         (Fake(Err(Error::PcscUnavailable("no service".into()))), Code::PcscUnavailable),
         (Fake(Err(Error::Internal("boom".into()))), Code::PcscError),
-        (Fake(Ok(StatusResult { readers: vec![], token: None })), Code::NoReader),
-        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: false }], token: None })), Code::TokenAbsent),
-        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: true }], token: None })), Code::NotPiv),
-        (Fake(Ok(token_status(None))), Code::NoCertificate),
+        (Fake(Ok(StatusResult { readers: vec![], tokens: vec![] })), Code::NoReader),
+        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: false }], tokens: vec![] })), Code::TokenAbsent),
+        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: true }], tokens: vec![] })), Code::NotPiv),
     ];
     for (mut probe, code) in cases {
         let r = run(&e, &mut probe);
@@ -295,10 +302,15 @@ fn token_chain_failures() {
         assert_eq!(r.exit_code(), 1);
     }
     let mut blocked = token_status(Some(cert("2026-06-01T00:00:00Z", "2027-06-01T00:00:00Z")));
-    if let Some(t) = blocked.token.as_mut() {
+    if let Some(t) = blocked.tokens.first_mut() {
         t.pin_retries = Some(0);
     }
     assert_eq!(find(&run(&e, &mut Fake(Ok(blocked))), Code::PinBlocked).status, Status::Error);
+    // Doctor names no bank: the host shows no certificate, and doctor does not call that a
+    // problem of the token.
+    let r = run(&e, &mut Fake(Ok(token_status(None))));
+    assert_eq!(find(&r, Code::TokenOk).status, Status::Ok);
+    assert!(r.checks.iter().all(|c| c.code != Code::NoCertificate));
 }
 
 #[test]

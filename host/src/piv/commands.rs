@@ -14,6 +14,8 @@ pub const INS_SELECT: u8 = 0xA4;
 pub const INS_GET_DATA: u8 = 0xCB;
 pub const INS_PUT_DATA: u8 = 0xDB;
 pub const INS_VERIFY: u8 = 0x20;
+pub const INS_CHANGE_REFERENCE_DATA: u8 = 0x24;
+pub const INS_RESET_RETRY_COUNTER: u8 = 0x2C;
 pub const INS_GENERAL_AUTHENTICATE: u8 = 0x87;
 pub const INS_GENERATE: u8 = 0x47;
 pub const INS_GET_RESPONSE: u8 = 0xC0;
@@ -257,6 +259,24 @@ pub fn unverify_pin() -> Command {
     Command::new(0x00, INS_VERIFY, 0xFF, KEYREF_PIN)
 }
 
+/// SP 800-73-4 Part 2 §3.2.2 CHANGE REFERENCE DATA for the PIN:
+/// `00 24 00 80 10 <old PIN padded with FF> <new PIN padded with FF>`.
+pub fn change_pin(old: &Pin, new: &Pin) -> Command {
+    let mut data = Zeroizing::new(Vec::with_capacity(16));
+    data.extend_from_slice(&old.padded()[..]);
+    data.extend_from_slice(&new.padded()[..]);
+    Command::new(0x00, INS_CHANGE_REFERENCE_DATA, 0x00, KEYREF_PIN).with_data(data.to_vec())
+}
+
+/// SP 800-73-4 Part 2 §3.2.3 RESET RETRY COUNTER: `00 2C 00 80 10 <PUK (8 bytes)> <new PIN
+/// padded with FF>`: the PUK unblocks the PIN and sets it anew.
+pub fn unblock_pin(puk: &Pin, new: &Pin) -> Command {
+    let mut data = Zeroizing::new(Vec::with_capacity(16));
+    data.extend_from_slice(&puk.padded()[..]);
+    data.extend_from_slice(&new.padded()[..]);
+    Command::new(0x00, INS_RESET_RETRY_COUNTER, 0x00, KEYREF_PIN).with_data(data.to_vec())
+}
+
 // ---------------------------------------------------------------------------------------------
 // GENERAL AUTHENTICATE (signing)
 
@@ -312,6 +332,21 @@ mod tests {
 
     fn h(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    #[test]
+    fn pin_change_and_unblock_apdus() {
+        let old: Pin = "123456".parse().unwrap();
+        let new: Pin = "48291537".parse().unwrap();
+        assert_eq!(
+            &change_pin(&old, &new).to_bytes().unwrap()[..],
+            &h("00 24 00 80 10 313233343536FFFF 3438323931353337")[..]
+        );
+        let puk: Pin = "12345678".parse().unwrap();
+        assert_eq!(
+            &unblock_pin(&puk, &new).to_bytes().unwrap()[..],
+            &h("00 2C 00 80 10 3132333435363738 3438323931353337")[..]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod objects;
 pub mod pkcs1;
 pub mod status;
 pub mod tlv;
+pub mod yubikey;
 
 pub use apdu::{Command, Response};
 pub use commands::{Chuid, Discovery, KeyHistory, SelectInfo};

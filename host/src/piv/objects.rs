@@ -275,6 +275,16 @@ impl Pin {
         Ok(Pin { digits: b.to_vec() })
     }
 
+    /// Validate a PUK: 6–8 printable ASCII characters (SP 800-73-4 Part 2 §2.4.3 allows any
+    /// 8 bytes; YubiKey tools allow letters), else `Error::PukFormat`.
+    pub fn puk(puk: &str) -> Result<Self> {
+        let b = puk.as_bytes();
+        if !(6..=8).contains(&b.len()) || !b.iter().all(|c| c.is_ascii_graphic()) {
+            return Err(Error::PukFormat);
+        }
+        Ok(Pin { digits: b.to_vec() })
+    }
+
     /// SP 800-73-4 Part 2 §2.4.3: the PIN padded to 8 bytes with `FF`, as VERIFY sends it.
     pub fn padded(&self) -> Zeroizing<[u8; 8]> {
         let mut out = Zeroizing::new([0xFFu8; 8]);

@@ -1,13 +1,22 @@
-//! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader.
+//! Virtual PIV tokens: `kagi-vtoken` processes plugged into a vpcd reader, with contents a
+//! test chooses before the first plug-in (`contents.rs`) and read back afterwards.
 
 use crate::pcscd::{card_present, wait_card_state};
 use crate::paths::{target_dir, temp_dir, workspace_root};
 use crate::READERS;
+pub use contents::{
+    cert_tag, certificate_object, key_history_object, ManagementKey, SlotKey, TokenContents, TokenKey, ALG_3DES,
+    ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY, TAG_ADMIN_DATA,
+    TAG_KEY_HISTORY, TAG_PRINTED_INFO,
+};
+use contents::Contents;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
+
+mod contents;
 
 /// How long to wait for pcscd to notice an insertion or removal (it polls vpcd every ~0.4 s).
 const CARD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,6 +90,7 @@ pub struct VTokenBuilder {
     bin: Option<PathBuf>,
     verbose: bool,
     any_free: bool,
+    contents: Contents,
 }
 
 impl VTokenBuilder {
@@ -121,6 +131,66 @@ impl VTokenBuilder {
         self
     }
 
+    // ---- Contents, written into the state file before the first plug-in. Without any of
+    // these the token starts from its factory state (or the given state file as it is).
+
+    /// PIN (6–8 characters) instead of the factory `123456`.
+    pub fn pin(mut self, pin: &str) -> Self {
+        self.contents.pin = Some(pin.to_string());
+        self
+    }
+    /// PUK (6–8 characters) instead of the factory `12345678`.
+    pub fn puk(mut self, puk: &str) -> Self {
+        self.contents.puk = Some(puk.to_string());
+        self
+    }
+    /// Management key instead of the factory 3DES key.
+    pub fn management_key(mut self, key: ManagementKey) -> Self {
+        self.contents.mgmt = Some(key);
+        self
+    }
+    /// Does the token answer the YubiKey GET METADATA instruction (default: yes, a YubiKey 5)?
+    /// `false`: 6D00, like PIV cards that are not YubiKeys.
+    pub fn metadata(mut self, supported: bool) -> Self {
+        self.contents.metadata = Some(supported);
+        self
+    }
+    /// Does the token accept AES management keys (default: yes, a YubiKey 5.4+)? `false`: 3DES
+    /// only, like older YubiKeys (SET MANAGEMENT KEY with AES: 6A80).
+    pub fn aes_management_key(mut self, accepted: bool) -> Self {
+        self.contents.aes_mgmt = Some(accepted);
+        self
+    }
+    /// A private key in a slot (9A, 9C, 9D, 9E, 82–95), as if imported by another tool
+    /// (metadata origin "imported", the slot's default PIN policy); no certificate.
+    pub fn key(mut self, slot: u8, key: &SlotKey) -> Self {
+        assert!(cert_tag(slot).is_some(), "slot {slot:#04x} holds no asymmetric key");
+        self.contents.keys.insert(slot, key.clone());
+        self
+    }
+    /// A certificate (DER) in a slot's certificate object (`70 cert 71 00 FE 00`).
+    pub fn certificate(mut self, slot: u8, der: &[u8]) -> Self {
+        let tag = cert_tag(slot).unwrap_or_else(|| panic!("slot {slot:#04x} has no certificate object"));
+        self.contents.objects.insert(tag, certificate_object(der));
+        self
+    }
+    /// A key and its certificate in a slot (see [`SlotKey::certificate`] for one issued by a
+    /// CA of the test's choosing).
+    pub fn key_with_certificate(self, slot: u8, key: &SlotKey, der: &[u8]) -> Self {
+        self.key(slot, key).certificate(slot, der)
+    }
+    /// A data object's contents (what goes inside `53`), e.g. Printed Information or ADMIN DATA.
+    pub fn object(mut self, tag: u32, contents: &[u8]) -> Self {
+        self.contents.objects.insert(tag, contents.to_vec());
+        self
+    }
+    /// A written Key History object (otherwise the token computes one: on-card = retired
+    /// certificates present, off-card = 0). A URL is required by SP 800-73-4 when
+    /// `off_card` > 0.
+    pub fn key_history(self, on_card: u8, off_card: u8, url: Option<&str>) -> Self {
+        self.object(TAG_KEY_HISTORY, &key_history_object(on_card, off_card, url))
+    }
+
     /// Starts the token and waits until its reader reports a card present.
     pub fn spawn(mut self) -> io::Result<VToken> {
         if self.any_free {
@@ -144,6 +214,9 @@ impl VTokenBuilder {
             Some(b) => b.clone(),
             None => vtoken_bin()?,
         };
+        if !self.contents.is_empty() {
+            self.contents.write(&bin, &state)?;
+        }
         let mut t = VToken {
             cfg: self,
             bin,
@@ -187,6 +260,11 @@ impl VToken {
     /// The state file.
     pub fn state_path(&self) -> &Path {
         &self.state
+    }
+
+    /// What the token holds now (its state file; the token writes it after every change).
+    pub fn contents(&self) -> io::Result<TokenContents> {
+        TokenContents::read(&self.state)
     }
 
     /// The token's temporary directory (state file and log live here by default).

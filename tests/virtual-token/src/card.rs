@@ -1,9 +1,10 @@
 //! The PIV card application: command APDU parsing, chaining and the PIV commands of
-//! SP 800-73-4 Part 2 §3 (plus the few YubiKey extensions yubico-piv-tool needs).
+//! SP 800-73-4 Part 2 §3. The YubiKey extensions (GET METADATA, SET MANAGEMENT KEY, IMPORT
+//! ASYMMETRIC KEY, GET VERSION / SERIAL) are in `card_yubikey.rs`.
 
 use crate::crypto::{self, AsymKey, MgmtKey};
 use crate::objects::{self, TAG_DISCOVERY, TAG_KEY_HISTORY};
-use crate::state::{Persistent, Store};
+use crate::state::{KeyInfo, Persistent, Store};
 use crate::tlv;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -249,6 +250,9 @@ impl Card {
             0x47 => self.generate(p1, p2, data),
             0xFD => self.get_version(p1, p2),
             0xF8 => self.get_serial(p1, p2),
+            0xF7 => self.get_metadata(p1, p2),
+            0xFE => self.import_key(p1, p2, data),
+            0xFF => self.set_management_key(p1, p2, data),
             _ => Err(sw::INS_NOT_SUPPORTED),
         }
     }
@@ -268,7 +272,7 @@ impl Card {
         if data.len() < objects::MIN_AID_PREFIX || !objects::PIV_AID.starts_with(data) {
             return Err(sw::NOT_FOUND);
         }
-        Ok(objects::application_property_template())
+        Ok(objects::application_property_template(self.st.options.aes_management_key))
     }
 
     /// Decodes the `5C` tag list of GET DATA / PUT DATA (Part 2 §3.1.2): 1 or 3 tag bytes.
@@ -280,6 +284,8 @@ impl Card {
     }
 
     /// GET DATA (Part 2 §3.1.2): `5C tag` → the object (`53 L value`, Discovery as `7E L value`).
+    /// Objects whose read access rule is "PIN" (Part 1 Table 2, e.g. Printed Information
+    /// 5FC109) answer 6982 until the PIN is verified in this session, as a YubiKey does.
     fn get_data(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
         if (p1, p2) != (0x3F, 0xFF) {
             return Err(sw::INCORRECT_P1P2);
@@ -287,6 +293,9 @@ impl Card {
         let tag = Self::object_tag(tlv::expect_single(data, 0x5C).ok_or(sw::WRONG_DATA)?)?;
         if !objects::is_valid_object_tag(tag) {
             return Err(sw::NOT_FOUND);
+        }
+        if objects::read_needs_pin(tag) && !self.pin_verified {
+            return Err(sw::SECURITY_NOT_SATISFIED);
         }
         if let Some(v) = self.st.objects.get(&objects::tag_key(tag)) {
             return hex::decode(v).map_err(|_| sw::NO_PRECISE_DIAGNOSIS);
@@ -441,7 +450,9 @@ impl Card {
         Ok(Vec::new())
     }
 
-    /// RESET RETRY COUNTER (Part 2 §3.2.3): PUK ‖ new PIN unblocks the PIN.
+    /// RESET RETRY COUNTER (Part 2 §3.2.3): `00 2C 00 80 10 <PUK> <new PIN>` (P2 80 only: the
+    /// PIN is the one reference a PUK resets). A wrong PUK counts down the PUK's own counter
+    /// (63Cx); a blocked PUK answers 6983. The new PIN is not verified by this command.
     fn reset_retry_counter(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
         if (p1, p2) != (0x00, 0x80) {
             return Err(sw::INCORRECT_P1P2);
@@ -453,8 +464,44 @@ impl Card {
         self.check_ref(true, &data[..8])?;
         self.st.pin = new;
         self.st.pin_retries_left = self.st.pin_retries_max;
+        self.pin_verified = false;
+        self.pin_always_ok = false;
         self.persist()?;
         Ok(Vec::new())
+    }
+
+    /// Origin and policies of the key in `keyref` (a key from an older state file: generated,
+    /// with the slot's default policies).
+    fn key_info(&self, keyref: u8) -> KeyInfo {
+        self.st.key_info.get(&objects::keyref_key(keyref)).copied().unwrap_or(KeyInfo {
+            origin: objects::ORIGIN_GENERATED,
+            pin_policy: objects::default_pin_policy(keyref),
+            touch_policy: objects::TOUCH_NEVER,
+        })
+    }
+
+    /// Stores a new key (generated or imported) with its metadata.
+    fn store_key(&mut self, keyref: u8, key: AsymKey, info: KeyInfo) -> Result<(), u16> {
+        let k = objects::keyref_key(keyref);
+        self.st.keys.insert(k.clone(), key.to_stored());
+        self.st.key_info.insert(k, info);
+        self.keys.insert(keyref, key);
+        self.persist()
+    }
+
+    /// The YubiKey PIN and touch policy tags (AA, AB) of GENERATE and IMPORT, resolved for
+    /// `keyref`; 6A80 for a value a YubiKey 5.4 does not know.
+    fn policies(keyref: u8, items: &[tlv::Tlv]) -> Result<(u8, u8), u16> {
+        let one = |tag: u32| -> Result<Option<u8>, u16> {
+            match items.iter().find(|t| t.tag == tag).map(|t| t.value) {
+                None => Ok(None),
+                Some([v]) => Ok(Some(*v)),
+                Some(_) => Err(sw::WRONG_DATA),
+            }
+        };
+        let pin = objects::resolve_pin_policy(keyref, one(0xAA)?).ok_or(sw::WRONG_DATA)?;
+        let touch = objects::resolve_touch_policy(one(0xAB)?).ok_or(sw::WRONG_DATA)?;
+        Ok((pin, touch))
     }
 
     /// GENERAL AUTHENTICATE (Part 2 §3.2.4) with the dynamic authentication template `7C`.
@@ -474,10 +521,12 @@ impl Card {
         if key.alg() != alg {
             return Err(sw::INCORRECT_P1P2);
         }
-        // Access rules (Part 1 Table 4b): 9E none, 9C PIN-always, the others PIN.
-        let allowed = match keyref {
-            0x9E => true,
-            0x9C => self.pin_always_ok,
+        // Access rules (Part 1 Table 4b) as the key's YubiKey PIN policy: by default 9E never,
+        // 9C always (one VERIFY per use), the others once per session.
+        let pin_policy = self.key_info(keyref).pin_policy;
+        let allowed = match pin_policy {
+            objects::PIN_POLICY_NEVER => true,
+            objects::PIN_POLICY_ALWAYS => self.pin_always_ok,
             _ => self.pin_verified,
         };
         if !allowed {
@@ -490,7 +539,7 @@ impl Card {
         if !resp.is_empty() || challenge.is_empty() {
             return Err(sw::WRONG_DATA);
         }
-        if keyref == 0x9C {
+        if pin_policy == objects::PIN_POLICY_ALWAYS {
             self.pin_always_ok = false;
         }
         if !self.delay.is_zero() {
@@ -519,7 +568,8 @@ impl Card {
         challenge: Option<&[u8]>,
         response: Option<&[u8]>,
     ) -> CmdResult {
-        if alg != self.mgmt.alg {
+        let aes_refused = !self.st.options.aes_management_key && alg != crypto::ALG_3DES;
+        if alg != self.mgmt.alg || aes_refused {
             self.mgmt_pending = None;
             return Err(sw::INCORRECT_P1P2);
         }
@@ -574,7 +624,8 @@ impl Card {
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR (Part 2 §3.3.2): `AC { 80 alg }` → `7F49 { public key }`.
-    /// YubiKey policy tags (AA, AB) inside the template are accepted and ignored.
+    /// The YubiKey PIN / touch policy tags (AA, AB) inside the template are kept for GET
+    /// METADATA; the PIN policy is enforced, the touch policy only recorded.
     fn generate(&mut self, p1: u8, keyref: u8, data: &[u8]) -> CmdResult {
         if p1 != 0x00 || !objects::is_asym_key_ref(keyref) {
             return Err(sw::INCORRECT_P1P2);
@@ -591,6 +642,7 @@ impl Card {
         if alg != crypto::ALG_ECCP256 && alg != crypto::ALG_RSA2048 {
             return Err(sw::WRONG_DATA);
         }
+        let (pin_policy, touch_policy) = Self::policies(keyref, &items)?;
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
@@ -601,29 +653,19 @@ impl Card {
         })?;
         eprintln!("kagi-vtoken: generated alg {alg:02x} key in slot {keyref:02x} in {:?}", t0.elapsed());
         let out = tlv::encode(0x7F49, &key.public_template_content());
-        self.st.keys.insert(objects::keyref_key(keyref), key.to_stored());
-        self.keys.insert(keyref, key);
-        self.persist()?;
+        let info = KeyInfo { origin: objects::ORIGIN_GENERATED, pin_policy, touch_policy };
+        self.store_key(keyref, key, info)?;
         Ok(out)
     }
-
-    /// YubiKey GET VERSION (INS FD): three bytes major.minor.patch.
-    fn get_version(&self, p1: u8, p2: u8) -> CmdResult {
-        if (p1, p2) != (0, 0) {
-            return Err(sw::INCORRECT_P1P2);
-        }
-        Ok(VERSION.to_vec())
-    }
-
-    /// YubiKey GET SERIAL (INS F8): four bytes big-endian.
-    fn get_serial(&self, p1: u8, p2: u8) -> CmdResult {
-        if (p1, p2) != (0, 0) {
-            return Err(sw::INCORRECT_P1P2);
-        }
-        Ok(self.st.serial.to_be_bytes().to_vec())
-    }
 }
+
+#[path = "card_yubikey.rs"]
+mod yubikey;
 
 #[cfg(test)]
 #[path = "card_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "card_yubikey_tests.rs"]
+mod yubikey_tests;

@@ -3,12 +3,12 @@
 use super::*;
 use crate::crypto::{ALG_AES128, ALG_AES192, ALG_AES256};
 
-fn card() -> Card {
+pub(super) fn card() -> Card {
     Card::new(Store::new(None), Duration::ZERO).unwrap()
 }
 
 /// Sends one APDU; returns (data, SW).
-fn tx(c: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
+pub(super) fn tx(c: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
     let mut r = c.process(apdu);
     assert!(r.len() >= 2);
     let sw = u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]]);
@@ -17,7 +17,7 @@ fn tx(c: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
 }
 
 /// Builds a short APDU with Lc/data and Le 00, chaining (CLA 10) when data exceeds 255 bytes.
-fn cmd(c: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
+pub(super) fn cmd(c: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
     let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(255).collect() };
     let n = chunks.len();
     let mut last = (Vec::new(), 0);
@@ -44,28 +44,28 @@ fn cmd(c: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
     (data, s)
 }
 
-fn tlv_get(buf: &[u8], tag: u32) -> Vec<u8> {
+pub(super) fn tlv_get(buf: &[u8], tag: u32) -> Vec<u8> {
     tlv::parse_all(buf).unwrap().into_iter().find(|t| t.tag == tag).unwrap().value.to_vec()
 }
 
-fn select(c: &mut Card) {
+pub(super) fn select(c: &mut Card) {
     let (r, s) = cmd(c, 0xA4, 0x04, 0x00, &objects::PIV_AID);
     assert_eq!(s, sw::OK);
     assert_eq!(r[0], 0x61);
 }
 
-fn pin(p: &str) -> Vec<u8> {
+pub(super) fn pin(p: &str) -> Vec<u8> {
     let mut v = p.as_bytes().to_vec();
     v.resize(8, 0xFF);
     v
 }
 
-fn verify(c: &mut Card, p: &str) -> u16 {
+pub(super) fn verify(c: &mut Card, p: &str) -> u16 {
     cmd(c, 0x20, 0x00, 0x80, &pin(p)).1
 }
 
 /// Mutual authentication as yubico-piv-tool does it (Part 2 Appendix A.1).
-fn mutual_auth(c: &mut Card, key: &MgmtKey) -> u16 {
+pub(super) fn mutual_auth(c: &mut Card, key: &MgmtKey) -> u16 {
     let (r, s) = cmd(c, 0x87, key.alg, 0x9B, &[0x7C, 0x02, 0x80, 0x00]);
     assert_eq!(s, sw::OK);
     let witness_enc = tlv_get(&tlv_get(&r, 0x7C), 0x80);
@@ -83,7 +83,7 @@ fn mutual_auth(c: &mut Card, key: &MgmtKey) -> u16 {
 }
 
 /// External authentication as OpenSC's piv-tool does it (Part 2 Appendix A.2).
-fn external_auth(c: &mut Card, key: &MgmtKey) -> u16 {
+pub(super) fn external_auth(c: &mut Card, key: &MgmtKey) -> u16 {
     let (r, s) = cmd(c, 0x87, key.alg, 0x9B, &[0x7C, 0x02, 0x81, 0x00]);
     assert_eq!(s, sw::OK);
     let ch = tlv_get(&tlv_get(&r, 0x7C), 0x81);
@@ -91,7 +91,7 @@ fn external_auth(c: &mut Card, key: &MgmtKey) -> u16 {
     cmd(c, 0x87, key.alg, 0x9B, &tlv::encode(0x7C, &tlv::encode(0x82, &resp))).1
 }
 
-fn default_key() -> MgmtKey {
+pub(super) fn default_key() -> MgmtKey {
     MgmtKey::new(crypto::ALG_3DES, crypto::DEFAULT_MGMT_KEY.to_vec()).unwrap()
 }
 
@@ -244,11 +244,11 @@ fn mutual_auth_with_wrong_witness_fails() {
     assert!(!c.mgmt_authenticated);
 }
 
-fn generate(c: &mut Card, slot: u8, alg: u8) -> (Vec<u8>, u16) {
+pub(super) fn generate(c: &mut Card, slot: u8, alg: u8) -> (Vec<u8>, u16) {
     cmd(c, 0x47, 0x00, slot, &[0xAC, 0x03, 0x80, 0x01, alg])
 }
 
-fn sign(c: &mut Card, alg: u8, slot: u8, input: &[u8]) -> (Vec<u8>, u16) {
+pub(super) fn sign(c: &mut Card, alg: u8, slot: u8, input: &[u8]) -> (Vec<u8>, u16) {
     let mut inner = tlv::encode(0x82, &[]);
     tlv::push(&mut inner, 0x81, input);
     let (r, s) = cmd(c, 0x87, alg, slot, &tlv::encode(0x7C, &inner));
@@ -269,8 +269,8 @@ fn ecc_generate_and_sign_with_access_rules() {
     assert_eq!(cmd(&mut c, 0x47, 0x00, 0x9A, &[0xAC, 0x03, 0x80, 0x01]).1, sw::WRONG_DATA);
     let mut keys = BTreeMap::new();
     for slot in [0x9A, 0x9C, 0x9D, 0x9E, 0x82, 0x95] {
-        // YubiKey policy tags inside AC are accepted.
-        let (r, s) = cmd(&mut c, 0x47, 0x00, slot, &[0xAC, 0x09, 0x80, 0x01, 0x11, 0xAA, 0x01, 0x01, 0xAB, 0x01, 0x01]);
+        // YubiKey policy tags inside AC are accepted (00: the slot's default policies).
+        let (r, s) = cmd(&mut c, 0x47, 0x00, slot, &[0xAC, 0x09, 0x80, 0x01, 0x11, 0xAA, 0x01, 0x00, 0xAB, 0x01, 0x00]);
         assert_eq!(s, sw::OK);
         let point = tlv_get(tlv::expect_single(&r, 0x7F49).unwrap(), 0x86);
         assert_eq!(point.len(), 65);
@@ -401,7 +401,11 @@ fn random_apdus_never_panic() {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     };
     let mut c = card();
-    let seeds: [&[u8]; 6] = [
+    let seeds: [&[u8]; 10] = [
+        &[0x00, 0xF7, 0x00, 0x9A, 0x00],
+        &[0x00, 0xFF, 0xFF, 0xFF, 0x13, 0x08, 0x9B, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8],
+        &[0x00, 0xFE, 0x11, 0x9A, 0x05, 0x06, 0x03, 0x01, 0x02, 0x03],
+        &[0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x09, 0x00],
         &[0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0, 0, 3, 8],
         &[0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x02, 0x00],
         &[0x00, 0x87, 0x03, 0x9B, 0x04, 0x7C, 0x02, 0x80, 0x00],
@@ -427,7 +431,9 @@ fn random_apdus_never_panic() {
             (0..len).map(|_| rnd() as u8).collect()
         };
         if i % 500 == 0 {
-            // Sometimes be authenticated so deeper paths run too.
+            // Sometimes be authenticated so deeper paths run too (SET MANAGEMENT KEY may have
+            // changed the key: go back to the factory one first).
+            c.mgmt = default_key();
             let _ = mutual_auth(&mut c, &default_key());
             let _ = verify(&mut c, "123456");
             a.clear();

@@ -76,17 +76,32 @@ impl AsymKey {
     pub fn from_stored(s: &StoredKey) -> Result<Self, CryptoError> {
         let h = |x: &str| hex::decode(x).map_err(err);
         match s {
-            StoredKey::EccP256 { d } => Ok(AsymKey::EccP256(
-                p256::ecdsa::SigningKey::from_slice(&h(d)?).map_err(err)?,
-            )),
-            StoredKey::Rsa2048 { p, q, e } => {
-                let p = BoxedUint::from_be_slice_vartime(&h(p)?);
-                let q = BoxedUint::from_be_slice_vartime(&h(q)?);
-                let e = BoxedUint::from_be_slice_vartime(&h(e)?);
-                let k = rsa::PrivateKey::from_p_q(p, q, e).map_err(err)?;
-                Ok(AsymKey::Rsa2048(Box::new(k)))
-            }
+            StoredKey::EccP256 { d } => Self::from_ec_scalar(&h(d)?),
+            StoredKey::Rsa2048 { p, q, e } => Self::from_rsa_primes(&h(p)?, &h(q)?, &h(e)?),
         }
+    }
+
+    /// A P-256 key from its private scalar (big-endian, at most 32 bytes: a YubiKey IMPORT
+    /// sends it left-padded to 32).
+    pub fn from_ec_scalar(d: &[u8]) -> Result<Self, CryptoError> {
+        if d.is_empty() || d.len() > 32 {
+            return Err(CryptoError(format!("P-256 scalar of {} bytes", d.len())));
+        }
+        let mut full = [0u8; 32];
+        full[32 - d.len()..].copy_from_slice(d);
+        Ok(AsymKey::EccP256(p256::ecdsa::SigningKey::from_slice(&full).map_err(err)?))
+    }
+
+    /// An RSA key from its primes and public exponent; only 2048-bit moduli are accepted.
+    pub fn from_rsa_primes(p: &[u8], q: &[u8], e: &[u8]) -> Result<Self, CryptoError> {
+        let p = BoxedUint::from_be_slice_vartime(p);
+        let q = BoxedUint::from_be_slice_vartime(q);
+        let e = BoxedUint::from_be_slice_vartime(e);
+        let k = rsa::PrivateKey::from_p_q(p, q, e).map_err(err)?;
+        if k.size() != 256 {
+            return Err(CryptoError(format!("RSA modulus of {} bytes, not 256", k.size())));
+        }
+        Ok(AsymKey::Rsa2048(Box::new(k)))
     }
 
     /// The form written to the state file.
@@ -118,6 +133,34 @@ impl AsymKey {
                 let e = k.e().to_be_bytes_trimmed_vartime();
                 crate::tlv::push(&mut out, 0x81, &n);
                 crate::tlv::push(&mut out, 0x82, &e);
+            }
+        }
+        out
+    }
+
+    /// The key as YubiKey IMPORT ASYMMETRIC KEY data, built as ykpiv
+    /// `ykpiv_import_private_key` builds it: RSA `01 p, 02 q, 03 dP, 04 dQ, 05 qInv`, each
+    /// left-padded to 128 bytes; P-256 `06 d` (32 bytes). For tests of the import path.
+    #[cfg(test)]
+    pub fn import_template(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            AsymKey::EccP256(k) => crate::tlv::push(&mut out, 0x06, &k.to_bytes()),
+            AsymKey::Rsa2048(k) => {
+                let pad = |b: &BoxedUint| {
+                    let v = b.to_be_bytes_trimmed_vartime();
+                    let mut p = vec![0u8; 128usize.saturating_sub(v.len())];
+                    p.extend_from_slice(&v);
+                    p
+                };
+                let pr = k.primes();
+                let (p, q) = (pr[0].as_ref(), pr[1].as_ref());
+                let dp = k.dp().cloned().unwrap_or_default();
+                let dq = k.dq().cloned().unwrap_or_default();
+                let qinv = k.crt_coefficient().unwrap_or_default();
+                for (tag, v) in [(1u32, p), (2, q), (3, &dp), (4, &dq), (5, &qinv)] {
+                    crate::tlv::push(&mut out, tag, &pad(v));
+                }
             }
         }
         out

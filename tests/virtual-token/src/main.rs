@@ -46,12 +46,54 @@ struct Args {
     /// Log every APDU and response to stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Answer the YubiKey GET METADATA instruction (on: a YubiKey 5; off: 6D00 like other PIV
+    /// cards). Stored in the state file; without the flag the stored setting stays.
+    #[arg(long, value_parser = on_off)]
+    metadata: Option<bool>,
+    /// Accept AES management keys (on: a YubiKey 5.4+; off: 3DES only, like older YubiKeys).
+    /// Stored in the state file; without the flag the stored setting stays.
+    #[arg(long, value_parser = on_off)]
+    aes_management_key: Option<bool>,
+    /// Create (or update) the state file with the options above and exit without connecting
+    /// to vpcd: the test rig uses it to prepare a token before plugging it in.
+    #[arg(long, requires = "state")]
+    init_only: bool,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: expected on or off")),
+    }
+}
+
+/// Loads or creates the state and stores the options given on the command line.
+fn apply_options(store: &state::Store, args: &Args) -> Result<(), String> {
+    if args.metadata.is_none() && args.aes_management_key.is_none() && !args.init_only {
+        return Ok(());
+    }
+    let mut st = store.load_or_create()?;
+    if let Some(on) = args.metadata {
+        st.options.metadata = on;
+    }
+    if let Some(on) = args.aes_management_key {
+        st.options.aes_management_key = on;
+    }
+    store.save(&st).map_err(|e| format!("writing state: {e}"))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let port = args.port.unwrap_or(vpcd::BASE_PORT + args.reader);
     let store = state::Store::new(args.state.clone());
+    if let Err(e) = apply_options(&store, &args) {
+        eprintln!("kagi-vtoken: {e}");
+        return ExitCode::from(2);
+    }
+    if args.init_only {
+        return ExitCode::SUCCESS;
+    }
     let mut card = match card::Card::new(store, Duration::from_millis(args.delay_ms)) {
         Ok(c) => c,
         Err(e) => {

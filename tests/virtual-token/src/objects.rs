@@ -15,6 +15,64 @@ pub const TAG_CHUID: u32 = 0x5FC102;
 pub const TAG_DISCOVERY: u32 = 0x7E;
 /// Key History Object (SP 800-73-4 Part 1 §3.3.3).
 pub const TAG_KEY_HISTORY: u32 = 0x5FC10C;
+/// Printed Information (SP 800-73-4 Part 1 Table 3); YubiKey tools keep the PIN-protected
+/// management key in it (`88 { 89 <key> }`, ykman "pivman protected data").
+pub const TAG_PRINTED_INFO: u32 = 0x5FC109;
+/// YubiKey ADMIN DATA (ykman/yubico-piv-tool "pivman data", `80 { 81 <flags> ... }`): a
+/// vendor object with no access rule beyond PUT DATA's.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const TAG_ADMIN_DATA: u32 = 0x5FFF00;
+
+/// Data objects whose read access rule is "PIN" (SP 800-73-4 Part 1 Table 2 / Table 3:
+/// Cardholder Fingerprints, Cardholder Facial Image, Printed Information, Cardholder Iris
+/// Images; "PIN or OCC" where OCC exists, and this token has no OCC). Every other object
+/// reads freely ("Always").
+pub fn read_needs_pin(tag: u32) -> bool {
+    matches!(tag, 0x5FC103 | 0x5FC108 | TAG_PRINTED_INFO | 0x5FC121)
+}
+
+/// Key origins in YubiKey GET METADATA (tag 03).
+pub const ORIGIN_GENERATED: u8 = 1;
+pub const ORIGIN_IMPORTED: u8 = 2;
+
+/// YubiKey PIN policies (GENERATE / IMPORT tag AA, GET METADATA tag 02 byte 1).
+pub const PIN_POLICY_DEFAULT: u8 = 0;
+pub const PIN_POLICY_NEVER: u8 = 1;
+pub const PIN_POLICY_ONCE: u8 = 2;
+pub const PIN_POLICY_ALWAYS: u8 = 3;
+/// YubiKey touch policies (tag AB, GET METADATA tag 02 byte 2).
+pub const TOUCH_DEFAULT: u8 = 0;
+pub const TOUCH_NEVER: u8 = 1;
+pub const TOUCH_ALWAYS: u8 = 2;
+pub const TOUCH_CACHED: u8 = 3;
+
+/// The PIN policy a key gets when none is asked for: the access rules of SP 800-73-4
+/// Part 1 Table 4b as a YubiKey resolves them (9C always, 9E never, the others once).
+pub fn default_pin_policy(r: u8) -> u8 {
+    match r {
+        0x9C => PIN_POLICY_ALWAYS,
+        0x9E => PIN_POLICY_NEVER,
+        _ => PIN_POLICY_ONCE,
+    }
+}
+
+/// Resolves a requested PIN policy (AA) for a slot; `None` for values a YubiKey 5.4 rejects.
+pub fn resolve_pin_policy(r: u8, requested: Option<u8>) -> Option<u8> {
+    match requested.unwrap_or(PIN_POLICY_DEFAULT) {
+        PIN_POLICY_DEFAULT => Some(default_pin_policy(r)),
+        p @ (PIN_POLICY_NEVER | PIN_POLICY_ONCE | PIN_POLICY_ALWAYS) => Some(p),
+        _ => None,
+    }
+}
+
+/// Resolves a requested touch policy (AB); `None` for unknown values.
+pub fn resolve_touch_policy(requested: Option<u8>) -> Option<u8> {
+    match requested.unwrap_or(TOUCH_DEFAULT) {
+        TOUCH_DEFAULT => Some(TOUCH_NEVER),
+        t @ (TOUCH_NEVER | TOUCH_ALWAYS | TOUCH_CACHED) => Some(t),
+        _ => None,
+    }
+}
 
 /// Key references with asymmetric keys: 9A, 9C, 9D, 9E and retired 82–95 (Part 1 Table 4b).
 pub fn is_asym_key_ref(r: u8) -> bool {
@@ -95,14 +153,18 @@ pub fn key_history(on_card: u8) -> Vec<u8> {
 }
 
 /// The Application Property Template returned by SELECT (Part 2 §3.1.1, Part 1 Table 3 note):
-/// `61 { 4F PIX, 79 { 4F NIST RID }, 50 label, AC { 80 alg ..., 06 00 } }`.
-pub fn application_property_template() -> Vec<u8> {
+/// `61 { 4F PIX, 79 { 4F NIST RID }, 50 label, AC { 80 alg ..., 06 00 } }`; the AES
+/// management key algorithms are listed only when the token accepts them.
+pub fn application_property_template(aes_mgmt: bool) -> Vec<u8> {
     let mut v = Vec::new();
     tlv::push(&mut v, 0x4F, &PIV_AID[5..]);
     tlv::push(&mut v, 0x79, &tlv::encode(0x4F, &PIV_AID[..5]));
     tlv::push(&mut v, 0x50, b"Kagi virtual PIV");
     let mut algs = Vec::new();
     for a in [0x03u8, 0x08, 0x0A, 0x0C, 0x07, 0x11] {
+        if !aes_mgmt && matches!(a, 0x08 | 0x0A | 0x0C) {
+            continue;
+        }
         tlv::push(&mut algs, 0x80, &[a]);
     }
     tlv::push(&mut algs, 0x06, &[]);
@@ -130,5 +192,17 @@ mod tests {
         let inner = tlv::expect_single(&c, 0x53).unwrap();
         let items = tlv::parse_all(inner).unwrap();
         assert!(items.iter().any(|t| t.tag == 0x34 && t.value == [0x11; 16]));
+    }
+
+    #[test]
+    fn policies_resolve_like_a_yubikey() {
+        assert_eq!(resolve_pin_policy(0x9A, None), Some(PIN_POLICY_ONCE));
+        assert_eq!(resolve_pin_policy(0x9C, Some(0)), Some(PIN_POLICY_ALWAYS));
+        assert_eq!(resolve_pin_policy(0x9E, None), Some(PIN_POLICY_NEVER));
+        assert_eq!(resolve_pin_policy(0x82, Some(3)), Some(PIN_POLICY_ALWAYS));
+        assert_eq!(resolve_pin_policy(0x82, Some(4)), None);
+        assert_eq!(resolve_touch_policy(None), Some(TOUCH_NEVER));
+        assert_eq!(resolve_touch_policy(Some(9)), None);
+        assert!(read_needs_pin(TAG_PRINTED_INFO) && !read_needs_pin(TAG_ADMIN_DATA));
     }
 }

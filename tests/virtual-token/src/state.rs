@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 /// Retry limit for PIN and PUK.
 pub const DEFAULT_RETRIES: u8 = 3;
 
+/// Factory PIN and PUK (the conventional defaults of PIV tokens, YubiKey included).
+pub const DEFAULT_PIN: &str = "123456";
+pub const DEFAULT_PUK: &str = "12345678";
+
 /// Everything that survives a restart.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Persistent {
@@ -34,6 +38,55 @@ pub struct Persistent {
     /// Data objects by tag (hex "5fc102", "7e", ...): the whole stored TLV as GET DATA
     /// returns it (`53 L value`, or `7E L value` for Discovery).
     pub objects: BTreeMap<String, String>,
+    /// Touch policy of the management key as YubiKey GET METADATA reports it (1 never,
+    /// 2 always: SET MANAGEMENT KEY with P2 FE). Absent in older state files: never.
+    #[serde(default = "touch_never")]
+    pub mgmt_touch: u8,
+    /// Origin and policies of the keys in `keys`, by the same key reference. A key without
+    /// an entry (older state files) counts as generated with the slot's default policies.
+    #[serde(default)]
+    pub key_info: BTreeMap<String, KeyInfo>,
+    /// Which YubiKey behaviours this token has (absent: a YubiKey 5 with firmware 5.4).
+    #[serde(default)]
+    pub options: Options,
+}
+
+fn touch_never() -> u8 {
+    crate::objects::TOUCH_NEVER
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a key came from and when it may be used (YubiKey GET METADATA tags 02 and 03).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// 1 generated on the token, 2 imported (YubiKey `ORIGIN_GENERATED` / `ORIGIN_IMPORTED`).
+    pub origin: u8,
+    /// Resolved PIN policy: 1 never, 2 once per session, 3 always (before each use).
+    pub pin_policy: u8,
+    /// Resolved touch policy: 1 never, 2 always, 3 cached (recorded only: nobody touches).
+    pub touch_policy: u8,
+}
+
+/// Behaviours in which PIV tokens differ; the defaults are those of a YubiKey 5 (5.4.x).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Options {
+    /// Answers the YubiKey GET METADATA instruction (INS F7). Off: 6D00, like a PIV card
+    /// that is not a YubiKey (or a YubiKey before 5.3).
+    #[serde(default = "yes")]
+    pub metadata: bool,
+    /// Accepts AES management keys (SET MANAGEMENT KEY with alg 08/0A/0C, and GENERAL
+    /// AUTHENTICATE with them). Off: like a YubiKey before 5.4, 3DES only.
+    #[serde(default = "yes")]
+    pub aes_management_key: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { metadata: true, aes_management_key: true }
+    }
 }
 
 impl Persistent {
@@ -49,10 +102,10 @@ impl Persistent {
         );
         Ok(Persistent {
             version: 1,
-            pin: "123456".into(),
+            pin: DEFAULT_PIN.into(),
             pin_retries_max: DEFAULT_RETRIES,
             pin_retries_left: DEFAULT_RETRIES,
-            puk: "12345678".into(),
+            puk: DEFAULT_PUK.into(),
             puk_retries_max: DEFAULT_RETRIES,
             puk_retries_left: DEFAULT_RETRIES,
             mgmt_alg: crypto::ALG_3DES,
@@ -60,6 +113,9 @@ impl Persistent {
             serial,
             keys: BTreeMap::new(),
             objects,
+            mgmt_touch: crate::objects::TOUCH_NEVER,
+            key_info: BTreeMap::new(),
+            options: Options::default(),
         })
     }
 }
@@ -135,5 +191,20 @@ mod tests {
         assert_eq!(st, again);
         // No temp files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn older_state_files_get_yubikey_defaults() {
+        let mut v = serde_json::to_value(Persistent::fresh().unwrap()).unwrap();
+        let m = v.as_object_mut().unwrap();
+        for k in ["mgmt_touch", "key_info", "options"] {
+            m.remove(k);
+        }
+        let st: Persistent = serde_json::from_value(v).unwrap();
+        assert_eq!(st.options, Options { metadata: true, aes_management_key: true });
+        assert_eq!(st.mgmt_touch, crate::objects::TOUCH_NEVER);
+        assert!(st.key_info.is_empty());
+        let partial: Options = serde_json::from_str(r#"{"metadata":false}"#).unwrap();
+        assert!(!partial.metadata && partial.aes_management_key);
     }
 }

@@ -1,0 +1,125 @@
+//! The bank's CAs named by a request (`issuers`), the test "did this bank issue that
+//! certificate?", and the check of the token's own signatures against a certificate.
+//!
+//! A certificate on the token is the bank's only if its issuer Name equals one CA's subject
+//! byte for byte AND its signature verifies with that CA's key (RFC 5280 §6.1.3 (a)(1), (a)(4)):
+//! a look-alike CA with the same name but another key does not count. Supported signatures:
+//! ecdsa-with-SHA256 by a P-256 CA key and sha256WithRSAEncryption by an RSA CA key of 2048
+//! bits or more — what the demo bank's and Japanese banks' CAs use.
+
+use kagi_proto::Issuers;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::x509::{CertKey, ParsedCert};
+
+const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const OID_RSA_SHA256: &str = "1.2.840.113549.1.1.11";
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+
+/// A CA's public key, ready to verify.
+enum CaKey {
+    P256(p256::ecdsa::VerifyingKey),
+    Rsa(rsa::pkcs1v15::VerifyingKey<Sha256>),
+}
+
+struct Ca {
+    subject_der: Vec<u8>,
+    key: CaKey,
+}
+
+/// The bank's CA certificates from one request.
+pub struct BankCas {
+    cas: Vec<Ca>,
+}
+
+impl std::fmt::Debug for BankCas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BankCas({})", self.cas.len())
+    }
+}
+
+impl BankCas {
+    /// Parses the request's `issuers`. A certificate that does not parse, or whose key Kagi
+    /// cannot verify with, is the page's mistake: `BAD_REQUEST`.
+    pub fn from_wire(issuers: &Issuers) -> Result<BankCas> {
+        let mut cas = Vec::new();
+        for (i, der) in issuers.certificates().iter().enumerate() {
+            let bad = |why: String| Error::BadRequest(format!("issuers[{i}]: {why}"));
+            let cert = ParsedCert::parse(der).map_err(|e| bad(e.to_string()))?;
+            let key = ca_key(&cert).map_err(|e| bad(e.to_string()))?;
+            cas.push(Ca { subject_der: cert.subject_der, key });
+        }
+        Ok(BankCas { cas })
+    }
+
+    /// Whether one of these CAs issued `cert`: same issuer name, and its signature verifies.
+    pub fn issued(&self, cert: &ParsedCert) -> bool {
+        self.cas.iter().any(|ca| ca.subject_der == cert.issuer_der && ca.verifies(cert))
+    }
+}
+
+impl Ca {
+    fn verifies(&self, cert: &ParsedCert) -> bool {
+        match (&self.key, cert.signature_algorithm.as_str()) {
+            (CaKey::P256(vk), OID_ECDSA_SHA256) => {
+                use p256::ecdsa::signature::Verifier;
+                p256::ecdsa::Signature::from_der(&cert.signature).is_ok_and(|sig| vk.verify(&cert.tbs_der, &sig).is_ok())
+            }
+            (CaKey::Rsa(vk), OID_RSA_SHA256) => {
+                use rsa::signature::Verifier;
+                rsa::pkcs1v15::Signature::try_from(cert.signature.as_slice())
+                    .is_ok_and(|sig| vk.verify(&cert.tbs_der, &sig).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
+fn ca_key(cert: &ParsedCert) -> Result<CaKey> {
+    match cert.spki_algorithm.as_str() {
+        OID_EC_PUBLIC_KEY if cert.key == CertKey::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert.public_key_bits)
+            .map(CaKey::P256)
+            .map_err(|e| Error::Malformed(format!("CA P-256 key: {e}"))),
+        OID_RSA => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::traits::PublicKeyParts as _;
+            let pk = rsa::PublicKey::from_pkcs1_der(&cert.public_key_bits)
+                .map_err(|e| Error::Malformed(format!("CA RSA key: {e}")))?;
+            if pk.size() < 256 {
+                return Err(Error::Malformed("CA RSA key shorter than 2048 bits".into()));
+            }
+            Ok(CaKey::Rsa(rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk)))
+        }
+        other => Err(Error::Malformed(format!("CA key algorithm {other} is not supported (P-256 or RSA)"))),
+    }
+}
+
+/// Checks a signature the token made over `digest` (SHA-256) with `cert`'s key: a faulty card
+/// must never hand the bank a login token that cannot verify. `signature` is as the card
+/// returned it (DER ECDSA-Sig-Value, or the RSA PKCS#1 v1.5 signature).
+pub fn check_token_signature(cert: &ParsedCert, digest: &[u8; 32], signature: &[u8]) -> Result<()> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let bad = || Error::Internal("the token's signature does not verify with its certificate".into());
+    match cert.key {
+        CertKey::P256 => {
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert.public_key_bits).map_err(|_| bad())?;
+            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| bad())?;
+            vk.verify_prehash(digest, &sig).map_err(|_| bad())
+        }
+        CertKey::Rsa2048 => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            let pk = rsa::PublicKey::from_pkcs1_der(&cert.public_key_bits).map_err(|_| bad())?;
+            let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk);
+            let sig = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| bad())?;
+            vk.verify_prehash(digest, &sig).map_err(|_| bad())
+        }
+        CertKey::Other => Err(Error::NoCertificate),
+    }
+}
+
+/// SHA-256 of a DER certificate, lowercase hex: how a request names a certificate.
+pub fn cert_id(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}

@@ -1,0 +1,119 @@
+//! Where a new key may go, and announcing it in the Key History object.
+//!
+//! A new key goes into a retired slot (`82`..`95`, SP 800-73-4 Part 1 §3.3.3) that holds
+//! nothing — no certificate, not counted by the Key History object (keys with on-card or
+//! off-card certificates), and, where the token answers YubiKey GET METADATA, no key — or into a
+//! retired slot holding one of the same bank's superseded certificates. Never `9A`, `9C`, `9D`,
+//! `9E`, never a slot with another issuer's certificate or key. The lowest such slot is used.
+
+use crate::card::{PivSession, Transport};
+use crate::error::{Error, Result};
+use crate::issuer::BankCas;
+use crate::piv::objects::TAG_KEY_HISTORY;
+use crate::piv::{tlv, RetiredIndex, Slot};
+use crate::token::certs::{SlotCert, TokenCerts, RETIRED_SLOTS};
+use crate::x509::ParsedCert;
+
+/// What a retired slot holds, as far as choosing a slot is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupant {
+    /// Nothing: free for a new key.
+    Free,
+    /// One of the bank's superseded certificates: its key may be replaced.
+    Superseded,
+    /// Anything else (another issuer's certificate or key, the bank's login certificate, a key
+    /// the Key History counts): never touched.
+    Taken,
+}
+
+/// Chooses the slot for a new key. `pending` is a slot this host generated a key into for an
+/// acquisition that did not finish (reusable: Kagi put that key there).
+pub fn target_slot<T: Transport + ?Sized>(
+    s: &mut PivSession<'_, T>,
+    certs: &TokenCerts,
+    cas: &BankCas,
+    at: u64,
+    pending: Option<Slot>,
+) -> Result<Slot> {
+    let counted = certs.counted_by_history();
+    let mut metadata_supported = None;
+    for n in 1..=RETIRED_SLOTS {
+        let Some(index) = RetiredIndex::new(n) else { break };
+        let slot = Slot::Retired(index);
+        let occupant = if Some(slot) == pending {
+            Occupant::Free
+        } else if let Some(c) = certs.in_slot(slot) {
+            classify_cert(certs, cas, c, at)
+        } else if n <= counted {
+            Occupant::Taken
+        } else {
+            // Not announced: check the object itself (a tool may have written a certificate
+            // without updating the Key History), then the key.
+            match s.read_certificate(slot)? {
+                Some(der) => match ParsedCert::parse(&der) {
+                    Ok(cert) => classify_cert(certs, cas, &SlotCert { slot, cert }, at),
+                    Err(_) => Occupant::Taken,
+                },
+                None => key_occupant(s, slot, &mut metadata_supported)?,
+            }
+        };
+        if occupant != Occupant::Taken {
+            return Ok(slot);
+        }
+    }
+    Err(Error::TokenFull(
+        "every retired key slot holds another issuer's key or certificate, or the bank's current one".into(),
+    ))
+}
+
+fn classify_cert(certs: &TokenCerts, cas: &BankCas, c: &SlotCert, at: u64) -> Occupant {
+    if certs.superseded(cas, c, at) {
+        Occupant::Superseded
+    } else {
+        Occupant::Taken
+    }
+}
+
+/// A slot without certificate: free unless GET METADATA shows a key in it. Tokens without
+/// GET METADATA cannot say; the Key History is then all Kagi can go by.
+fn key_occupant<T: Transport + ?Sized>(
+    s: &mut PivSession<'_, T>,
+    slot: Slot,
+    supported: &mut Option<bool>,
+) -> Result<Occupant> {
+    if *supported == Some(false) {
+        return Ok(Occupant::Free);
+    }
+    if *supported == None {
+        // An empty slot and an unknown instruction both answer "nothing"; tell them apart once
+        // with the management key's metadata, which every YubiKey with the instruction has.
+        *supported = Some(s.metadata(crate::piv::objects::KEYREF_MANAGEMENT)?.is_some());
+        if *supported == Some(false) {
+            return Ok(Occupant::Free);
+        }
+    }
+    Ok(match s.metadata(slot.key_ref())? {
+        Some(_) => Occupant::Taken,
+        None => Occupant::Free,
+    })
+}
+
+/// Makes the Key History object (SP 800-73-4 Part 1 §3.3.3) count `slot` among the keys with
+/// on-card certificates. Written before the certificate itself: a token pulled in between then
+/// announces a slot that is still empty, which readers skip, rather than hiding a certificate
+/// that is there. The off-card count is kept as it is.
+pub fn announce_retired_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, slot: Slot) -> Result<()> {
+    let Slot::Retired(index) = slot else { return Ok(()) };
+    let old = s.read_key_history()?;
+    let on_card = old.as_ref().map(|h| h.keys_with_on_card_certs).unwrap_or(0);
+    if on_card >= index.get() {
+        return Ok(());
+    }
+    let mut value = tlv::encode(0xC1, &[index.get()]);
+    let off_card = old.as_ref().map(|h| h.keys_with_off_card_certs).unwrap_or(0);
+    tlv::encode_into(0xC2, &[off_card.min(RETIRED_SLOTS - index.get())], &mut value);
+    if let Some(url) = old.and_then(|h| h.off_card_cert_url) {
+        tlv::encode_into(0xF3, &url, &mut value);
+    }
+    s.put_data(TAG_KEY_HISTORY, &value)
+}
