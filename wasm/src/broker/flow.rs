@@ -549,6 +549,14 @@ impl Broker {
                 self.finish_ok(out);
             }
             (Err(e), Phase::Working) => match code_of(&e) {
+                // No tries left is a blocked PIN, however the token put it.
+                "PIN_INCORRECT" if small(e.get("retries")) == Some(0) => {
+                    s.retries = Some(0);
+                    s.error = Some(json!({"code": "PIN_BLOCKED"}));
+                    s.phase = Phase::Blocked;
+                    self.update_window(out);
+                    self.progress(out);
+                }
                 "PIN_INCORRECT" | "PIN_FORMAT" | "PIN_WEAK" | "PIN_CHANGE_REQUIRED" => {
                     // Ask again in the same window; the page keeps waiting without a timeout.
                     if let Some(r) = small(e.get("retries")) {
