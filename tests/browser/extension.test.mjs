@@ -252,7 +252,7 @@ test("login: PIN window for ログオン, kagi-auth:1 token with the bank's cert
 });
 
 test("closing the PIN window cancels", async () => {
-  const pending = run(allowed, "return kagi.authenticate(arg)", nonce());
+  const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   const win = await nextPinWindow(async () => {});
   await win.waitForSelector("#cancel");
   await win.click("#cancel");
