@@ -14,12 +14,11 @@
 //! shows that token without that certificate (replaced by a renewal or deleted); a token merely
 //! pulled out keeps it, so a customer who removes the token after each session is not asked again.
 
-use std::collections::BTreeMap;
-
 use kagi_proto::{CertId, Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
 use serde_json::{json, Value};
 
 use super::page::{pin_shape_ok, puk_shape_ok, take_new_pin, take_pin};
+use super::table::Table;
 use super::{code_of, error, reply_err, reply_ok, Broker, Effect, PortId, Purpose, ISSUE_TIMEOUT_MS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,12 +176,12 @@ struct Choice {
 
 /// Remembered certificate choices, per bank origin.
 #[derive(Debug, Default)]
-pub(super) struct Choices(BTreeMap<String, Choice>);
+pub(super) struct Choices(Table<String, Choice>);
 
 impl Choices {
     /// From the stored form `{"<origin>": {sha256, guid, reader}}`; malformed entries are dropped.
     pub(super) fn from_value(v: &Value) -> Choices {
-        let mut m = BTreeMap::new();
+        let mut m = Table::default();
         for (origin, c) in v.as_object().into_iter().flatten() {
             if let (Some(sha256), Some(reader)) = (c.get("sha256").and_then(text), c.get("reader").and_then(text)) {
                 m.insert(origin.clone(), Choice { sha256, guid: c.get("guid").and_then(text), reader });
@@ -193,7 +192,7 @@ impl Choices {
 
     fn to_value(&self) -> Value {
         let mut m = serde_json::Map::new();
-        for (origin, c) in &self.0 {
+        for (origin, c) in self.0.iter() {
             m.insert(origin.clone(), json!({"sha256": c.sha256, "guid": c.guid, "reader": c.reader}));
         }
         Value::Object(m)
@@ -259,7 +258,7 @@ impl Broker {
         if candidates.is_empty() {
             return self.fail_session(error("NO_CERTIFICATE", "the token holds none of the bank's certificates"), out);
         }
-        let remembered = self.choices.0.get(&origin).map(|c| c.sha256.clone());
+        let remembered = self.choices.0.get(origin.as_str()).map(|c| c.sha256.clone());
         let by_choice = candidates.iter().position(|c| c.sha256.is_some() && c.sha256 == remembered);
         let chosen = if with_cert == 1 {
             candidates.iter().position(|c| c.sha256.is_some())
@@ -541,7 +540,7 @@ impl Broker {
                 let token = s.candidate().cloned();
                 let new_sha = r["certificate"]["sha256"].as_str().map(str::to_owned);
                 if let (Some(mut t), Some(sha)) = (token, new_sha) {
-                    if self.choices.0.get(&origin).is_some_and(|c| t.same_token(c)) {
+                    if self.choices.0.get(origin.as_str()).is_some_and(|c| t.same_token(c)) {
                         t.sha256 = Some(sha);
                         self.remember_choice(&origin, &t, out);
                     }
@@ -549,6 +548,14 @@ impl Broker {
                 self.finish_ok(out);
             }
             (Err(e), Phase::Working) => match code_of(&e) {
+                // No tries left is a blocked PIN, however the token put it.
+                "PIN_INCORRECT" if small(e.get("retries")) == Some(0) => {
+                    s.retries = Some(0);
+                    s.error = Some(json!({"code": "PIN_BLOCKED"}));
+                    s.phase = Phase::Blocked;
+                    self.update_window(out);
+                    self.progress(out);
+                }
                 "PIN_INCORRECT" | "PIN_FORMAT" | "PIN_WEAK" | "PIN_CHANGE_REQUIRED" => {
                     // Ask again in the same window; the page keeps waiting without a timeout.
                     if let Some(r) = small(e.get("retries")) {

@@ -38,7 +38,7 @@ impl Broker {
 
     fn broadcast_host_note(&self, out: &mut Vec<Effect>) {
         let note = self.host_note();
-        for (&port, info) in &self.ports {
+        for (&port, info) in self.ports.iter() {
             if info.kind == PortKind::Popup {
                 out.push(Effect::ToPort(port, note.clone()));
             }
@@ -87,7 +87,7 @@ impl Broker {
             "inserted" | "removed" => Some(json!({"type": event, "reader": msg.get("reader").cloned().unwrap_or(Value::Null)})),
             _ => None,
         };
-        for (&port, info) in &self.ports {
+        for (&port, info) in self.ports.iter() {
             if !info.subscribed {
                 continue;
             }

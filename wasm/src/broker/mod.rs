@@ -15,8 +15,7 @@
 mod flow;
 mod host;
 mod page;
-
-use std::collections::BTreeMap;
+pub(crate) mod table;
 
 use serde_json::{json, Value};
 
@@ -24,6 +23,7 @@ use crate::origin::Allowlist;
 pub use flow::Phase;
 use flow::{Choices, Session};
 use page::PageRequest;
+use table::Table;
 
 pub type PortId = u32;
 
@@ -128,9 +128,9 @@ pub struct Broker {
     host: HostState,
     backoff_ms: u64,
     next_id: u64,
-    pending: BTreeMap<u64, Pending>,
+    pending: Table<u64, Pending>,
     queued: Vec<QueuedRequest>,
-    ports: BTreeMap<PortId, PortInfo>,
+    ports: Table<PortId, PortInfo>,
     session: Option<Session>,
     next_session: u64,
     allow: Allowlist,
@@ -170,9 +170,9 @@ impl Broker {
             host: HostState::Idle,
             backoff_ms: BACKOFF_MIN_MS,
             next_id: 1,
-            pending: BTreeMap::new(),
+            pending: Table::default(),
             queued: Vec::new(),
-            ports: BTreeMap::new(),
+            ports: Table::default(),
             session: None,
             next_session: 1,
             allow: Allowlist::default(),

@@ -431,6 +431,15 @@ fn blocked_pin_offers_the_unblock_then_logs_on_with_the_new_pin() {
 }
 
 #[test]
+fn no_tries_left_is_a_blocked_pin() {
+    let mut b = ready();
+    login_until_pin(&mut b);
+    let e = b.port_message(WINDOW, json!({"type":"pin","pin":"000000"}), 20);
+    let e = host_error(&mut b, id_of(&the_host_request(&e)), json!({"code":"PIN_INCORRECT","retries":0,"message":"x"}), 21);
+    assert_eq!((view(&e)["phase"].as_str(), view(&e)["error"]["code"].as_str()), (Some("blocked"), Some("PIN_BLOCKED")));
+}
+
+#[test]
 fn a_blocked_puk_ends_the_session() {
     let mut b = ready();
     let e = until_window(&mut b, "authenticate", login_args(), one_token(0, true));

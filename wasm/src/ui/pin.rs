@@ -216,8 +216,7 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
 
 fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
     let form = el("div", "pin", "");
-    add(&form, &with_id(el("p", "error", &i18n::error_text(lang, "PIN_BLOCKED", None)), "blocked"));
-    add(&form, &el("p", "", t(lang, Msg::BlockedIntro)));
+    add(&form, &with_id(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
     let puk = dom::secret_input(&form, "puk", t(lang, Msg::PukLabel), t(lang, Msg::PukHint));
     let puk_retries = small(&v["pukRetries"]);
     if let Some(r) = puk_retries {
