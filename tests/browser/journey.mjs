@@ -439,8 +439,19 @@ step("6. renewal: the bank's clock in the window, renewal offered; the old certi
   await typePin(win, PIN);
   await withTimeout(gate.arrived, 90_000, "the CSR never reached the bank");
   await login.waitUntil("progress: issue", () => document.getElementById("acquire-progress")?.dataset.step === "issue", null, 5000);
+  // OpenSC sees the old certificate and, beside the new key, Kagi's self-signed placeholder
+  // (which marks the slot as Kagi's until the bank's certificate replaces it); no new bank
+  // certificate yet.
   const held = tokenCertificates();
-  assert.deepEqual(held.map((c) => c.serial), [journey.firstSerial], "only the old certificate is on the token");
+  const ca = new crypto.X509Certificate(fs.readFileSync(path.join(bank.dataDir, "ca-cert.pem")));
+  const fromBank = held.filter((c) => c.x509.checkIssued(ca) && c.x509.verify(ca.publicKey));
+  assert.deepEqual(fromBank.map((c) => c.serial), [journey.firstSerial], "only the old certificate of the bank is on the token");
+  const others = held.filter((x) => !fromBank.includes(x));
+  assert.equal(others.length, 1, `one placeholder beside the new key: ${held.map((c) => c.subject).join(" | ")}`);
+  for (const c of others) {
+    assert.match(c.subject, /CN=Kagi acquisition in progress/, `unexpected certificate on the token: ${c.subject}`);
+    assert.ok(c.x509.checkIssued(c.x509), "the placeholder is self-signed");
+  }
   assert.equal(bank.customers()[0].certificates.length, 1);
 
   // Meanwhile, in a second browser profile (another window the customer has open), log on: the
