@@ -8,7 +8,9 @@
 // Environment: KAGI_JOURNEY_BROWSER (default chromium); KAGI_JOURNEY_DIR (bank data, token state,
 // profiles; default a fresh temporary directory removed afterwards); KAGI_SCREENSHOTS (default
 // build/screenshots/<browser>). Steps run in order on one bank, one token and one browser
-// profile; after a failed step the rest are skipped.
+// profile (step 9 adds a second bank and a second token in the second reader); after a failed
+// step the rest are skipped. The token starts new (PIN 123456, PUK 12345678): the first
+// acquisition sets the customer's own PIN, which the later steps use.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
