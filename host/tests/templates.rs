@@ -244,7 +244,9 @@ fn every_template_parses_and_its_kagi_settings_match_the_schema() {
                 dedup.dedup();
                 assert_eq!(uuids.len(), dedup.len(), "{rel}: duplicate PayloadUUID");
             }
-            "xml" => {
+            // MSI sources (scripts/build-msi.sh builds them; the Windows suite installs them) and
+            // Group Policy templates (their registry keys are checked below).
+            "xml" | "wxs" | "admx" | "adml" => {
                 xml_well_formed(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
             }
             "reg" => {
@@ -276,6 +278,37 @@ fn native_host_templates_are_what_install_writes() {
         let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert_eq!(text, HostManifest::kagi(family, "/usr/bin/kagi-host").render(), "{}", f.display());
     }
+    // The MSI's, installed beside kagi-host.exe and naming it relative to themselves.
+    let win = dir.join("windows");
+    for (name, family) in [(format!("{NATIVE_HOST_NAME}.json"), Family::Chromium), (format!("{NATIVE_HOST_NAME}.firefox.json"), Family::Firefox)] {
+        let f = win.join(name);
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(text, HostManifest::kagi(family, "kagi-host.exe").render(), "{}", f.display());
+    }
+}
+
+#[test]
+fn msi_sources_register_the_manifests_the_installer_ships() {
+    let dir = repo().join("manifests/windows");
+    let machine = std::fs::read_to_string(dir.join("kagi-host.wxs")).unwrap();
+    let user = std::fs::read_to_string(dir.join("kagi-host-user.wxs")).unwrap();
+    // Per machine: HKLM value of each browser's key names the manifest in the install directory.
+    for vendor in [r"Google\Chrome", "Chromium", r"Microsoft\Edge"] {
+        let key = format!(r#"Root="HKLM" Key="Software\{vendor}\NativeMessagingHosts\{NATIVE_HOST_NAME}" Type="string" Value="[INSTALLDIR]{NATIVE_HOST_NAME}.json""#);
+        assert!(machine.contains(&key), "kagi-host.wxs lacks {key}");
+    }
+    let ff = format!(r#"Root="HKLM" Key="Software\Mozilla\NativeMessagingHosts\{NATIVE_HOST_NAME}" Type="string" Value="[INSTALLDIR]{NATIVE_HOST_NAME}.firefox.json""#);
+    assert!(machine.contains(&ff), "kagi-host.wxs lacks {ff}");
+    assert!(machine.contains(r#"InstallScope="perMachine""#) && machine.contains(r#"Id="ProgramFiles64Folder""#));
+    // Per user: no administrator rights; the host registers itself.
+    assert!(user.contains(r#"InstallScope="perUser""#) && user.contains(r#"Id="LocalAppDataFolder""#));
+    assert!(user.contains(r#"ExeCommand="install --scope user""#) && user.contains(r#"ExeCommand="uninstall --scope user""#));
+    assert!(!user.contains(r#"Root="HKLM""#), "the per-user package must not need HKLM");
+    // Fixed, distinct upgrade codes: a new version replaces the old one of the same kind.
+    let code = |t: &str| t.split("UpgradeCode=\"").nth(1).and_then(|r| r.split('"').next()).map(str::to_owned).unwrap();
+    assert_eq!(code(&machine), "03F4063F-1B10-41E9-9730-5E3D998F559D");
+    assert_eq!(code(&user), "3FD40207-28DC-4657-91F2-680893034E1B");
+    assert!(machine.contains(r#"Version="$(var.Version)""#) && user.contains(r#"Version="$(var.Version)""#));
 }
 
 #[test]
