@@ -350,3 +350,51 @@ fn the_schema_check_catches_mistakes() {
     assert!(parse_reg("REGEDIT4\n").is_err());
     assert!(xml_well_formed("<a><b></a>").is_err());
 }
+
+/// `$(string.X)` / `$(presentation.X)` references in an ADMX, and `id="X"` definitions of an ADML.
+fn admx_refs(text: &str, kind: &str) -> Vec<String> {
+    let open = format!("$({kind}.");
+    text.split(open.as_str()).skip(1).filter_map(|r| r.split(')').next()).map(str::to_owned).collect()
+}
+
+fn adml_ids(text: &str, element: &str) -> Vec<String> {
+    let open = format!("<{element} id=\"");
+    text.split(open.as_str()).skip(1).filter_map(|r| r.split('"').next()).map(str::to_owned).collect()
+}
+
+#[test]
+fn group_policy_templates_write_what_the_reg_files_write() {
+    let dir = repo().join("manifests/windows");
+    let admx = std::fs::read_to_string(dir.join("admx/kagi.admx")).unwrap();
+    for (vendor, reg_file) in [(r"Google\Chrome", "kagi-chrome.reg"), (r"Microsoft\Edge", "kagi-edge.reg")] {
+        let key = format!(r"Software\Policies\{vendor}\3rdparty\extensions\{CHROME_EXTENSION_ID}\policy");
+        // The .reg file sets the same key (HKLM; the ADMX policies are for machine and user).
+        let reg = parse_reg(&std::fs::read_to_string(dir.join(reg_file)).unwrap()).unwrap();
+        assert!(reg.keys().any(|k| k.eq_ignore_ascii_case(&format!(r"HKEY_LOCAL_MACHINE\{key}"))), "{reg_file} lacks {key}");
+        assert!(admx.contains(&format!(r#"key="{key}\allowedOrigins" valuePrefix="""#)), "allowedOrigins list for {vendor}");
+        let policies: Vec<&str> = admx.split("<policy ").skip(1).filter(|p| p.contains(&format!(r#"key="{key}""#))).collect();
+        assert_eq!(policies.len(), 3, "three policies for {vendor}");
+        assert!(policies.iter().any(|p| p.contains(r#"valueName="defaultLanguage""#) && p.contains("<string>ja</string>") && p.contains("<string>en</string>")));
+        assert!(policies.iter().any(|p| p.contains(r#"valueName="renewalUrl""#)));
+    }
+    // Every managed setting has a policy, and nothing else does.
+    let schema = schema();
+    for k in schema["properties"].as_object().unwrap().keys() {
+        assert!(admx.contains(&format!(r#"valueName="{k}""#)) || admx.contains(&format!(r#"\{k}" valuePrefix"#)), "no policy for {k}");
+    }
+    // Both languages define every text and presentation the ADMX uses.
+    for lang in ["en-US", "ja-JP"] {
+        let adml = std::fs::read_to_string(dir.join("admx").join(lang).join("kagi.adml")).unwrap();
+        let strings = adml_ids(&adml, "string");
+        for r in admx_refs(&admx, "string") {
+            assert!(strings.contains(&r), "{lang}/kagi.adml lacks string {r}");
+        }
+        let presentations = adml_ids(&adml, "presentation");
+        for r in admx_refs(&admx, "presentation") {
+            assert!(presentations.contains(&r), "{lang}/kagi.adml lacks presentation {r}");
+        }
+        for id in ["AllowedOriginsList", "DefaultLanguageEnum", "RenewalUrlText"] {
+            assert!(adml.contains(&format!(r#"refId="{id}""#)) && admx.contains(&format!(r#"id="{id}""#)), "{lang}: {id}");
+        }
+    }
+}
