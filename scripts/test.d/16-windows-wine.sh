@@ -20,7 +20,8 @@
 #
 # Everything started here is stopped by PID; mounts exist only inside `root.sh run` (private
 # namespaces). The root's pcscd uses vpcd ports of its own, so the machine's pcscd and the other
-# suites are not disturbed. Warm: about a minute. Cold: + the root (~3 min) and the cross build.
+# suites are not disturbed. Measured on 2 busy cores: warm ~80 s (the host tests under Wine ~65 s
+# of it); cold ~5 min (+ the root, ~140 s, and the release cross build, ~105 s).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -167,13 +168,17 @@ if [ "$machine_installed" = 1 ]; then
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$ROOT run" \
     KAGI_HOST_LAUNCHER=wine KAGI_HOST_BIN="/root/kagi-prefix/drive_c/Program Files/Kagi/kagi-host.exe" \
     KAGI_VTOKEN_BIN=/usr/local/bin/kagi-vtoken-wine KAGI_VTOKEN_REAL="$vtoken" \
-      cargo test -q --locked -p kagi-host "${@:2}" -- --test-threads=1 >"$out" 2>&1
+      cargo test -q --locked -p kagi-host "${@:2}" -- --test-threads=1 --nocapture >"$out" 2>&1
     local rc=$?
     # Indented, so scripts/test.sh counts this suite's line, not cargo's.
     grep -E '^test |^(failures|---- )|panicked|^test result' "$out" | sed 's/^/       /'
     local p f
     p=$(awk '/^test result: /{for(i=1;i<=NF;i++) if($(i+1)~/^passed/) s+=$i} END{print s+0}' "$out")
     f=$(awk '/^test result: /{for(i=1;i<=NF;i++) if($(i+1)~/^failed/) s+=$i} END{print s+0}' "$out")
+    # A fault test that finds a pcscd it did not start says so and returns: not a pass.
+    local n
+    n=$(grep -c 'NOTE: not run' "$out")
+    if [ "$n" -gt 0 ]; then p=$((p - n)); skip "$n" "host tests that did not run (NOTE: not run, see $out)"; fi
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then bad "cargo test $1 (see $out)"; tail -30 "$out"; fi
   }
