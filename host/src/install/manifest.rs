@@ -86,9 +86,7 @@ impl HostManifest {
         }
         out
     }
-}
 
-impl HostManifest {
     /// The program a browser on `os` starts for this manifest, read from `manifest_file`.
     ///
     /// An absolute path is taken as it is. On Windows, Chrome, Edge and Firefox also accept a
