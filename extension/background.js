@@ -1,5 +1,5 @@
 // Service worker bootstrap (Chromium) / background script (Firefox). The logic is in Rust
-// (wasm/src/background.rs, wasm/src/broker.rs). Listeners are registered synchronously here, as
+// (wasm/src/background.rs, wasm/src/broker/). Listeners are registered synchronously here, as
 // MV3 requires, and ports that connect before the WASM is ready are buffered with their messages.
 import init, { Background } from "./wasm/kagi_wasm.js";
 

@@ -7,13 +7,16 @@ export type KagiErrorCode =
   | "CARD_REMOVED" | "NOT_PIV" | "NO_CERTIFICATE" | "CERT_MISMATCH"
   | "ORIGIN_NOT_ALLOWED" | "NO_ENROLLMENT" | "UNKNOWN_COMMAND" | "BAD_REQUEST"
   | "HOST_NOT_INSTALLED" | "INTERNAL"
+  // protocol 2 (the PIN window handles most of them; a page sees them when the customer gives up)
+  | "PUK_INCORRECT" | "PUK_BLOCKED" | "PIN_WEAK" | "PIN_CHANGE_REQUIRED"
+  | "TOKEN_FULL" | "MANAGEMENT_KEY_UNKNOWN" | "CHOICE_REQUIRED"
   // set by the extension / this library
   | "EXTENSION_NOT_INSTALLED" | "CANCELLED" | "TIMEOUT" | "BUSY";
 
 export declare class KagiError extends Error {
   readonly name: "KagiError";
   readonly code: KagiErrorCode | string;
-  /** PIN tries left, with PIN_INCORRECT. */
+  /** PIN tries left with PIN_INCORRECT, PUK tries left with PUK_INCORRECT. */
   readonly retries?: number;
 }
 
@@ -42,22 +45,39 @@ export interface CertSummary {
 
 export interface TokenSummary {
   reader: string;
+  /** CHUID card UUID, lowercase hex */
   guid: string | null;
+  /** PIN tries left (null: unknown, or the PIN is verified in the current card session) */
   pinRetries: number | null;
+  /** PUK tries left, when the token says */
+  pukRetries: number | null;
+  /** whether the PIN is still the factory 123456, when the token says */
+  pinDefault: boolean | null;
+  /** "factory": the first acquisition sets the token up; "unknown": Kagi cannot write to it */
+  managementKey: "factory" | "pinProtected" | "unknown";
+  /** the bank's login certificate on this token; always null without `issuers` */
   certificate: CertSummary | null;
 }
+
+/** A list of the bank's CA certificates: standard base64 DER or PEM strings (1 to 8), or one. */
+export type Issuers = string | string[];
 
 export interface Status {
   host: "ok" | "HOST_NOT_INSTALLED" | "PCSC_UNAVAILABLE";
   readers: { name: string; tokenPresent: boolean }[];
+  /** every PIV token, in reader order */
+  tokens: TokenSummary[];
+  /**
+   * The token the page most likely means: the one holding the bank's certificate if exactly one
+   * does, else the first token; null without tokens.
+   */
   token: TokenSummary | null;
 }
 
+/** Presence only: call status() for details. */
 export interface TokenChange {
   type: "inserted" | "removed";
   reader: string;
-  /** null on "removed", or when the inserted card could not be read as a PIV token */
-  token: TokenSummary | null;
 }
 
 /** The kagi-auth:1 login token the bank verifies (all binary fields standard base64). */
@@ -69,9 +89,14 @@ export interface LoginToken {
 }
 
 /** Steps of an acquisition, in order. */
-export type AcquireStep = "confirm" | "pin" | "generate" | "issue" | "store" | "done";
+export type AcquireStep = "choose" | "confirm" | "pin" | "unblock" | "generate" | "issue" | "store" | "done";
+
+/** Steps of a log-on, reported as progress while the PIN window is open. */
+export type LoginStep = "choose" | "pin" | "unblock" | "sign";
 
 export interface AcquireOptions {
+  /** The bank's CA certificates; default: those given to Kagi.connect(). */
+  issuers?: Issuers;
   algorithm?: "P-256" | "RSA-2048";
   /** Sends the CSR (standard base64 DER) to the bank's CA; resolves with the certificate (standard base64 DER). */
   submitCsr: (csrBase64: string) => Promise<string>;
@@ -79,6 +104,8 @@ export interface AcquireOptions {
 }
 
 export interface ConnectOptions {
+  /** The bank's CA certificates, used by every call that does not name its own. */
+  issuers?: Issuers;
   /** How long to wait for the extension to answer (default 3000 ms). */
   timeoutMs?: number;
   /** Backstop per call while no user input is awaited (default 30000 ms). */
@@ -88,9 +115,12 @@ export interface ConnectOptions {
 export declare class Kagi {
   static connect(opts?: ConnectOptions): Promise<Kagi>;
   readonly extensionVersion: string;
-  status(): Promise<Status>;
+  /** Without issuers (here or at connect) the tokens carry no certificate. */
+  status(opts?: { issuers?: Issuers }): Promise<Status>;
   onTokenChange(cb: (ev: TokenChange) => void): () => void;
-  authenticate(nonce: string): Promise<LoginToken>;
+  /** Rejects with BAD_REQUEST when no issuers are known. */
+  authenticate(nonce: string, opts?: { issuers?: Issuers }): Promise<LoginToken>;
+  /** Rejects with BAD_REQUEST when no issuers are known. */
   acquireCertificate(opts: AcquireOptions): Promise<{ certificate: CertSummary }>;
   close(): void;
 }

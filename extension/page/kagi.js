@@ -2,12 +2,14 @@
 // customer's 専用USB token) over window.postMessage. Served by the bank, e.g. /static/kagi.js.
 //
 //   import { Kagi, KagiError } from "/static/kagi.js";
-//   const kagi = await Kagi.connect({ timeoutMs: 3000 });
-//   const st = await kagi.status();
-//   const off = kagi.onTokenChange(ev => ...);
+//   const kagi = await Kagi.connect({ issuers: [bankCaBase64], timeoutMs: 3000 });
+//   const st = await kagi.status();                       // {host, readers, tokens, token}
+//   const off = kagi.onTokenChange(ev => ...);            // {type: "inserted"|"removed", reader}
 //   const login = await kagi.authenticate(nonce);
 //   const done = await kagi.acquireCertificate({ algorithm: "P-256", submitCsr: async csr => cert });
 //
+// `issuers` are the bank's CA certificates (1 to 8, standard base64 DER or PEM): Kagi uses and
+// replaces only certificates they issued. Give them once to connect() or per call ({issuers}).
 // The page never sees the PIN: it is typed in the extension's own window. Every rejection is a
 // KagiError {code, message, retries?}. Types: kagi.d.ts. Wire format: extension/README.md.
 
@@ -38,6 +40,19 @@ function post(msg) {
   window.postMessage({ channel: TO_EXTENSION, ...msg }, window.location.origin);
 }
 
+/**
+ * The bank's CA certificates in the wire form: an array of standard-base64 DER strings. Accepts
+ * one certificate or an array, each base64 DER or PEM. `undefined` stays `undefined`.
+ */
+function normalizeIssuers(issuers) {
+  if (issuers === undefined || issuers === null) return undefined;
+  const list = Array.isArray(issuers) ? issuers : [issuers];
+  if (list.length === 0 || list.length > 8 || !list.every((c) => typeof c === "string")) {
+    throw new KagiError("BAD_REQUEST", "issuers must be 1 to 8 CA certificates (base64 DER or PEM strings)");
+  }
+  return list.map((c) => c.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, ""));
+}
+
 function toError(e) {
   if (e instanceof KagiError) return e;
   if (e && typeof e.code === "string") return new KagiError(e.code, e.message, e.retries);
@@ -47,9 +62,12 @@ function toError(e) {
 export class Kagi {
   /**
    * Finds the Kagi extension on this page. Rejects with EXTENSION_NOT_INSTALLED when no
-   * content script answers within `timeoutMs`.
+   * content script answers within `timeoutMs`. `issuers`: the bank's CA certificates, used by
+   * every call that does not name its own.
    */
-  static connect({ timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = {}) {
+  static connect({ issuers, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = {}) {
+    let bankIssuers;
+    try { bankIssuers = normalizeIssuers(issuers); } catch (e) { return Promise.reject(e); }
     return new Promise((resolve, reject) => {
       const nonce = randomId();
       let retry = null;
@@ -63,7 +81,7 @@ export class Kagi {
         const m = ev.data;
         if (ev.source !== window || !m || m.channel !== FROM_EXTENSION) return;
         if (m.type === "hello" && m.nonce === nonce) {
-          done(() => resolve(new Kagi(m.version, requestTimeoutMs)));
+          done(() => resolve(new Kagi(m.version, requestTimeoutMs, bankIssuers)));
         }
       };
       window.addEventListener("message", onMessage);
@@ -77,9 +95,10 @@ export class Kagi {
     });
   }
 
-  constructor(version, requestTimeoutMs) {
+  constructor(version, requestTimeoutMs, issuers) {
     /** Version of the extension that answered. */
     this.extensionVersion = version;
+    this._issuers = issuers;
     this._timeoutMs = requestTimeoutMs;
     this._pending = new Map();
     this._listeners = new Set();
@@ -89,14 +108,21 @@ export class Kagi {
   }
 
   /**
-   * Host, readers, and the token with its certificate summary. Resolves with
-   * `{host: "HOST_NOT_INSTALLED", readers: [], token: null}` when the native host is missing.
+   * Host, readers, every PIV token (`tokens`, each with the bank's certificate when `issuers`
+   * are known), and `token`: the one token holding the bank's certificate if exactly one does,
+   * else the first token (null without tokens). Resolves with `{host: "HOST_NOT_INSTALLED",
+   * readers: [], tokens: [], token: null}` when the native host is missing.
    */
-  status() {
-    return this._call("status", {});
+  status({ issuers } = {}) {
+    let args;
+    try { args = this._withIssuers({}, issuers, false); } catch (e) { return Promise.reject(e); }
+    return this._call("status", args);
   }
 
-  /** Calls `cb({type: "inserted"|"removed", reader, token})` on token changes; returns an unsubscribe function. */
+  /**
+   * Calls `cb({type: "inserted"|"removed", reader})` on token changes (presence only: call
+   * status() for details); returns an unsubscribe function.
+   */
   onTokenChange(cb) {
     this._listeners.add(cb);
     return () => this._listeners.delete(cb);
@@ -104,11 +130,14 @@ export class Kagi {
 
   /**
    * Signs the bank's login challenge. The extension opens its PIN window; the promise resolves
-   * with the kagi-auth:1 LoginToken `{format, certificate, algorithm, signature}`.
+   * with the kagi-auth:1 LoginToken `{format, certificate, algorithm, signature}`, signed with the
+   * bank's certificate (the customer chooses in that window when several match).
    */
-  authenticate(nonce) {
+  authenticate(nonce, { issuers } = {}) {
     if (typeof nonce !== "string") return Promise.reject(new KagiError("BAD_REQUEST", "nonce must be a string"));
-    return this._call("authenticate", { nonce });
+    let args;
+    try { args = this._withIssuers({ nonce }, issuers, true); } catch (e) { return Promise.reject(e); }
+    return this._call("authenticate", args);
   }
 
   /**
@@ -117,10 +146,11 @@ export class Kagi {
    * and returns the issued certificate, standard base64 DER), then storing it. `onProgress({step})`
    * is optional. Resolves with `{certificate: CertSummary}`.
    */
-  async acquireCertificate({ algorithm = "P-256", submitCsr, onProgress } = {}) {
+  async acquireCertificate({ issuers, algorithm = "P-256", submitCsr, onProgress } = {}) {
     if (typeof submitCsr !== "function") throw new KagiError("BAD_REQUEST", "submitCsr must be a function");
+    const args = this._withIssuers({ algorithm }, issuers, true);
     const progress = (step) => { try { onProgress && onProgress({ step }); } catch (_) { /* page's own bug */ } };
-    const begun = await this._call("enroll.begin", { algorithm }, progress);
+    const begun = await this._call("enroll.begin", args, progress);
     progress("issue");
     let certificate;
     try {
@@ -146,6 +176,14 @@ export class Kagi {
     }
     this._pending.clear();
     this._listeners.clear();
+  }
+
+  /** `args` with the call's issuers, else those given to connect(); `required` for log-on and acquisition. */
+  _withIssuers(args, issuers, required) {
+    const list = normalizeIssuers(issuers) ?? this._issuers;
+    if (list) return { ...args, issuers: list };
+    if (required) throw new KagiError("BAD_REQUEST", "issuers (the bank's CA certificates) are required: pass them to Kagi.connect() or to this call");
+    return args;
   }
 
   _call(cmd, args, onProgress) {

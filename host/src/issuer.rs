@@ -96,10 +96,14 @@ fn ca_key(cert: &ParsedCert) -> Result<CaKey> {
     }
 }
 
-/// Whether `cert` is a placeholder Kagi wrote for an unfinished acquisition: Kagi's subject,
-/// self-issued, and self-signed with the slot's key (so no other issuer's certificate can pass
-/// for one by its name alone).
+/// Whether `cert` marks a slot of an acquisition Kagi began and did not finish: the fixed
+/// reservation certificate ([`crate::token::slots::RESERVATION`]), or the placeholder beside the
+/// new key — Kagi's subject, self-issued, self-signed with the slot's key (so no other issuer's
+/// certificate passes for one by its name alone).
 pub fn is_placeholder(cert: &ParsedCert) -> bool {
+    if cert.der == crate::token::slots::RESERVATION {
+        return true;
+    }
     if cert.summary("").subject.common_name.as_deref() != Some(crate::csr::PLACEHOLDER_CN) || cert.issuer_der != cert.subject_der {
         return false;
     }

@@ -59,6 +59,12 @@ fn token_pulled_at_any_point_of_an_acquisition_loses_nothing() {
         eprintln!("n={n}: cut={cut} finished={}", finished.is_some());
         // Plug the token back in (healthy) and log on.
         let mut healthy = VToken::builder().reader(0).state(&state).spawn().unwrap();
+        // Audited from the token's own state: no key is left without a certificate beside it
+        // (a key nobody may reuse would use the token up, one slot per pull).
+        let c = healthy.contents().unwrap();
+        for slot in c.keys.keys() {
+            assert!(c.certificate(*slot).is_some(), "n={n}: key in {slot:02X} without a certificate; keys {:02X?}", c.keys.keys());
+        }
         let s: StatusResult = status_for(&mut host, &ca);
         let active = only_token(s).certificate.expect("a certificate is still active");
         let nonce = nonce();

@@ -1,7 +1,10 @@
 // Headless Chromium + the unpacked extension + the real native host + the virtual token.
-// Checks: status and insert/remove events reach the allowed page only; requests from another
-// origin are refused; the PIN window is an extension page and the page never sees the PIN;
-// wrong PIN shows tries left; acquisition and login end to end; the popup; a missing host.
+// Checks: status (with the bank's issuers) and presence-only insert/remove events reach the
+// allowed page only; requests from another origin are refused; the PIN window is an extension
+// page and the page never sees the PIN; wrong PIN shows tries left; acquisition with the factory
+// PIN replaced by a new one first; login; a blocked PIN unblocked from the PIN window with the
+// PUK; PIN change in the popup; two tokens with the bank's certificate: the window asks which and
+// remembers; a missing host.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -9,12 +12,19 @@ import path from "node:path";
 import crypto from "node:crypto";
 import {
   ROOT, EXTENSION_ID, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, ensurePcscd, launchBrowser, makeCa, serve,
-  sleep, stopAll, takeRigLock, tempDir, waitFor,
+  sleep, spawnTracked, stopAll, takeRigLock, tempDir, waitFor,
 } from "./rig.mjs";
 
-const PIN = "123456";
+const FACTORY_PIN = "123456";
+const PUK = "12345678";
+/** The PIN the acquisition sets in place of the factory PIN, then the popup's and the unblock's. */
+const PIN1 = "24681357";
+const PIN2 = "97531864";
+const PIN3 = "86420975";
 const SHOTS = path.join(ROOT, "build/screenshots");
 let tmp, token, ctx, allowedServer, otherServer, allowed, other, allowedOrigin, otherOrigin;
+/** The test CA's certificate (PEM): the bank's issuers. */
+let CA;
 
 before(async () => {
   for (const f of [path.join(EXTENSION_DIR, "manifest.json"), HOST_BIN, VTOKEN_BIN]) {
@@ -27,6 +37,7 @@ before(async () => {
   token = new VToken(path.join(tmp, "token.json"));
   await token.start();
   makeCa(tmp);
+  CA = fs.readFileSync(path.join(tmp, "ca.pem"), "utf8");
   allowedServer = await serve("127.0.0.1", 0, tmp);
   const port = allowedServer.address().port;
   // Same port, another loopback address: a different origin that is not on the allowlist.
@@ -68,21 +79,40 @@ async function nextPinWindow(action) {
   return win;
 }
 
-test("the allowed page sees the host and the token", async () => {
-  const r = await run(allowed, "return kagi.status()");
+/** The page's status with the bank's issuers. */
+async function bankStatus(page = allowed) {
+  const r = await run(page, "return kagi.status({issuers: arg})", CA);
   assert.equal(r.ok?.host, "ok", JSON.stringify(r));
-  assert.deepEqual(r.ok.readers.find((x) => x.name === "Virtual PCD 00 00"), { name: "Virtual PCD 00 00", tokenPresent: true });
-  assert.equal(r.ok.token.reader, "Virtual PCD 00 00");
-  assert.equal(r.ok.token.pinRetries, 3);
+  return r.ok;
+}
+
+function sha256(b64) {
+  return crypto.createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
+}
+
+test("the allowed page sees the host and the token", async () => {
+  const st = await bankStatus();
+  assert.deepEqual(st.readers.find((x) => x.name === "Virtual PCD 00 00"), { name: "Virtual PCD 00 00", tokenPresent: true });
+  assert.equal(st.tokens.length, 1);
+  assert.equal(st.token.reader, "Virtual PCD 00 00");
+  assert.equal(st.token.pinRetries, 3);
+  assert.equal(st.token.certificate, null, "a fresh token holds none of the bank's certificates");
+  assert.equal(st.token.managementKey, "factory");
+  // Without issuers: the same token, presence and PIN state only.
+  const bare = await run(allowed, "return kagi.status()");
+  assert.equal(bare.ok?.token?.reader, "Virtual PCD 00 00", JSON.stringify(bare));
+  // Log-on and acquisition need the issuers.
+  const auth = await run(allowed, "return kagi.authenticate(arg)", nonce());
+  assert.equal(auth.error?.code, "BAD_REQUEST");
 });
 
 test("another origin is refused and never reaches the host", async () => {
-  const st = await run(other, "return kagi.status()");
+  const st = await run(other, "return kagi.status({issuers: arg})", CA);
   assert.equal(st.error?.code, "ORIGIN_NOT_ALLOWED", JSON.stringify(st));
   assert.equal(st.error.isKagiError, true);
-  const auth = await run(other, "return kagi.authenticate(arg)", nonce());
+  const auth = await run(other, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   assert.equal(auth.error?.code, "ORIGIN_NOT_ALLOWED");
-  const acq = await run(other, "return kagi.acquireCertificate({submitCsr: t.submitCsr})");
+  const acq = await run(other, "return kagi.acquireCertificate({issuers: arg, submitCsr: t.submitCsr})", CA);
   assert.equal(acq.error?.code, "ORIGIN_NOT_ALLOWED");
   assert.equal(ctx.pages().filter((p) => p.url().includes("/pin.html")).length, 0, "no PIN window for another origin");
 });
@@ -114,38 +144,55 @@ test("insert and remove events reach the allowed page only", async () => {
   await token.start();
   const ev = await waitFor("inserted event", async () =>
     (await allowed.evaluate(() => window.kagiTest.seen.events)).slice(before.a).find((e) => e.type === "inserted"));
-  assert.equal(ev.reader, "Virtual PCD 00 00");
-  // The host may send token:null when it could not read the card right at insertion; status()
-  // then reads it.
-  if (ev.token !== null) assert.equal(ev.token.reader, "Virtual PCD 00 00");
-  await waitFor("token readable after insertion", async () => (await run(allowed, "return kagi.status()")).ok?.token?.reader === "Virtual PCD 00 00");
+  assert.deepEqual(ev, { type: "inserted", reader: "Virtual PCD 00 00" }, "presence and reader only");
+  await waitFor("token readable after insertion", async () => (await bankStatus()).token?.reader === "Virtual PCD 00 00");
   await sleep(500);
   assert.equal(await count(other), before.o, "the other origin got no events");
   const leaked = await other.evaluate(() => window.kagiTest.seen.messages.filter((m) => m.includes("inserted") || m.includes("removed")));
   assert.deepEqual(leaked, []);
 });
 
-test("acquisition: confirm, wrong PIN shows tries left, PIN, CSR to the bank's CA, stored; the page never sees the PIN", async () => {
+/** Fills the PIN fields the window shows: the PIN, and the new PIN twice when asked. */
+async function enterPins(win, pin, newPin) {
+  await win.fill("#pin", pin);
+  if (await win.locator("#new-pin").count()) {
+    await win.fill("#new-pin", newPin);
+    await win.fill("#new-pin-again", newPin);
+  }
+  await win.click("#ok");
+}
+
+test("acquisition: confirm with first-use set-up, wrong PIN shows tries left, factory PIN replaced, CSR to the bank's CA, stored; the page never sees a PIN", async () => {
   const steps = [];
   await allowed.exposeFunction("kagiStep", (s) => steps.push(s));
-  const pending = run(allowed, "return kagi.acquireCertificate({algorithm: 'P-256', submitCsr: t.submitCsr, onProgress: (p) => window.kagiStep(p.step)})");
+  const pending = run(allowed, "return kagi.acquireCertificate({issuers: arg, algorithm: 'P-256', submitCsr: t.submitCsr, onProgress: (p) => window.kagiStep(p.step)})", CA);
   const win = await nextPinWindow(async () => {});
   assert.ok(win.url().startsWith(`chrome-extension://${EXTENSION_ID}/pin.html`), win.url());
   await win.waitForSelector("#confirm");
   assert.equal(await win.textContent("#origin"), allowedOrigin);
   assert.equal(await win.textContent("#purpose"), "電子証明書の保存");
+  assert.match(await win.textContent("#setup"), /初期設定/, "the factory management key is announced");
   await win.screenshot({ path: path.join(SHOTS, "pin-confirm.png") });
   await win.click("#confirm");
   await win.waitForSelector("#pin");
   assert.equal(await win.getAttribute("#pin", "type"), "password");
-  await win.fill("#pin", "000000");
-  await win.click("#ok");
+  await enterPins(win, "000000", PIN1);
   await win.waitForSelector("#error");
   assert.match(await win.textContent("#error"), /あと2回/);
   assert.match(await win.textContent("#retries"), /2/);
   await win.screenshot({ path: path.join(SHOTS, "pin-wrong.png") });
-  await win.fill("#pin", PIN);
-  await win.click("#ok");
+  // The factory PIN alone is not enough: the window asks for a new one (at once when the token
+  // said pinDefault, else after the host's PIN_CHANGE_REQUIRED) before anything is written.
+  if (!(await win.locator("#new-pin").count())) {
+    await enterPins(win, FACTORY_PIN, PIN1);
+    await win.waitForSelector("#new-pin");
+    assert.match(await win.textContent("#error"), /初期設定/);
+  }
+  await win.screenshot({ path: path.join(SHOTS, "pin-new.png") });
+  // A weak new PIN is refused in the window.
+  await enterPins(win, FACTORY_PIN, "111111");
+  await win.waitForFunction(() => /使用できません/.test(document.querySelector("#error")?.textContent ?? ""));
+  await enterPins(win, FACTORY_PIN, PIN1);
   await win.waitForSelector("#working, #done", { timeout: 60000 });
   await win.screenshot({ path: path.join(SHOTS, "pin-progress.png") });
   const r = await pending;
@@ -154,13 +201,14 @@ test("acquisition: confirm, wrong PIN shows tries left, PIN, CSR to the bank's C
   assert.equal(r.ok.certificate.issuer.commonName, "Kagi Test CA");
   await win.waitForSelector("#done");
   await win.screenshot({ path: path.join(SHOTS, "pin-done.png") });
-  // The wrong PIN goes back from key generation to the PIN step.
-  assert.deepEqual(steps.filter((s, i) => s !== steps[i - 1]), ["confirm", "pin", "generate", "pin", "generate", "issue", "store"]);
-  // The bank page saw every message between it and the extension: none carries the PIN, and
+  const dedup = steps.filter((s, i) => s !== steps[i - 1]);
+  assert.deepEqual(dedup.slice(0, 4), ["confirm", "pin", "generate", "pin"], dedup.join());
+  assert.deepEqual(dedup.slice(-3), ["generate", "issue", "store"], dedup.join());
+  // The bank page saw every message between it and the extension: none carries a PIN, and
   // the page has no PIN field of its own.
   const seen = await allowed.evaluate(() => window.kagiTest.seen.messages);
   assert.ok(seen.length > 0);
-  assert.ok(!seen.some((m) => m.includes(PIN) || m.includes("000000")), "PIN leaked to the page");
+  assert.ok(!seen.some((m) => m.includes(FACTORY_PIN) || m.includes("000000") || m.includes(PIN1)), "PIN leaked to the page");
   assert.equal(await allowed.locator("input").count(), 0);
   // The page cannot reach into the extension's window.
   const reach = await allowed.evaluate(async (id) => {
@@ -168,29 +216,43 @@ test("acquisition: confirm, wrong PIN shows tries left, PIN, CSR to the bank's C
   }, EXTENSION_ID);
   assert.equal(reach, "blocked");
   await win.click("#close");
+  const st = await bankStatus();
+  assert.equal(st.token.certificate?.serial, "6d89a42202c56aafed5e6c8de3277d8c");
+  assert.equal(st.token.managementKey, "pinProtected", "set up for first use");
+  assert.notEqual(st.token.pinDefault, true);
 });
 
-test("login: PIN window for ログオン, kagi-auth:1 token", async () => {
-  const n = nonce();
-  const pending = run(allowed, "return kagi.authenticate(arg)", n);
+/** Logs on from the allowed page with `pin`; returns the login token. */
+async function logOn(pin, { choose } = {}) {
+  const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   const win = await nextPinWindow(async () => {});
+  if (choose !== undefined) {
+    await win.waitForSelector("#choices");
+    await win.screenshot({ path: path.join(SHOTS, "pin-choose.png") });
+    await win.click(`#choice-${choose}`);
+  }
   await win.waitForSelector("#pin");
   assert.equal(await win.textContent("#purpose"), "ログオン");
-  await win.screenshot({ path: path.join(SHOTS, "pin-login.png") });
-  await win.fill("#pin", PIN);
+  await win.fill("#pin", pin);
   // Enter submits; the window then closes itself, possibly before press() has returned.
   await win.press("#pin", "Enter").catch((e) => {
     if (!win.isClosed() && !/closed/.test(String(e))) throw e;
   });
   const r = await pending;
   assert.equal(r.ok?.format, "kagi-auth:1", JSON.stringify(r));
-  assert.equal(r.ok.algorithm, "ES256");
+  return r.ok;
+}
+
+test("login: PIN window for ログオン, kagi-auth:1 token with the bank's certificate", async () => {
+  const login = await logOn(PIN1);
+  assert.equal(login.algorithm, "ES256");
+  assert.equal(sha256(login.certificate), (await bankStatus()).token.certificate.sha256);
   const seen = await allowed.evaluate(() => window.kagiTest.seen.messages);
-  assert.ok(!seen.some((m) => m.includes(PIN)));
+  assert.ok(!seen.some((m) => m.includes(PIN1)));
 });
 
 test("closing the PIN window cancels", async () => {
-  const pending = run(allowed, "return kagi.authenticate(arg)", nonce());
+  const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   const win = await nextPinWindow(async () => {});
   await win.waitForSelector("#cancel");
   await win.click("#cancel");
@@ -198,22 +260,104 @@ test("closing the PIN window cancels", async () => {
   assert.equal(r.error?.code, "CANCELLED");
 });
 
-test("popup shows token and certificate details", async () => {
+test("popup: token state and 暗証番号の変更", async () => {
   const p = await ctx.newPage();
   await p.goto(`chrome-extension://${EXTENSION_ID}/popup.html`);
-  await p.waitForSelector("dl.fields");
+  await p.waitForSelector("#change-pin");
   const text = await p.textContent("body");
   assert.match(text, /専用USBが接続されています/);
-  assert.match(text, /6d89a42202c56aafed5e6c8de3277d8c/);
-  // The test CA's certificate is valid for 365 days: no renewal warning yet.
-  assert.match(text, /有効期限まであと\d+日/);
+  assert.match(text, /暗証番号の残り入力回数：あと3回/);
+  assert.doesNotMatch(text, /6d89a42202c56aafed5e6c8de3277d8c/, "the popup asks without issuers: no certificate");
   await p.screenshot({ path: path.join(SHOTS, "popup.png") });
+  await p.click("#change-pin");
+  await p.fill("#current-pin", PIN1);
+  await p.fill("#new-pin", PIN2);
+  await p.fill("#new-pin-again", PIN2);
+  await p.screenshot({ path: path.join(SHOTS, "popup-pin-change.png") });
+  await p.click("#pin-submit");
+  await p.waitForSelector("#pin-note");
+  assert.equal(await p.textContent("#pin-note"), "暗証番号を変更しました。");
+  // The same again with the old PIN: refused, tries left shown.
+  await p.click("#change-pin");
+  await p.fill("#current-pin", PIN1);
+  await p.fill("#new-pin", PIN3);
+  await p.fill("#new-pin-again", PIN3);
+  await p.click("#pin-submit");
+  await p.waitForFunction(() => /あと2回/.test(document.querySelector("#pin-note")?.textContent ?? ""));
   const o = await ctx.newPage();
   await o.goto(`chrome-extension://${EXTENSION_ID}/options.html`);
   await o.waitForSelector("#language");
   await o.screenshot({ path: path.join(SHOTS, "options.png") });
   await o.close();
   await p.close();
+});
+
+test("a blocked PIN is unblocked with the PUK from the PIN window, then the log-on goes on", async () => {
+  const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
+  const win = await nextPinWindow(async () => {});
+  // One try was used in the popup: two more wrong PINs block it.
+  for (const left of [1, 0]) {
+    await win.waitForSelector("#pin");
+    await win.fill("#pin", "000000");
+    await win.click("#ok");
+    if (left > 0) await win.waitForFunction((n) => (document.querySelector("#error")?.textContent ?? "").includes(`あと${n}回`), left);
+  }
+  await win.waitForSelector("#puk");
+  assert.match(await win.textContent("#blocked"), /ロックされています/);
+  await win.screenshot({ path: path.join(SHOTS, "pin-blocked.png") });
+  await win.fill("#puk", "00000000");
+  await win.fill("#new-pin", PIN3);
+  await win.fill("#new-pin-again", PIN3);
+  await win.click("#unblock");
+  await win.waitForFunction(() => /あと2回/.test(document.querySelector("#error")?.textContent ?? ""));
+  await win.fill("#puk", PUK);
+  await win.fill("#new-pin", PIN3);
+  await win.fill("#new-pin-again", PIN3);
+  await win.click("#unblock");
+  await win.waitForSelector("#unblocked");
+  await win.fill("#pin", PIN3);
+  await win.press("#pin", "Enter").catch((e) => {
+    if (!win.isClosed() && !/closed/.test(String(e))) throw e;
+  });
+  const r = await pending;
+  assert.equal(r.ok?.format, "kagi-auth:1", JSON.stringify(r));
+  const st = await bankStatus();
+  assert.equal(st.token.pinRetries, 3);
+});
+
+test("two tokens with the bank's certificate: the window asks which, and remembers", async () => {
+  // A second token in reader 1 gets its own certificate while the first is out.
+  await token.stop();
+  const second = spawnTracked(VTOKEN_BIN, ["--reader", "1", "--state", path.join(tmp, "token2.json"), "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }, "vtoken2");
+  await waitFor("second token", async () => (await bankStatus()).tokens.some((t) => t.reader === "Virtual PCD 00 01"));
+  const pending = run(allowed, "return kagi.acquireCertificate({issuers: arg, submitCsr: t.submitCsr})", CA);
+  const win = await nextPinWindow(async () => {});
+  await win.click("#confirm");
+  await win.waitForSelector("#pin");
+  assert.equal(await win.textContent("#reader"), "Virtual PCD 00 01");
+  if (!(await win.locator("#new-pin").count())) {
+    await enterPins(win, FACTORY_PIN, PIN1);
+    await win.waitForSelector("#new-pin");
+  }
+  await enterPins(win, FACTORY_PIN, PIN1);
+  const acq = await pending;
+  assert.ok(acq.ok, JSON.stringify(acq));
+  await win.close();
+  await token.start();
+  const st = await waitFor("both tokens", async () => {
+    const s = await bankStatus();
+    return s.tokens.filter((t) => t.certificate).length === 2 ? s : null;
+  });
+  const sha1 = st.tokens.find((t) => t.reader === "Virtual PCD 00 01").certificate.sha256;
+  const first = await logOn(PIN1, { choose: st.tokens.findIndex((t) => t.reader === "Virtual PCD 00 01") });
+  assert.equal(sha256(first.certificate), sha1, "signed with the chosen certificate");
+  // Asked once: the next log-on uses the same certificate without asking.
+  const again = await logOn(PIN1);
+  assert.equal(sha256(again.certificate), sha1);
+  // The choice is the extension's: the page's storage and messages know nothing of it.
+  const seen = await allowed.evaluate(() => window.kagiTest.seen.messages.join());
+  assert.ok(!seen.includes("certificateChoices"));
+  second.stdin.end();
 });
 
 test("without the native host: HOST_NOT_INSTALLED, not a hang", async () => {
@@ -224,7 +368,8 @@ test("without the native host: HOST_NOT_INSTALLED, not a hang", async () => {
     await p.waitForFunction(() => window.kagiTest && window.kagiTest.ready);
     const st = await p.evaluate(() => window.kagiTest.run((k) => k.status()));
     assert.equal(st.ok?.host, "HOST_NOT_INSTALLED", JSON.stringify(st));
-    const auth = await p.evaluate((n) => window.kagiTest.run((k) => k.authenticate(n)), nonce());
+    assert.deepEqual(st.ok.tokens, []);
+    const auth = await p.evaluate(([n, ca]) => window.kagiTest.run((k) => k.authenticate(n, { issuers: ca })), [nonce(), CA]);
     assert.equal(auth.error?.code, "HOST_NOT_INSTALLED");
   } finally {
     await ctx2.close();

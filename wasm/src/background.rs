@@ -3,13 +3,13 @@
 //! WASM is instantiated.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::Array;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
+use crate::broker::table::Table;
 use crate::broker::{Broker, Effect, PortId, PortKind};
 use crate::chrome;
 use crate::origin::origin_of_url;
@@ -17,7 +17,7 @@ use crate::settings::{self, Settings};
 
 struct State {
     broker: Broker,
-    ports: HashMap<PortId, JsValue>,
+    ports: Table<PortId, JsValue>,
     next_port: PortId,
     native: Option<JsValue>,
     /// Bumped on every connectNative so events of a replaced port are ignored.
@@ -41,7 +41,7 @@ fn now() -> u64 {
 impl Background {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Background {
-        let state = State { broker: Broker::new(), ports: HashMap::new(), next_port: 1, native: None, native_gen: 0, timer: None };
+        let state = State { broker: Broker::new(), ports: Table::default(), next_port: 1, native: None, native_gen: 0, timer: None };
         Background { state: Rc::new(RefCell::new(state)) }
     }
 
@@ -51,6 +51,7 @@ impl Background {
         wasm_bindgen_futures::spawn_local(async move {
             let s = Settings::load().await;
             st.borrow_mut().broker.set_allowlist(s.allowlist());
+            st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
             let fx = st.borrow_mut().broker.start(now());
             run(&st, fx);
         });
@@ -161,6 +162,11 @@ fn run(st: &Shared, effects: Vec<Effect>) {
             Effect::RememberBankPage { url } => {
                 wasm_bindgen_futures::spawn_local(async move {
                     let _ = settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url)).await;
+                });
+            }
+            Effect::SaveChoices(choices) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices).await;
                 });
             }
         }

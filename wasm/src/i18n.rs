@@ -78,6 +78,28 @@ pub enum Msg {
     EnrollDone,
     EnrollDoneNote,
     LoginDone,
+    // choice, new PIN, first use, unblock
+    ChooseCertificate,
+    ChooseToken,
+    NoBankCertificate,
+    Reader,
+    Select,
+    CurrentPinLabel,
+    NewPinLabel,
+    NewPinAgainLabel,
+    NewPinNeeded,
+    NewPinRule,
+    SetupNote,
+    BlockedIntro,
+    PukLabel,
+    PukHint,
+    Unblock,
+    UnblockedNote,
+    // popup: PIN management
+    ChangePin,
+    PinChanged,
+    PinUnblocked,
+    PinIsDefault,
     // acquisition steps
     StepConfirm,
     StepPin,
@@ -152,6 +174,38 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
             "To log on with this certificate, connect the USB token first. After logging off, remove the USB token promptly.",
         ),
         LoginDone => ("ログオンの署名が完了しました。", "Log-on signature complete."),
+        ChooseCertificate => ("ご利用になる電子証明書を選択してください。", "Choose the certificate to log on with."),
+        ChooseToken => ("電子証明書を保存する専用USBを選択してください。", "Choose the USB token to save the certificate on."),
+        NoBankCertificate => ("電子証明書なし", "No certificate"),
+        Reader => ("接続先", "Reader"),
+        Select => ("選択", "Select"),
+        CurrentPinLabel => ("現在の暗証番号", "Current PIN"),
+        NewPinLabel => ("新しい暗証番号", "New PIN"),
+        NewPinAgainLabel => ("新しい暗証番号（確認のため再入力）", "New PIN (again)"),
+        NewPinNeeded => (
+            "専用USBの暗証番号が初期設定（123456）のままです。電子証明書を保存する前に、新しい暗証番号を設定してください。",
+            "Your USB token still has the factory PIN (123456). Choose a new PIN before the certificate is saved.",
+        ),
+        NewPinRule => (
+            "新しい暗証番号は6～8桁の数字です。123456や同じ数字の繰り返し（111111など）は使用できません。",
+            "A new PIN is 6 to 8 digits, not 123456 and not one digit repeated (such as 111111).",
+        ),
+        SetupNote => (
+            "この専用USBは初めてのご利用のため、保存の前に初期設定を行います（管理用の鍵を専用USBの中に作成し、暗証番号で保護します）。",
+            "This USB token is used for the first time: before saving, it is set up (a management key is created on the token and protected by your PIN).",
+        ),
+        BlockedIntro => (
+            "暗証番号がロックされています。ロック解除番号（PUK）と新しい暗証番号を入力すると、ロックを解除できます。",
+            "The PIN is blocked. Enter the PUK (unblocking code) and a new PIN to unblock it.",
+        ),
+        PukLabel => ("ロック解除番号（PUK）", "PUK (unblocking code)"),
+        PukHint => ("6～8桁", "6 to 8 characters"),
+        Unblock => ("ロック解除", "Unblock"),
+        UnblockedNote => ("ロックを解除しました。新しい暗証番号を入力してください。", "Unblocked. Enter your new PIN."),
+        ChangePin => ("暗証番号の変更", "Change PIN"),
+        PinChanged => ("暗証番号を変更しました。", "The PIN was changed."),
+        PinUnblocked => ("ロックを解除し、新しい暗証番号を設定しました。", "Unblocked: the new PIN is set."),
+        PinIsDefault => ("暗証番号が初期設定（123456）のままです。変更してください。", "The PIN is still the factory PIN (123456): please change it."),
         StepConfirm => ("確認", "Confirm"),
         StepPin => ("暗証番号", "PIN"),
         StepGenerate => ("鍵の生成", "Key generation"),
@@ -180,48 +234,111 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
 
 /// Text with a number in it.
 pub fn expires_in_days(lang: Lang, days: i64) -> String {
+    let n = num(days.unsigned_abs());
     match lang {
-        Lang::Ja => format!("電子証明書の有効期限まであと{days}日です"),
-        Lang::En => format!("The certificate expires in {days} day{}", if days == 1 { "" } else { "s" }),
+        Lang::Ja => ["電子証明書の有効期限まであと", &n, "日です"].concat(),
+        Lang::En => ["The certificate expires in ", &n, if days == 1 { " day" } else { " days" }].concat(),
     }
 }
 
 pub fn renewal_available(lang: Lang, days_left: i64) -> String {
+    let n = num(days_left.unsigned_abs());
     match lang {
-        Lang::Ja => format!("電子証明書の有効期限まであと{days_left}日です。更新期間中です。電子証明書を更新してください。"),
-        Lang::En => format!("The certificate expires in {days_left} day(s). Renewal is available: please renew it."),
+        Lang::Ja => ["電子証明書の有効期限まであと", &n, "日です。更新期間中です。電子証明書を更新してください。"].concat(),
+        Lang::En => ["The certificate expires in ", &n, " day(s). Renewal is available: please renew it."].concat(),
     }
 }
 
 pub fn expired_renewable(lang: Lang, days_since: i64) -> String {
+    let n = num(days_since.unsigned_abs());
     match lang {
-        Lang::Ja => format!("電子証明書の有効期限が{days_since}日前に切れています。期限超過後90日以内は更新できます。"),
-        Lang::En => format!("The certificate expired {days_since} day(s) ago. It can still be renewed within 90 days of expiry."),
+        Lang::Ja => ["電子証明書の有効期限が", &n, "日前に切れています。期限超過後90日以内は更新できます。"].concat(),
+        Lang::En => ["The certificate expired ", &n, " day(s) ago. It can still be renewed within 90 days of expiry."].concat(),
     }
 }
 
+/// `n` in decimal, without the formatting machinery.
+pub fn num(n: u64) -> String {
+    let mut digits = Vec::new();
+    let mut n = n;
+    loop {
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
 pub fn tries_left(lang: Lang, n: u8) -> String {
+    let n = num(n.into());
     match lang {
-        Lang::Ja => format!("暗証番号の残り入力回数: {n}回"),
-        Lang::En => format!("PIN tries left: {n}"),
+        Lang::Ja => ["暗証番号の残り入力回数：あと", &n, "回"].concat(),
+        Lang::En => ["PIN tries left: ", &n].concat(),
+    }
+}
+
+pub fn puk_tries_left(lang: Lang, n: u8) -> String {
+    let n = num(n.into());
+    match lang {
+        Lang::Ja => ["ロック解除番号（PUK）の残り入力回数：あと", &n, "回"].concat(),
+        Lang::En => ["PUK tries left: ", &n].concat(),
     }
 }
 
 /// The customer-facing text of a stable error code (the host's codes and the extension's own).
-/// `retries` completes `PIN_INCORRECT`. Unknown codes read as an internal error.
+/// `retries` completes `PIN_INCORRECT` and `PUK_INCORRECT`. Unknown codes read as an internal error.
 pub fn error_text(lang: Lang, code: &str, retries: Option<u8>) -> String {
     let ja_en: (&str, &str) = match code {
         "TOKEN_ABSENT" => ("専用USBが接続されていません。専用USBをパソコンに接続してください。", "The USB token is not connected. Please connect it."),
         "NO_READER" => ("専用USBが見つかりません。専用USBをパソコンに接続してください。", "No USB token reader was found. Please connect your USB token."),
         "PCSC_UNAVAILABLE" => ("スマートカードサービスが動作していません。パソコンを再起動してください。", "The smart card service is not running. Please restart the computer."),
         "PIN_INCORRECT" => {
-            let n = retries.unwrap_or(0);
+            let n = num(retries.unwrap_or(0).into());
             return match lang {
-                Lang::Ja => format!("暗証番号が正しくありません。あと{n}回間違えると専用USBがロックされます。"),
-                Lang::En => format!("Wrong PIN. {n} tr{} left before the USB token locks.", if n == 1 { "y" } else { "ies" }),
+                Lang::Ja => ["暗証番号が正しくありません。あと", &n, "回間違えると専用USBがロックされます。"].concat(),
+                Lang::En => ["Wrong PIN. ", &n, if n == "1" { " try" } else { " tries" }, " left before the USB token locks."].concat(),
             };
         }
-        "PIN_BLOCKED" => ("暗証番号がロックされています。当金庫までお問合せください。", "The PIN is blocked. Please contact your bank."),
+        "PUK_INCORRECT" => {
+            let n = num(retries.unwrap_or(0).into());
+            return match lang {
+                Lang::Ja => ["ロック解除番号（PUK）が正しくありません。あと", &n, "回間違えるとロック解除ができなくなります。"].concat(),
+                Lang::En => ["Wrong PUK. ", &n, if n == "1" { " try" } else { " tries" }, " left before unblocking is no longer possible."].concat(),
+            };
+        }
+        "PIN_BLOCKED" => (
+            "暗証番号がロックされています。ロック解除番号（PUK）でロックを解除するか、当金庫までお問合せください。",
+            "The PIN is blocked. Unblock it with the PUK, or contact your bank.",
+        ),
+        "PUK_BLOCKED" => (
+            "ロック解除番号（PUK）もロックされているため、ロックを解除できません。当金庫までお問合せください。",
+            "The PUK is blocked too: the PIN cannot be unblocked. Please contact your bank.",
+        ),
+        "PUK_FORMAT" => ("ロック解除番号（PUK）は6～8桁で入力してください。", "The PUK is 6 to 8 characters."),
+        "PIN_WEAK" => (
+            "この暗証番号は使用できません。123456や同じ数字の繰り返しではない、6～8桁の数字を設定してください。",
+            "This PIN cannot be used. Choose 6 to 8 digits, not 123456 and not one digit repeated.",
+        ),
+        "PIN_MISMATCH" => ("新しい暗証番号が一致しません。もう一度入力してください。", "The two new PINs differ. Please enter them again."),
+        "PIN_CHANGE_REQUIRED" => (
+            "暗証番号が初期設定（123456）のままです。新しい暗証番号を設定してください。",
+            "The PIN is still the factory PIN (123456). Please choose a new PIN.",
+        ),
+        "TOKEN_FULL" => (
+            "専用USBに電子証明書を保存する空きがありません。別の専用USBをご利用いただくか、当金庫までお問合せください。",
+            "The USB token has no free room for the certificate. Use another USB token, or contact your bank.",
+        ),
+        "MANAGEMENT_KEY_UNKNOWN" => (
+            "この専用USBには電子証明書を保存できません（初期設定が異なります）。当金庫のヘルプデスクまでお問合せください。",
+            "The certificate cannot be saved on this USB token (it was set up differently). Please contact your bank's help desk.",
+        ),
+        "CHOICE_REQUIRED" => (
+            "複数の専用USB（電子証明書）が見つかりました。ご利用になるものを選択してください。",
+            "Several USB tokens (certificates) were found. Please choose one.",
+        ),
         "PIN_FORMAT" => ("暗証番号は6～8桁の数字で入力してください。", "The PIN is 6 to 8 digits."),
         "CARD_REMOVED" => ("処理中に専用USBが取り外されました。もう一度お試しください。", "The USB token was removed during the operation. Please try again."),
         "NOT_PIV" => ("接続されている機器は専用USBではありません。", "The connected device is not a Kagi USB token."),
@@ -256,19 +373,41 @@ mod tests {
         assert_eq!(Lang::resolve(Some("fr"), Some("xx")), Lang::Ja);
     }
 
+    /// The extension's own codes (never sent by the host).
+    const OWN_CODES: [&str; 6] = ["CANCELLED", "TIMEOUT", "BUSY", "ISSUE_FAILED", "PIN_MISMATCH", "PUK_FORMAT"];
+
     #[test]
     fn every_code_has_both_languages() {
-        for code in [
-            "TOKEN_ABSENT", "NO_READER", "PCSC_UNAVAILABLE", "PIN_INCORRECT", "PIN_BLOCKED", "PIN_FORMAT", "CARD_REMOVED",
-            "NOT_PIV", "NO_CERTIFICATE", "CERT_MISMATCH", "ORIGIN_NOT_ALLOWED", "NO_ENROLLMENT", "UNKNOWN_COMMAND",
-            "BAD_REQUEST", "HOST_NOT_INSTALLED", "INTERNAL", "CANCELLED", "TIMEOUT", "BUSY", "ISSUE_FAILED",
-        ] {
+        use kagi_proto::ErrorCode as E;
+        let proto = [
+            E::TokenAbsent, E::NoReader, E::PcscUnavailable, E::PinIncorrect { retries: 2 }, E::PinBlocked, E::PinFormat,
+            E::CardRemoved, E::NotPiv, E::NoCertificate, E::CertMismatch, E::OriginNotAllowed, E::NoEnrollment,
+            E::UnknownCommand { command: String::new() }, E::BadRequest, E::HostNotInstalled, E::Internal,
+            E::PukIncorrect { retries: 2 }, E::PukBlocked, E::PinWeak, E::PinChangeRequired, E::TokenFull,
+            E::ManagementKeyUnknown, E::ChoiceRequired,
+        ];
+        let internal = error_text(Lang::Ja, "INTERNAL", None);
+        for code in proto.iter().map(E::as_str).chain(OWN_CODES) {
             let ja = error_text(Lang::Ja, code, Some(2));
             let en = error_text(Lang::En, code, Some(2));
             assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
+            // Every code but the catch-alls has its own words.
+            if !matches!(code, "INTERNAL" | "BAD_REQUEST") {
+                assert_ne!(ja, internal, "{code} has no text of its own");
+            }
         }
+        assert!(error_text(Lang::Ja, "PUK_INCORRECT", Some(2)).contains("あと2回"));
+        assert_eq!(error_text(Lang::En, "PUK_INCORRECT", Some(1)), "Wrong PUK. 1 try left before unblocking is no longer possible.");
+        assert!(error_text(Lang::Ja, "PIN_WEAK", None).contains("123456"));
         assert!(error_text(Lang::Ja, "PIN_INCORRECT", Some(2)).contains("あと2回"));
         assert!(error_text(Lang::Ja, "PIN_BLOCKED", None).contains("お問合せ"));
         assert_eq!(error_text(Lang::En, "SOMETHING_NEW", None), error_text(Lang::En, "INTERNAL", None));
+    }
+
+    #[test]
+    fn numbers_and_tries() {
+        assert_eq!((num(0), num(7), num(10), num(255), num(86_400)), ("0".into(), "7".into(), "10".into(), "255".into(), "86400".into()));
+        assert_eq!(tries_left(Lang::Ja, 2), "暗証番号の残り入力回数：あと2回");
+        assert_eq!(puk_tries_left(Lang::En, 3), "PUK tries left: 3");
     }
 }

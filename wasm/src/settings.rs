@@ -12,6 +12,9 @@ use crate::origin::Allowlist;
 pub const LOCAL_LANGUAGE: &str = "language";
 pub const LOCAL_USER_ORIGINS: &str = "userOrigins";
 pub const LOCAL_LAST_BANK_URL: &str = "lastBankUrl";
+/// The certificate each bank origin's customer chose when several matched (the broker's
+/// `Effect::SaveChoices`). Extension storage: pages never see it.
+pub const LOCAL_CERTIFICATE_CHOICES: &str = "certificateChoices";
 
 #[derive(Debug, Clone, Default)]
 pub struct Settings {

@@ -26,12 +26,14 @@ impl Level {
     }
 }
 
-/// The token summary's certificate, if any.
+/// The main token's certificate (a page's status with the bank's issuers), if any.
 pub fn certificate(status: &Value) -> Option<&Value> {
     status.get("token").and_then(|t| t.get("certificate")).filter(|c| c.is_object())
 }
 
-/// Status lines for `{host, readers, token}` at `now_ms`, and whether renewal should be offered.
+/// Status lines for `{host, readers, tokens, token}` at `now_ms`, and whether renewal should be
+/// offered. The popup asks without the bank's issuers, so it sees presence and PIN state only;
+/// certificate lines appear when the status carries the bank's certificate.
 pub fn status_lines(lang: Lang, status: &Value, now_ms: i64) -> (Vec<(Level, String)>, bool) {
     let mut lines = Vec::new();
     match status.get("host").and_then(Value::as_str) {
@@ -50,18 +52,15 @@ pub fn status_lines(lang: Lang, status: &Value, now_ms: i64) -> (Vec<(Level, Str
             return (lines, false);
         }
     }
-    if status.get("token").is_none_or(Value::is_null) {
+    let tokens = status.get("tokens").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if tokens.is_empty() {
         lines.push((Level::Warn, t(lang, Msg::TokenNotConnected).to_owned()));
         return (lines, false);
     }
-    lines.push((Level::Ok, t(lang, Msg::TokenConnected).to_owned()));
-    if status["token"].get("pinRetries").and_then(Value::as_u64) == Some(0) {
-        lines.push((Level::Error, i18n::error_text(lang, "PIN_BLOCKED", None)));
+    for token in tokens {
+        lines.extend(token_lines(lang, token, tokens.len() > 1));
     }
-    let Some(cert) = certificate(status) else {
-        lines.push((Level::Warn, t(lang, Msg::NoCertificate).to_owned()));
-        return (lines, false);
-    };
+    let Some(cert) = certificate(status) else { return (lines, false) };
     let nb = cert.get("notBefore").and_then(Value::as_str).unwrap_or("");
     let na = cert.get("notAfter").and_then(Value::as_str).unwrap_or("");
     let mut renew = false;
@@ -80,6 +79,52 @@ pub fn status_lines(lang: Lang, status: &Value, now_ms: i64) -> (Vec<(Level, Str
         None => {}
     }
     (lines, renew)
+}
+
+/// One token: connected (with its reader when there are several), PIN and PUK tries left, a
+/// blocked PIN or PUK, a factory PIN.
+pub fn token_lines(lang: Lang, token: &Value, name_reader: bool) -> Vec<(Level, String)> {
+    let mut lines = Vec::new();
+    let mut connected = t(lang, Msg::TokenConnected).to_owned();
+    if let Some(r) = token.get("reader").and_then(Value::as_str).filter(|_| name_reader) {
+        connected = [connected.as_str(), "（", r, "）"].concat();
+    }
+    lines.push((Level::Ok, connected));
+    let tries = |k: &str| token.get(k).and_then(Value::as_u64).map(|r| r.min(255) as u8);
+    match tries("pinRetries") {
+        Some(0) => lines.push((Level::Error, i18n::error_text(lang, "PIN_BLOCKED", None))),
+        Some(n) => lines.push((Level::Info, i18n::tries_left(lang, n))),
+        None => {}
+    }
+    match tries("pukRetries") {
+        Some(0) => lines.push((Level::Error, i18n::error_text(lang, "PUK_BLOCKED", None))),
+        Some(n) => lines.push((Level::Info, i18n::puk_tries_left(lang, n))),
+        None => {}
+    }
+    if token.get("pinDefault") == Some(&Value::Bool(true)) {
+        lines.push((Level::Warn, t(lang, Msg::PinIsDefault).to_owned()));
+    }
+    lines
+}
+
+/// One entry of the PIN window's choice (`broker` view `choices[i]`): organisation, common name,
+/// expiry date and reader; a token without the bank's certificate says so.
+pub fn choice_fields(lang: Lang, c: &Value) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    if c["hasCertificate"] == true {
+        for (m, key) in [(Msg::Organization, "organization"), (Msg::CommonName, "commonName")] {
+            if let Some(s) = c[key].as_str() {
+                rows.push((t(lang, m).to_owned(), s.to_owned()));
+            }
+        }
+        if let Some(d) = c["notAfter"].as_str() {
+            rows.push((t(lang, Msg::ValidTo).to_owned(), d.get(0..10).unwrap_or(d).to_owned()));
+        }
+    } else {
+        rows.push((t(lang, Msg::CertDetails).to_owned(), t(lang, Msg::NoBankCertificate).to_owned()));
+    }
+    rows.push((t(lang, Msg::Reader).to_owned(), c["reader"].as_str().unwrap_or("").to_owned()));
+    rows
 }
 
 /// Certificate fields in the order and labels of the bank's completion screen.
@@ -118,7 +163,7 @@ pub fn certificate_fields(lang: Lang, cert: &Value) -> Vec<(String, String)> {
 /// `2027-11-26T00:00:00Z` → `2027-11-26 00:00 UTC`.
 fn display_date(rfc3339: &str) -> String {
     match (rfc3339.get(0..10), rfc3339.get(11..16)) {
-        (Some(d), Some(tm)) => format!("{d} {tm} UTC"),
+        (Some(d), Some(tm)) => [d, " ", tm, " UTC"].concat(),
         _ => rfc3339.to_owned(),
     }
 }
@@ -130,20 +175,48 @@ mod tests {
     use serde_json::json;
 
     fn status(not_after: &str) -> Value {
-        json!({"host":"ok","readers":[{"name":"R","tokenPresent":true}],"token":{"reader":"R","guid":null,"pinRetries":3,"certificate":{
+        let token = json!({"reader":"R","guid":null,"pinRetries":3,"pukRetries":3,"pinDefault":false,"managementKey":"pinProtected","certificate":{
             "slot":"9A","subject":{"country":"JP","organization":"Kagi Demo Shinkin Bank","organizationalUnits":["Kagi Demo CA","IssuedCount=001"],"commonName":"SH001 SH001001 1898"},
             "issuer":{"country":null,"organization":null,"organizationalUnits":[],"commonName":"Kagi Demo CA"},
-            "serial":"6d89a42202c56aafed5e6c8de3277d8c","notBefore":"2026-11-26T00:00:00Z","notAfter":not_after,"keyAlgorithm":"P-256","sha256":"00"}}})
+            "serial":"6d89a42202c56aafed5e6c8de3277d8c","notBefore":"2026-11-26T00:00:00Z","notAfter":not_after,"keyAlgorithm":"P-256","sha256":"00"}});
+        json!({"host":"ok","readers":[{"name":"R","tokenPresent":true}],"tokens":[token.clone()],"token":token})
     }
 
     #[test]
     fn host_and_token_states() {
-        let (l, _) = status_lines(Lang::Ja, &json!({"host":"HOST_NOT_INSTALLED","readers":[],"token":null}), 0);
+        let (l, _) = status_lines(Lang::Ja, &json!({"host":"HOST_NOT_INSTALLED","readers":[],"tokens":[],"token":null}), 0);
         assert!(l[0].1.contains("管理ソフト"));
-        let (l, _) = status_lines(Lang::Ja, &json!({"host":"ok","readers":[],"token":null}), 0);
+        let (l, _) = status_lines(Lang::Ja, &json!({"host":"ok","readers":[],"tokens":[],"token":null}), 0);
         assert_eq!(l, vec![(Level::Warn, "専用USBが接続されていません".to_string())]);
-        let (l, _) = status_lines(Lang::En, &json!({"host":"PCSC_UNAVAILABLE","readers":[],"token":null}), 0);
+        let (l, _) = status_lines(Lang::En, &json!({"host":"PCSC_UNAVAILABLE","readers":[],"tokens":[],"token":null}), 0);
         assert_eq!(l[0].0, Level::Error);
+    }
+
+    #[test]
+    fn popup_sees_presence_and_pin_state_of_every_token() {
+        let popup = json!({"host":"ok","readers":[],"tokens":[
+            {"reader":"R0","guid":null,"pinRetries":2,"pukRetries":3,"pinDefault":true,"managementKey":"factory","certificate":null},
+            {"reader":"R1","guid":null,"pinRetries":0,"pukRetries":0,"pinDefault":null,"managementKey":"unknown","certificate":null}],"token":null});
+        let (l, renew) = status_lines(Lang::Ja, &popup, 0);
+        assert!(!renew);
+        let text: Vec<&str> = l.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(text[0], "専用USBが接続されています（R0）");
+        assert_eq!(text[1], "暗証番号の残り入力回数：あと2回");
+        assert_eq!(text[2], "ロック解除番号（PUK）の残り入力回数：あと3回");
+        assert_eq!(l[3].0, Level::Warn, "factory PIN");
+        assert_eq!(text[4], "専用USBが接続されています（R1）");
+        assert_eq!((l[5].0, l[6].0), (Level::Error, Level::Error), "PIN and PUK blocked");
+        assert_eq!(l.len(), 7, "no certificate line without issuers: {l:?}");
+    }
+
+    #[test]
+    fn choices_show_organisation_name_expiry_and_reader() {
+        let c = json!({"reader":"R1","organization":"Kagi Demo Shinkin Bank","commonName":"SH001","notAfter":"2027-01-01T00:00:00Z","hasCertificate":true});
+        let f = choice_fields(Lang::Ja, &c);
+        assert_eq!(f.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(), ["Kagi Demo Shinkin Bank", "SH001", "2027-01-01", "R1"]);
+        assert_eq!(f[2].0, "有効期限");
+        let f = choice_fields(Lang::En, &json!({"reader":"R0","hasCertificate":false}));
+        assert_eq!(f[0].1, "No certificate");
     }
 
     #[test]
@@ -151,13 +224,14 @@ mod tests {
         let now = parse_rfc3339_ms("2027-11-01T00:00:00Z").unwrap();
         let (l, renew) = status_lines(Lang::Ja, &status("2027-11-26T00:00:00Z"), now);
         assert!(renew);
-        assert!(l[1].1.contains("あと25日"), "{l:?}");
+        let last = |l: &[(Level, String)]| l.last().cloned().unwrap_or((Level::Info, String::new()));
+        assert!(last(&l).1.contains("あと25日"), "{l:?}");
         let (l, renew) = status_lines(Lang::Ja, &status("2028-11-26T00:00:00Z"), now);
         assert!(!renew);
-        assert_eq!(l[1].0, Level::Ok);
+        assert_eq!(last(&l).0, Level::Ok);
         let (l, renew) = status_lines(Lang::Ja, &status("2027-01-01T00:00:00Z"), now);
         assert!(!renew);
-        assert!(l[1].1.contains("再発行"));
+        assert!(last(&l).1.contains("再発行"));
     }
 
     #[test]

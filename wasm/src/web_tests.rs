@@ -2,7 +2,9 @@
 //! (`scripts/test.d/20-wasm.sh`).
 
 use serde_json::json;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
+use web_sys::HtmlInputElement;
 
 use crate::chrome;
 use crate::ui::dom;
@@ -42,4 +44,28 @@ fn pin_progress_marks_the_current_step() {
 fn without_extension_apis_calls_fail_instead_of_panicking() {
     assert!(chrome::call(&["runtime"], "connectNative", &["jp.kagi.host".into()]).is_err());
     assert_eq!(chrome::extension_url("x"), "");
+}
+
+#[wasm_bindgen_test]
+fn secret_inputs_are_masked_and_emptied_when_read() {
+    let form = dom::el("div", "", "");
+    let input = dom::secret_input(&form, "new-pin", "新しい暗証番号", "6～8桁の数字");
+    assert_eq!(input.get_attribute("type").as_deref(), Some("password"));
+    let label = form.query_selector("label[for=new-pin]").ok().flatten().and_then(|l| l.text_content());
+    assert_eq!(label.as_deref(), Some("新しい暗証番号"));
+    let field = input.dyn_ref::<HtmlInputElement>().expect("an input element");
+    field.set_value("24681357");
+    assert_eq!(dom::take_value(&input).as_str(), "24681357");
+    assert_eq!(field.value(), "", "the field is emptied as it is read");
+}
+
+#[wasm_bindgen_test]
+fn a_choice_shows_organisation_name_expiry_and_reader() {
+    let c = json!({"reader":"Virtual PCD 00 01","organization":"Kagi Demo Shinkin Bank","commonName":"SH001 SH001001 1898",
+        "notAfter":"2027-11-26T00:00:00Z","hasCertificate":true});
+    let dl = dom::fields(&crate::view::choice_fields(crate::i18n::Lang::Ja, &c));
+    assert_eq!(
+        dl.text_content().unwrap_or_default(),
+        "OrganizationKagi Demo Shinkin BankCommon NameSH001 SH001001 1898有効期限2027-11-26接続先Virtual PCD 00 01"
+    );
 }

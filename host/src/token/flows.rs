@@ -143,8 +143,8 @@ pub struct BeginRequest<'a> {
 }
 
 /// `enroll.begin` on this token: PIN (new PIN first on a factory token), the slot chosen
-/// before anything is written, the management key unlocked (or initialised), the bank's
-/// superseded certificate removed from that slot, a new key generated there with Kagi's
+/// before anything is written, the management key unlocked (or initialised), the slot reserved
+/// (over the bank's superseded certificate, if any), a new key generated there with Kagi's
 /// placeholder certificate beside it, and a CSR signed by it.
 pub fn enroll_begin<T: Transport + ?Sized>(
     s: &mut PivSession<'_, T>,
@@ -157,22 +157,21 @@ pub fn enroll_begin<T: Transport + ?Sized>(
     let certs = read_certificates(s)?;
     let slot = slots::target_slot(s, &certs, req.cas, req.at)?;
     let (management_key, _initialised) = mgmt_key::unlock(s)?;
-    if certs.in_slot(slot).is_some() {
-        // A superseded certificate: remove it before its key is replaced, so the token never
-        // pairs a certificate with a key that is not its own.
-        s.put_data(slot.cert_tag(), &[])?;
-    }
+    // Reserve the slot (over a superseded certificate, whose key is about to be replaced):
+    // a pull from here on leaves a slot Kagi recognises as its own.
+    s.write_certificate(slot, slots::RESERVATION)?;
     let alg = match req.algorithm {
         kagi_proto::KeyAlgorithm::P256 => KeyAlgorithm::EccP256,
         kagi_proto::KeyAlgorithm::Rsa2048 => KeyAlgorithm::Rsa2048,
     };
     let public = s.generate_key(slot, alg)?;
     let public_key_bits = public_key_bits(&public)?;
-    // At once, the key gets Kagi's placeholder certificate: should the acquisition never
-    // finish, the next one knows this key is Kagi's and reuses the slot.
+    // At once, the key gets Kagi's placeholder certificate, so the slot pairs the key with a
+    // certificate of its own (and still tells a later acquisition the slot is Kagi's); only
+    // then is the slot announced in the Key History.
     let placeholder = crate::csr::placeholder(req.algorithm, &public_key_bits, &mut |d: &[u8; 32]| s.sign_digest(slot, alg, d))?;
-    slots::announce_retired_slot(s, slot)?;
     s.write_certificate(slot, &placeholder)?;
+    slots::announce_retired_slot(s, slot)?;
     let cn = format!("Kagi token {}", guid.map(hex::encode).unwrap_or_default());
     let csr = crate::csr::build(req.algorithm, &public_key_bits, cn.trim(), &mut |d: &[u8; 32]| s.sign_digest(slot, alg, d))?;
     Ok((

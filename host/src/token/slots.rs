@@ -15,6 +15,13 @@ use crate::piv::{tlv, RetiredIndex, Slot};
 use crate::token::certs::{read_history_fresh, History, SlotCert, TokenCerts, RETIRED_SLOTS};
 use crate::x509::ParsedCert;
 
+/// A fixed self-signed certificate (`CN=Kagi slot reserved for an acquisition, O=Kagi`; its
+/// private key was discarded when it was made) written into the chosen slot BEFORE the new key
+/// is generated there: from that moment a token pulled at any point leaves a slot the next
+/// acquisition recognises as Kagi's, never a key without certificate that nobody may reuse.
+/// Right after the key is generated it is replaced by the placeholder bound to the new key.
+pub const RESERVATION: &[u8] = include_bytes!("reserved.der");
+
 /// What a retired slot holds, as far as choosing a slot is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Occupant {

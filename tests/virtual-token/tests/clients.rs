@@ -1,7 +1,8 @@
 //! The virtual token against independent PIV clients (OpenSC, yubico-piv-tool, openssl),
 //! through the real pcscd + vpcd stack. Each test holds the rig lock for its duration.
 
-use kagi_rig::{run_with_timeout, CmdOutput, Rig, VToken, DEFAULT_PIN};
+use kagi_rig::tools::{ok, ykpiv};
+use kagi_rig::{run_with_timeout, Rig, VToken, DEFAULT_PIN};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,26 +19,8 @@ fn token() -> VToken {
         .expect("spawn virtual token")
 }
 
-fn run(prog: &str, args: &[&str]) -> CmdOutput {
-    run_with_timeout(Command::new(prog).args(args), T).expect("run command")
-}
-
-#[track_caller]
-fn ok(prog: &str, args: &[&str]) -> CmdOutput {
-    let out = run(prog, args);
-    out.assert_success(&format!("{prog} {}", args.join(" ")));
-    out
-}
-
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// yubico-piv-tool on the token's reader.
-fn ykpiv(tok: &VToken, args: &[&str]) -> CmdOutput {
-    let mut a = vec!["-r", tok.reader()];
-    a.extend_from_slice(args);
-    run("yubico-piv-tool", &a)
 }
 
 /// A certificate for a token-held public key, issued by a throwaway openssl CA
@@ -63,11 +46,11 @@ fn cert_for(dir: &Path, pubkey: &Path, cn: &str) -> PathBuf {
 fn provision(tok: &VToken, dir: &Path, slot: &str, alg: &str) -> (PathBuf, Duration) {
     let pubkey = dir.join(format!("{slot}.pub.pem"));
     let t0 = Instant::now();
-    let out = ykpiv(tok, &["-a", "generate", "-s", slot, "-A", alg, "-o", p(&pubkey)]);
+    let out = ykpiv(tok.reader(), &["-a", "generate", "-s", slot, "-A", alg, "-o", p(&pubkey)]);
     let gen_time = t0.elapsed();
     out.assert_success("generate");
     let cert = cert_for(dir, &pubkey, &format!("kagi {slot}"));
-    ykpiv(tok, &["-a", "import-certificate", "-s", slot, "-i", p(&cert)]).assert_success("import-certificate");
+    ykpiv(tok.reader(), &["-a", "import-certificate", "-s", slot, "-i", p(&cert)]).assert_success("import-certificate");
     (cert, gen_time)
 }
 
@@ -93,7 +76,7 @@ fn opensc_identifies_the_piv_card() {
 fn yubico_piv_tool_prints_status() {
     let _rig = Rig::start().unwrap();
     let tok = token();
-    let out = ykpiv(&tok, &["-a", "status"]);
+    let out = ykpiv(tok.reader(), &["-a", "status"]);
     out.assert_success("status");
     for want in ["Version:\t5.4.3", "Serial Number:", "CHUID:\t3019d4e739da", "PIN tries left:\t3"] {
         assert!(out.stdout.contains(want), "missing {want:?} in:\n{}", out.stdout);
@@ -110,7 +93,7 @@ fn ecc_p256_generate_import_and_sign() {
     eprintln!("ECC P-256 key generation (yubico-piv-tool, whole command): {gen_time:?}");
 
     // yubico-piv-tool signs with the token and verifies against the certificate.
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)]);
     out.assert_success("test-signature");
     assert!(out.stderr.contains("Successful ECDSA verification") || out.stdout.contains("Successful ECDSA verification"), "{out:?}");
 
@@ -147,12 +130,12 @@ fn rsa_2048_generate_import_and_sign_pin_always_slot() {
     let (cert, gen_time) = provision(&tok, d, "9c", "RSA2048");
     eprintln!("RSA-2048 key generation (yubico-piv-tool, whole command): {gen_time:?}");
 
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9c", "-i", p(&cert)]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9c", "-i", p(&cert)]);
     out.assert_success("test-signature");
     assert!(out.stderr.contains("Successful RSA verification") || out.stdout.contains("Successful RSA verification"), "{out:?}");
 
     // 9C is PIN-always: without a fresh VERIFY the signature is refused (6982).
-    let out = ykpiv(&tok, &["-a", "test-signature", "-s", "9c", "-i", p(&cert)]);
+    let out = ykpiv(tok.reader(), &["-a", "test-signature", "-s", "9c", "-i", p(&cert)]);
     assert!(!out.success(), "signing with 9C without PIN must fail:\n{}", out.stdout);
 
     let data = d.join("data.txt");
@@ -183,26 +166,26 @@ fn retired_slot_is_listed_through_key_history() {
 fn pin_block_unblock_and_change() {
     let _rig = Rig::start().unwrap();
     let mut tok = token();
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", "999999"]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", "999999"]);
     assert!(!out.success());
     assert!(out.stderr.contains("2 tries left") || out.stdout.contains("2 tries left"), "{out:?}");
 
     // The counter survives a re-plug (state file).
     tok.pull().unwrap();
     tok.plug().unwrap();
-    let st = ykpiv(&tok, &["-a", "status"]);
+    let st = ykpiv(tok.reader(), &["-a", "status"]);
     assert!(st.stdout.contains("PIN tries left:\t2"), "{}", st.stdout);
 
     for _ in 0..2 {
-        assert!(!ykpiv(&tok, &["-a", "verify-pin", "-P", "999999"]).success());
+        assert!(!ykpiv(tok.reader(), &["-a", "verify-pin", "-P", "999999"]).success());
     }
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN]);
     assert!(!out.success(), "blocked PIN must not verify");
-    ykpiv(&tok, &["-a", "unblock-pin", "-P", "12345678", "-N", "654321"]).assert_success("unblock-pin");
-    ykpiv(&tok, &["-a", "verify-pin", "-P", "654321"]).assert_success("verify new pin");
-    ykpiv(&tok, &["-a", "change-pin", "-P", "654321", "-N", DEFAULT_PIN]).assert_success("change-pin");
-    ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN]).assert_success("verify default pin");
-    ykpiv(&tok, &["-a", "change-puk", "-P", "12345678", "-N", "87654321"]).assert_success("change-puk");
+    ykpiv(tok.reader(), &["-a", "unblock-pin", "-P", "12345678", "-N", "654321"]).assert_success("unblock-pin");
+    ykpiv(tok.reader(), &["-a", "verify-pin", "-P", "654321"]).assert_success("verify new pin");
+    ykpiv(tok.reader(), &["-a", "change-pin", "-P", "654321", "-N", DEFAULT_PIN]).assert_success("change-pin");
+    ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN]).assert_success("verify default pin");
+    ykpiv(tok.reader(), &["-a", "change-puk", "-P", "12345678", "-N", "87654321"]).assert_success("change-puk");
 }
 
 #[test]
@@ -213,7 +196,7 @@ fn keys_and_certificates_survive_replug() {
     let (cert, _) = provision(&tok, dir.path(), "9a", "ECCP256");
     tok.pull().unwrap();
     tok.plug().unwrap();
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)]);
     out.assert_success("test-signature after replug");
 }
 
@@ -256,7 +239,7 @@ fn fail_after_pulls_the_token_mid_operation() {
         .spawn()
         .unwrap();
     // yubico-piv-tool's status exits 0 even when the card vanishes; it just lacks the data.
-    let out = ykpiv(&tok, &["-a", "status"]);
+    let out = ykpiv(tok.reader(), &["-a", "status"]);
     assert!(!out.stdout.contains("CHUID:\t30"), "{out:?}");
     let st = tok.wait_exit(Duration::from_secs(5)).unwrap().expect("token exits");
     assert_eq!(st.code(), Some(3));
@@ -271,7 +254,7 @@ fn delay_slows_key_generation_and_signing() {
     let (cert, gen_time) = provision(&tok, dir.path(), "9a", "ECCP256");
     assert!(gen_time >= Duration::from_millis(400), "{gen_time:?}");
     let t0 = Instant::now();
-    ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)])
+    ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "9a", "-i", p(&cert)])
         .assert_success("test-signature");
     assert!(t0.elapsed() >= Duration::from_millis(400));
 }

@@ -5,9 +5,10 @@
 //! the token options, the rig's content builder, and two tokens in two readers.
 
 use kagi_rig::testca::TestCa;
-use kagi_rig::{run_with_timeout, CmdOutput, ManagementKey, Rig, SlotKey, VToken, VTokenBuilder, DEFAULT_PIN};
+use kagi_rig::tools::{der_of_pem_cert, ok, openssl_key_and_cert, said, ykpiv};
+use kagi_rig::{run_with_timeout, ManagementKey, Rig, SlotKey, VToken, VTokenBuilder, DEFAULT_PIN};
 use std::ffi::CString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,61 +22,8 @@ fn token() -> VToken {
     builder().spawn().expect("spawn virtual token")
 }
 
-fn run(prog: &str, args: &[&str]) -> CmdOutput {
-    run_with_timeout(Command::new(prog).args(args), T).expect("run command")
-}
-
-#[track_caller]
-fn ok(prog: &str, args: &[&str]) -> CmdOutput {
-    let out = run(prog, args);
-    out.assert_success(&format!("{prog} {}", args.join(" ")));
-    out
-}
-
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// yubico-piv-tool on the token's reader.
-fn ykpiv(tok: &VToken, args: &[&str]) -> CmdOutput {
-    let mut a = vec!["-r", tok.reader()];
-    a.extend_from_slice(args);
-    run("yubico-piv-tool", &a)
-}
-
-/// Both output streams (yubico-piv-tool reports success on stderr).
-fn said(out: &CmdOutput) -> String {
-    format!("{}{}", out.stdout, out.stderr)
-}
-
-/// A P-256 key (PEM) and a certificate for it, made with openssl: self-signed, or issued by a
-/// throwaway openssl CA ("another CA": neither the token nor the bank made it).
-fn openssl_key_and_cert(dir: &Path, name: &str, self_signed: bool) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.key.pem"));
-    let cert = dir.join(format!("{name}.cert.pem"));
-    ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&key)]);
-    let subj = format!("/CN=foreign {name}/O=Other Company");
-    if self_signed {
-        ok("openssl", &["req", "-new", "-x509", "-key", p(&key), "-subj", &subj, "-days", "30", "-out", p(&cert)]);
-        return (key, cert);
-    }
-    let ca_key = dir.join("other-ca.key");
-    let ca = dir.join("other-ca.pem");
-    if !ca.exists() {
-        ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&ca_key)]);
-        ok("openssl", &["req", "-new", "-x509", "-key", p(&ca_key), "-subj", "/CN=Other Company CA", "-days", "30", "-out", p(&ca)]);
-    }
-    let csr = dir.join(format!("{name}.csr"));
-    ok("openssl", &["req", "-new", "-key", p(&key), "-subj", &subj, "-out", p(&csr)]);
-    ok("openssl", &["x509", "-req", "-in", p(&csr), "-CA", p(&ca), "-CAkey", p(&ca_key), "-days", "30", "-set_serial", "9", "-out", p(&cert)]);
-    (key, cert)
-}
-
-/// A PEM certificate as DER (through a file: tool output is captured as text).
-fn der_of_pem_cert(pem: &Path) -> Vec<u8> {
-    let der = pem.with_extension("der");
-    ok("openssl", &["x509", "-in", p(pem), "-outform", "DER", "-out", p(&der)]);
-    std::fs::read(der).unwrap()
 }
 
 /// The uncompressed point of a P-256 key file (last 65 bytes of its SubjectPublicKeyInfo).
@@ -190,17 +138,17 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
     ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&k83)]);
     // yubico-piv-tool 2.2 takes one -i per run: key and certificate in separate runs.
     for (slot, key, cert) in [("9a", &k9a, Some(&c9a)), ("82", &k82, Some(&c82)), ("83", &k83, None)] {
-        ykpiv(&tok, &["-a", "import-key", "-s", slot, "-i", p(key)]).assert_success("import-key");
+        ykpiv(tok.reader(), &["-a", "import-key", "-s", slot, "-i", p(key)]).assert_success("import-key");
         if let Some(c) = cert {
-            ykpiv(&tok, &["-a", "import-certificate", "-s", slot, "-i", p(c)]).assert_success("import-certificate");
+            ykpiv(tok.reader(), &["-a", "import-certificate", "-s", slot, "-i", p(c)]).assert_success("import-certificate");
         }
     }
     // Key History: one retired key with its certificate on the card (82), one off card (83).
     let kh = "c10101c20101f31b68747470733a2f2f6f746865722e6578616d706c652f6365727473fe00";
     let kh_file = d.join("kh.hex");
     std::fs::write(&kh_file, kh).unwrap();
-    ykpiv(&tok, &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
-    let out = ykpiv(&tok, &["-a", "read-object", "--id", "0x5FC10C"]);
+    ykpiv(tok.reader(), &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
+    let out = ykpiv(tok.reader(), &["-a", "read-object", "--id", "0x5FC10C"]);
     out.assert_success("read-object");
     assert_eq!(out.stdout.trim(), kh);
     let kh_bytes = hex::decode(kh).unwrap();
@@ -213,7 +161,7 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
 
     // The imported keys sign: yubico-piv-tool verifies against the certificates.
     for (slot, cert) in [("9a", &c9a), ("82", &c82)] {
-        let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", slot, "-i", p(cert)]);
+        let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", slot, "-i", p(cert)]);
         out.assert_success(&format!("test-signature {slot}"));
         assert!(said(&out).contains("Successful ECDSA verification"), "{out:?}");
     }
@@ -252,20 +200,20 @@ fn printed_information_needs_the_pin_with_yubico_piv_tool() {
     let protected = format!("881a8918{}", "5a".repeat(24));
     let f = dir.path().join("printed.hex");
     std::fs::write(&f, &protected).unwrap();
-    ykpiv(&tok, &["-a", "write-object", "--id", "0x5FC109", "-i", p(&f)]).assert_success("write printed information");
-    let out = ykpiv(&tok, &["-a", "read-object", "--id", "0x5FC109"]);
+    ykpiv(tok.reader(), &["-a", "write-object", "--id", "0x5FC109", "-i", p(&f)]).assert_success("write printed information");
+    let out = ykpiv(tok.reader(), &["-a", "read-object", "--id", "0x5FC109"]);
     assert!(!out.success(), "read without the PIN must fail: {out:?}");
     assert!(tok.log().contains("< 6982"), "{}", tok.log());
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "read-object", "--id", "0x5FC109"]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "read-object", "--id", "0x5FC109"]);
     out.assert_success("verify-pin + read-object");
     assert_eq!(out.stdout.trim(), protected);
     // A wrong PIN does not open it either.
-    let out = ykpiv(&tok, &["-a", "verify-pin", "-P", "999999", "-a", "read-object", "--id", "0x5FC109"]);
+    let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", "999999", "-a", "read-object", "--id", "0x5FC109"]);
     assert!(!out.success());
     // ADMIN DATA (80 { 81 flags=02: management key PIN-protected }) reads without the PIN.
     std::fs::write(&f, "8003810102").unwrap();
-    ykpiv(&tok, &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("write admin data");
-    let out = ykpiv(&tok, &["-a", "read-object", "--id", "0x5FFF00"]);
+    ykpiv(tok.reader(), &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("write admin data");
+    let out = ykpiv(tok.reader(), &["-a", "read-object", "--id", "0x5FFF00"]);
     out.assert_success("read admin data");
     assert_eq!(out.stdout.trim(), "8003810102");
 }
@@ -278,14 +226,14 @@ fn non_factory_management_key_with_yubico_piv_tool() {
     let f = dir.path().join("obj.hex");
     std::fs::write(&f, "8003810102").unwrap();
     let new = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778";
-    ykpiv(&tok, &["-a", "set-mgm-key", "-n", new]).assert_success("set-mgm-key");
+    ykpiv(tok.reader(), &["-a", "set-mgm-key", "-n", new]).assert_success("set-mgm-key");
     assert!(tok.log().contains("> 00ffffff1b039b18"), "SET MANAGEMENT KEY as YubiKey INS FF:\n{}", tok.log());
     // The factory key no longer writes; the new one does (yubico-piv-tool's -k takes its value
     // attached: `-k<hex>` or `--key=<hex>`; `-k <hex>` would prompt for it).
-    let out = ykpiv(&tok, &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]);
+    let out = ykpiv(tok.reader(), &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]);
     assert!(!out.success() && said(&out).contains("Failed authentication"), "{out:?}");
-    ykpiv(&tok, &[&format!("--key={new}"), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("--key=");
-    ykpiv(&tok, &[&format!("-k{new}"), "-a", "write-object", "--id", "0x5FFF01", "-i", p(&f)]).assert_success("-k");
+    ykpiv(tok.reader(), &[&format!("--key={new}"), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("--key=");
+    ykpiv(tok.reader(), &[&format!("-k{new}"), "-a", "write-object", "--id", "0x5FFF01", "-i", p(&f)]).assert_success("-k");
     // GET METADATA: 3DES, no longer the factory key; survives a re-plug.
     let c = tok.contents().unwrap();
     assert_eq!(c.management_key, ManagementKey::new(0x03, &hex::decode(new).unwrap()));
@@ -347,13 +295,13 @@ fn older_token_options_no_aes_and_no_metadata() {
     assert_eq!(set_mgmt(&card, &tdes), 0x9000, "3DES is accepted");
     drop(card);
     // yubico-piv-tool works with such a token as with any PIV card.
-    let out = ykpiv(&tok, &["-a", "status"]);
+    let out = ykpiv(tok.reader(), &["-a", "status"]);
     out.assert_success("status");
     assert!(out.stdout.contains("PIN tries left:\t3"), "{}", out.stdout);
     let dir = kagi_rig::temp_dir().unwrap();
     let f = dir.path().join("o.hex");
     std::fs::write(&f, "01").unwrap();
-    ykpiv(&tok, &[&format!("--key={}", tdes.hex()), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)])
+    ykpiv(tok.reader(), &[&format!("--key={}", tdes.hex()), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)])
         .assert_success("write with the 3DES key");
 }
 
@@ -387,17 +335,17 @@ fn rig_builder_preloads_foreign_content_that_independent_tools_use() {
     for (slot, der, what) in [("9a", &c9a, "ECDSA"), ("82", &c82, "RSA")] {
         let f = d.join(format!("{slot}.der"));
         std::fs::write(&f, der).unwrap();
-        let out = ykpiv(&tok, &["-a", "verify-pin", "-P", "24681357", "-a", "test-signature", "-s", slot, "-K", "DER", "-i", p(&f)]);
+        let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", "24681357", "-a", "test-signature", "-s", slot, "-K", "DER", "-i", p(&f)]);
         out.assert_success(&format!("test-signature {slot}"));
         assert!(said(&out).contains(&format!("Successful {what} verification")), "{out:?}");
     }
-    assert!(!ykpiv(&tok, &["-a", "verify-pin", "-P", DEFAULT_PIN]).success(), "the factory PIN is not this token's");
-    ykpiv(&tok, &["-a", "change-puk", "-P", "11223344", "-N", "11223344"]).assert_success("custom PUK");
+    assert!(!ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN]).success(), "the factory PIN is not this token's");
+    ykpiv(tok.reader(), &["-a", "change-puk", "-P", "11223344", "-N", "11223344"]).assert_success("custom PUK");
     // Writing needs this token's management key.
     let f = d.join("o.hex");
     std::fs::write(&f, "01").unwrap();
-    assert!(!ykpiv(&tok, &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).success());
-    ykpiv(&tok, &[&format!("--key={}", mgmt.hex()), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("write");
+    assert!(!ykpiv(tok.reader(), &["-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).success());
+    ykpiv(tok.reader(), &[&format!("--key={}", mgmt.hex()), "-a", "write-object", "--id", "0x5FFF00", "-i", p(&f)]).assert_success("write");
     // OpenSC lists the certificates the Key History announces.
     let out = ok("pkcs15-tool", &["-r", tok.reader(), "--read-certificate", "01"]);
     assert!(out.stdout.contains("BEGIN CERTIFICATE"), "{out:?}");
@@ -424,12 +372,12 @@ fn two_tokens_in_two_readers() {
     for (tok, cert) in [(&t0, &c1), (&t1, &c2)] {
         let f = dir.path().join("c.der");
         std::fs::write(&f, cert).unwrap();
-        let out = ykpiv(tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "82", "-K", "DER", "-i", p(&f)]);
+        let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "82", "-K", "DER", "-i", p(&f)]);
         out.assert_success(&format!("test-signature on {}", tok.reader()));
         // Each reader has its own token: the other one's certificate does not verify.
         let other = if std::ptr::eq(cert, &c1) { &c2 } else { &c1 };
         std::fs::write(&f, other).unwrap();
-        let out = ykpiv(tok, &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "82", "-K", "DER", "-i", p(&f)]);
+        let out = ykpiv(tok.reader(), &["-a", "verify-pin", "-P", DEFAULT_PIN, "-a", "test-signature", "-s", "82", "-K", "DER", "-i", p(&f)]);
         assert!(!said(&out).contains("Successful ECDSA verification"), "{out:?}");
     }
     let out = ok("opensc-tool", &["-l"]);

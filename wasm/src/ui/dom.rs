@@ -84,3 +84,42 @@ pub fn close_window() {
         let _ = w.close();
     }
 }
+
+/// A labelled masked input for a PIN or PUK (`<label for=id>` + `<input id=id type=password>`),
+/// added to `parent`; returns the input.
+pub fn secret_input(parent: &Element, id: &str, label: &str, hint: &str) -> Element {
+    let l = el("label", "", label);
+    let _ = l.set_attribute("for", id);
+    add(parent, &l);
+    let input = el("input", "", "");
+    input.set_id(id);
+    for (k, v) in [("type", "password"), ("inputmode", "numeric"), ("autocomplete", "off"), ("maxlength", "8"), ("placeholder", hint)] {
+        let _ = input.set_attribute(k, v);
+    }
+    add(parent, &input);
+    input
+}
+
+/// The input's value, taken out: the field is emptied at once so a PIN stays on screen no longer
+/// than needed, and the copy is zeroized when dropped.
+pub fn take_value(input: &Element) -> zeroize::Zeroizing<String> {
+    match input.dyn_ref::<web_sys::HtmlInputElement>() {
+        Some(field) => {
+            let v = zeroize::Zeroizing::new(field.value());
+            field.set_value("");
+            v
+        }
+        None => zeroize::Zeroizing::new(String::new()),
+    }
+}
+
+/// Calls `f` when Enter is pressed in `input`.
+pub fn on_enter(input: &Element, mut f: impl FnMut() + 'static) {
+    let cb = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |e: web_sys::KeyboardEvent| {
+        if e.key() == "Enter" {
+            f();
+        }
+    })
+    .into_js_value();
+    let _ = input.add_event_listener_with_callback("keydown", cb.unchecked_ref());
+}

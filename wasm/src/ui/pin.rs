@@ -1,16 +1,17 @@
 //! The PIN window: an extension page in its own window, so no bank page script can reach the
-//! input. It shows which bank origin asks and for what (ログオン / 電子証明書の保存), the tries left,
-//! a masked input and cancel; for an acquisition, a progress bar through the steps. The PIN goes
-//! from the input straight to the service worker and the field is emptied at once.
+//! input. It shows which bank origin asks and for what (ログオン / 電子証明書の保存), the choice
+//! when several of the bank's certificates (or tokens) match, the tries left, masked inputs (with
+//! a new PIN, twice, when the factory PIN must go; PUK and new PIN when the PIN is blocked) and
+//! cancel; for an acquisition, a progress bar through the steps. It renders the broker's view
+//! (`broker/flow.rs`) and sends the customer's input back; PINs go from the inputs straight to
+//! the service worker and the fields are emptied at once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlInputElement;
-use zeroize::Zeroizing;
+use web_sys::Element;
 
 use super::dom::{self, add, el};
 use crate::chrome;
@@ -62,6 +63,15 @@ fn send(w: &Shared, v: Value) {
     let _ = chrome::call_on(&port, "postMessage", &[chrome::to_js(&v)]);
 }
 
+fn with_id(e: Element, id: &str) -> Element {
+    e.set_id(id);
+    e
+}
+
+fn small(v: &Value) -> Option<u8> {
+    v.as_u64().map(|r| r.min(255) as u8)
+}
+
 fn render(w: &Shared, v: &Value) {
     let lang = w.borrow().lang;
     let phase = v["phase"].as_str().unwrap_or("gone");
@@ -78,45 +88,47 @@ fn render(w: &Shared, v: &Value) {
     add(&app, &el("h1", "", t(lang, Msg::AppName)));
     let who = el("dl", "request", "");
     add(&who, &el("dt", "", t(lang, Msg::RequestedBy)));
-    let origin = el("dd", "origin", v["origin"].as_str().unwrap_or(""));
-    origin.set_id("origin");
-    add(&who, &origin);
+    add(&who, &with_id(el("dd", "origin", v["origin"].as_str().unwrap_or("")), "origin"));
     add(&who, &el("dt", "", t(lang, Msg::Purpose)));
-    let purpose = el("dd", "purpose", t(lang, if enroll { Msg::PurposeEnroll } else { Msg::PurposeLogin }));
-    purpose.set_id("purpose");
-    add(&who, &purpose);
+    add(&who, &with_id(el("dd", "purpose", t(lang, if enroll { Msg::PurposeEnroll } else { Msg::PurposeLogin })), "purpose"));
+    if let Some(r) = v["reader"].as_str() {
+        add(&who, &el("dt", "", t(lang, Msg::Reader)));
+        add(&who, &with_id(el("dd", "", r), "reader"));
+    }
     add(&app, &who);
     if enroll {
         add(&app, &progress(lang, phase));
     }
     let error = v["error"]["code"].as_str();
-    let retries = v["retries"].as_u64().map(|r| r.min(255) as u8);
+    let retries = small(&v["retries"]);
+    let setup = v["setup"] == true;
     match phase {
+        "choose" => {
+            add(&app, &el("p", "", t(lang, if enroll { Msg::ChooseToken } else { Msg::ChooseCertificate })));
+            add(&app, &choices(w, lang, &v["choices"]));
+            error_line(&app, lang, error, retries);
+            let row = el("div", "buttons", "");
+            add(&row, &cancel_button(w, lang));
+            add(&app, &row);
+        }
         "confirm" => {
             add(&app, &el("p", "", t(lang, Msg::ConfirmEnroll)));
+            if setup {
+                add(&app, &with_id(el("p", "note setup", t(lang, Msg::SetupNote)), "setup"));
+            }
             add(&app, &el("p", "note", t(lang, Msg::ConfirmEnrollNote)));
             let row = el("div", "buttons", "");
             let w2 = w.clone();
-            let ok = dom::button(t(lang, Msg::SaveToUsb), "primary", move || send(&w2, json!({"type": "confirm"})));
-            ok.set_id("confirm");
+            let ok = with_id(dom::button(t(lang, Msg::SaveToUsb), "primary", move || send(&w2, json!({"type": "confirm"}))), "confirm");
             add(&row, &ok);
             add(&row, &cancel_button(w, lang));
             add(&app, &row);
             dom::focus(&ok);
         }
-        "pin" => pin_form(w, &app, lang, error, retries),
-        "working" | "issue" | "store" => {
-            let p = el("p", "working", t(lang, Msg::Working));
-            p.set_id("working");
-            add(&app, &p);
-            if enroll {
-                add(&app, &el("p", "note", t(lang, Msg::DoNotRemove)));
-            }
-        }
+        "pin" => pin_form(w, &app, lang, v, error, retries),
+        "blocked" => unblock_form(w, &app, lang, v, error),
         "done" => {
-            let p = el("p", "done", t(lang, Msg::EnrollDone));
-            p.set_id("done");
-            add(&app, &p);
+            add(&app, &with_id(el("p", "done", t(lang, Msg::EnrollDone)), "done"));
             add(&app, &el("p", "note", t(lang, Msg::EnrollDoneNote)));
             if v["certificate"].is_object() {
                 add(&app, &el("h2", "", t(lang, Msg::CertDetails)));
@@ -124,86 +136,135 @@ fn render(w: &Shared, v: &Value) {
             }
             add(&app, &close_button(lang));
         }
-        _ => {
-            // failed
-            let p = el("p", "error", &i18n::error_text(lang, error.unwrap_or("INTERNAL"), retries));
-            p.set_id("error");
-            add(&app, &p);
+        "failed" => {
+            add(&app, &with_id(el("p", "error", &i18n::error_text(lang, error.unwrap_or("INTERNAL"), retries)), "error"));
             add(&app, &close_button(lang));
+        }
+        _ => {
+            // preflight, working, unblocking, issue, store
+            add(&app, &with_id(el("p", "working", t(lang, Msg::Working)), "working"));
+            if enroll || phase == "unblocking" {
+                add(&app, &el("p", "note", t(lang, Msg::DoNotRemove)));
+            }
         }
     }
 }
 
-fn pin_form(w: &Shared, app: &web_sys::Element, lang: Lang, error: Option<&str>, retries: Option<u8>) {
-    let form = el("div", "pin", "");
-    let label = el("label", "", t(lang, Msg::PinLabel));
-    let _ = label.set_attribute("for", "pin");
-    add(&form, &label);
-    let input = el("input", "", "");
-    input.set_id("pin");
-    for (k, v) in [("type", "password"), ("inputmode", "numeric"), ("autocomplete", "off"), ("maxlength", "8"), ("pattern", "[0-9]*"), ("placeholder", t(lang, Msg::PinHint))] {
-        let _ = input.set_attribute(k, v);
-    }
-    add(&form, &input);
-    if let Some(r) = retries {
-        let p = el("p", "retries", &i18n::tries_left(lang, r));
-        p.set_id("retries");
-        add(&form, &p);
-    }
+fn error_line(parent: &Element, lang: Lang, error: Option<&str>, retries: Option<u8>) {
     if let Some(code) = error {
-        let p = el("p", "error", &i18n::error_text(lang, code, retries));
-        p.set_id("error");
-        add(&form, &p);
+        add(parent, &with_id(el("p", "error", &i18n::error_text(lang, code, retries)), "error"));
     }
-    let row = el("div", "buttons", "");
-    let (w2, inp) = (w.clone(), input.clone());
-    let submit = move || {
-        let Some(field) = inp.dyn_ref::<HtmlInputElement>() else { return };
-        let pin = Zeroizing::new(field.value());
-        // Empty the field before anything else so the PIN stays on screen no longer than needed.
-        field.set_value("");
-        send(&w2, json!({"type": "pin", "pin": pin.as_str()}));
-    };
-    let submit = Rc::new(RefCell::new(submit));
-    let s1 = submit.clone();
-    let ok = dom::button(t(lang, Msg::Ok), "primary", move || (s1.borrow_mut())());
-    ok.set_id("ok");
-    add(&row, &ok);
-    add(&row, &cancel_button(w, lang));
-    add(&form, &row);
+}
+
+/// The bank's certificates (or tokens) to choose from, each with its select button `#choice-N`.
+fn choices(w: &Shared, lang: Lang, list: &Value) -> Element {
+    let ul = with_id(el("ul", "choices", ""), "choices");
+    for (i, c) in list.as_array().into_iter().flatten().enumerate() {
+        let li = el("li", "choice", "");
+        add(&li, &dom::fields(&view::choice_fields(lang, c)));
+        let w2 = w.clone();
+        let b = dom::button(t(lang, Msg::Select), "primary", move || send(&w2, json!({"type": "choose", "index": i})));
+        b.set_id(&["choice-", &i18n::num(i as u64)].concat());
+        add(&li, &b);
+        add(&ul, &li);
+    }
+    ul
+}
+
+fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>, retries: Option<u8>) {
+    let new_pin = v["newPin"] == true;
+    let form = el("div", "pin", "");
+    if v["unblocked"] == true {
+        add(&form, &with_id(el("p", "note", t(lang, Msg::UnblockedNote)), "unblocked"));
+    }
+    if new_pin && error != Some("PIN_CHANGE_REQUIRED") {
+        add(&form, &with_id(el("p", "note", t(lang, Msg::NewPinNeeded)), "new-pin-needed"));
+    }
+    if v["setup"] == true {
+        add(&form, &with_id(el("p", "note setup", t(lang, Msg::SetupNote)), "setup"));
+    }
+    let input = dom::secret_input(&form, "pin", t(lang, if new_pin { Msg::CurrentPinLabel } else { Msg::PinLabel }), t(lang, Msg::PinHint));
+    if let Some(r) = retries {
+        add(&form, &with_id(el("p", "retries", &i18n::tries_left(lang, r)), "retries"));
+    }
+    let extra = new_pin.then(|| {
+        let a = dom::secret_input(&form, "new-pin", t(lang, Msg::NewPinLabel), t(lang, Msg::PinHint));
+        let b = dom::secret_input(&form, "new-pin-again", t(lang, Msg::NewPinAgainLabel), t(lang, Msg::PinHint));
+        add(&form, &el("p", "note", t(lang, Msg::NewPinRule)));
+        (a, b)
+    });
+    error_line(&form, lang, error, retries);
+    let (w2, inp, ex) = (w.clone(), input.clone(), extra.clone());
+    let submit: Rc<dyn Fn()> = Rc::new(move || {
+        let pin = dom::take_value(&inp);
+        let msg = match &ex {
+            Some((a, b)) => {
+                let (n1, n2) = (dom::take_value(a), dom::take_value(b));
+                json!({"type": "pin", "pin": pin.as_str(), "newPin": n1.as_str(), "newPinConfirm": n2.as_str()})
+            }
+            None => json!({"type": "pin", "pin": pin.as_str()}),
+        };
+        send(&w2, msg);
+    });
+    buttons(w, &form, lang, Msg::Ok, "ok", &submit);
     add(app, &form);
-    let s2 = submit.clone();
-    let cb = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(move |e: web_sys::KeyboardEvent| {
-        if e.key() == "Enter" {
-            (s2.borrow_mut())();
-        }
-    })
-    .into_js_value();
-    let _ = input.add_event_listener_with_callback("keydown", cb.unchecked_ref());
+    let last = extra.map(|(_, b)| b).unwrap_or_else(|| input.clone());
+    let s = submit.clone();
+    dom::on_enter(&last, move || s());
     dom::focus(&input);
 }
 
-fn cancel_button(w: &Shared, lang: Lang) -> web_sys::Element {
+fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
+    let form = el("div", "pin", "");
+    add(&form, &with_id(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
+    let puk = dom::secret_input(&form, "puk", t(lang, Msg::PukLabel), t(lang, Msg::PukHint));
+    let puk_retries = small(&v["pukRetries"]);
+    if let Some(r) = puk_retries {
+        add(&form, &with_id(el("p", "retries", &i18n::puk_tries_left(lang, r)), "puk-retries"));
+    }
+    let a = dom::secret_input(&form, "new-pin", t(lang, Msg::NewPinLabel), t(lang, Msg::PinHint));
+    let b = dom::secret_input(&form, "new-pin-again", t(lang, Msg::NewPinAgainLabel), t(lang, Msg::PinHint));
+    add(&form, &el("p", "note", t(lang, Msg::NewPinRule)));
+    // The blocked PIN itself is said above; show what went wrong with the unblock.
+    error_line(&form, lang, error.filter(|c| *c != "PIN_BLOCKED"), puk_retries);
+    let (w2, p, a2, b2) = (w.clone(), puk.clone(), a.clone(), b.clone());
+    let submit: Rc<dyn Fn()> = Rc::new(move || {
+        let (k, n1, n2) = (dom::take_value(&p), dom::take_value(&a2), dom::take_value(&b2));
+        send(&w2, json!({"type": "unblock", "puk": k.as_str(), "newPin": n1.as_str(), "newPinConfirm": n2.as_str()}));
+    });
+    buttons(w, &form, lang, Msg::Unblock, "unblock", &submit);
+    add(app, &form);
+    let s = submit.clone();
+    dom::on_enter(&b, move || s());
+    dom::focus(&puk);
+}
+
+/// The primary button (`id`) running `submit`, and cancel.
+fn buttons(w: &Shared, form: &Element, lang: Lang, label: Msg, id: &str, submit: &Rc<dyn Fn()>) {
+    let row = el("div", "buttons", "");
+    let s = submit.clone();
+    add(&row, &with_id(dom::button(t(lang, label), "primary", move || s()), id));
+    add(&row, &cancel_button(w, lang));
+    add(form, &row);
+}
+
+fn cancel_button(w: &Shared, lang: Lang) -> Element {
     let w2 = w.clone();
     let b = dom::button(t(lang, Msg::Cancel), "", move || {
         send(&w2, json!({"type": "cancel"}));
         dom::close_window();
     });
-    b.set_id("cancel");
-    b
+    with_id(b, "cancel")
 }
 
-fn close_button(lang: Lang) -> web_sys::Element {
-    let b = dom::button(t(lang, Msg::Close), "primary", dom::close_window);
-    b.set_id("close");
-    b
+fn close_button(lang: Lang) -> Element {
+    with_id(dom::button(t(lang, Msg::Close), "primary", dom::close_window), "close")
 }
 
 /// The acquisition progress bar: every step, the current one highlighted.
-pub(crate) fn progress(lang: Lang, phase: &str) -> web_sys::Element {
+pub(crate) fn progress(lang: Lang, phase: &str) -> Element {
     let current = STEPS.iter().position(|(_, p)| *p == phase);
-    let ol = el("ol", "steps", "");
-    ol.set_id("steps");
+    let ol = with_id(el("ol", "steps", ""), "steps");
     for (i, (m, _)) in STEPS.iter().enumerate() {
         let class = match current {
             Some(c) if i < c => "step past",
@@ -214,9 +275,8 @@ pub(crate) fn progress(lang: Lang, phase: &str) -> web_sys::Element {
     }
     let wrap = el("div", "progress", "");
     let bar = el("progress", "", "");
-    let total = (STEPS.len() - 1) as f64;
-    let _ = bar.set_attribute("max", &total.to_string());
-    let _ = bar.set_attribute("value", &current.unwrap_or(0).to_string());
+    let _ = bar.set_attribute("max", &i18n::num((STEPS.len() - 1) as u64));
+    let _ = bar.set_attribute("value", &i18n::num(current.unwrap_or(0) as u64));
     add(&wrap, &bar);
     add(&wrap, &ol);
     wrap
