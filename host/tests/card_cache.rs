@@ -1,0 +1,110 @@
+//! The host keeps what it read from a token while PC/SC says nobody else reset it (issue 13,
+//! `host/src/card/cache.rs`): a log-on in a running host sends exactly VERIFY, GENERAL
+//! AUTHENTICATE and the PIN clear, counted by the virtual token; and what another program writes
+//! (a second Kagi host's acquisition, yubico-piv-tool deleting a certificate) is seen by the
+//! next `status` and log-on.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use kagi_proto::{EnrollBeginResult, EnrollFinishResult, ErrorCode, LoginToken};
+use kagi_rig::tools::ykpiv;
+use kagi_rig::{ApduCount, Host, Rig, SlotKey, VToken};
+
+const VERIFY: u8 = 0x20;
+const GENERAL_AUTHENTICATE: u8 = 0x87;
+const GET_DATA: u8 = 0xCB;
+const SELECT: u8 = 0xA4;
+
+/// The token's counts around `f`.
+fn count<T>(token: &VToken, f: impl FnOnce() -> T) -> (T, ApduCount) {
+    let before = token.apdu_count().unwrap();
+    let out = f();
+    let after = token.apdu_count().unwrap();
+    (out, &after - &before)
+}
+
+/// An acquisition whose certificate starts `start_days` from now.
+fn acquire(host: &mut Host, ca: &TestCa, n: u32, start_days: i64) -> Vec<u8> {
+    let begin: EnrollBeginResult = enroll_begin(host, ca, "P-256").into_result().expect("enroll.begin");
+    let cert = ca.issue(&begin.csr, n, start_days, 365);
+    let _: EnrollFinishResult = enroll_finish(host, &cert).into_result().expect("enroll.finish");
+    cert
+}
+
+fn log_on(host: &mut Host, ca: &TestCa) -> Vec<u8> {
+    let n = nonce();
+    let login: LoginToken = authenticate(host, ca, &n, PIN).into_result().expect("authenticate");
+    verify_login(&login, ORIGIN, &n).expect("the login token verifies");
+    login.certificate_der().unwrap()
+}
+
+#[test]
+fn a_warm_log_on_sends_verify_sign_and_the_pin_clear_only_and_sees_another_host_s_acquisition() {
+    let _rig = Rig::start().unwrap();
+    let token = VToken::builder().reader(0).pin(PIN).count_apdus(true).spawn().unwrap();
+    let ca = TestCa::new("Kagi Test CA");
+    let mut host = Host::spawn().unwrap();
+    let first = acquire(&mut host, &ca, 1, -1);
+    assert_eq!(log_on(&mut host, &ca), first);
+    only_token(status_for(&mut host, &ca));
+
+    // Warm: nothing read, no SELECT.
+    let (cert, c) = count(&token, || log_on(&mut host, &ca));
+    assert_eq!(cert, first);
+    assert_eq!(c.by_ins, BTreeMap::from([(VERIFY, 2), (GENERAL_AUTHENTICATE, 1)]), "PIN, signature, PIN clear: {c:?}");
+    assert_eq!((c.apdus, c.resets), (3, 0), "{c:?}");
+    // A warm status reads no object either: only the PIN's state (and its metadata, which the
+    // log-on's VERIFY changed).
+    let (st, c) = count(&token, || only_token(status_for(&mut host, &ca)));
+    assert_eq!(st.certificate.unwrap().sha256, sha256_hex(&first));
+    assert!(!c.by_ins.contains_key(&GET_DATA) && !c.by_ins.contains_key(&SELECT), "{c:?}");
+    assert!(c.apdus <= 2, "{c:?}");
+
+    // Another Kagi host (another browser) acquires a newer certificate: it resets the card when
+    // it is done, so the first host reads the token again and sees it.
+    let second = {
+        let mut other = Host::spawn().unwrap();
+        acquire(&mut other, &ca, 2, 0)
+    };
+    let (st, c) = count(&token, || only_token(status_for(&mut host, &ca)));
+    assert_eq!(st.certificate.unwrap().sha256, sha256_hex(&second), "status sees the other host's certificate");
+    assert!(c.by_ins.get(&GET_DATA).copied().unwrap_or(0) >= 3, "read again after the other host's reset: {c:?}");
+    assert_eq!(log_on(&mut host, &ca), second, "the log-on uses it");
+    let (_, c) = count(&token, || log_on(&mut host, &ca));
+    assert_eq!(c.apdus, 3, "warm again: {c:?}");
+
+    // Kagi's own acquisition through this host updates its cache: the next log-on uses the new
+    // certificate, reading only what the acquisition wrote.
+    let third = acquire(&mut host, &ca, 3, 1);
+    let (cert, c) = count(&token, || log_on(&mut host, &ca));
+    assert_eq!(cert, second, "a certificate valid only from tomorrow is not the login certificate");
+    assert!(c.apdus <= 5, "{c:?}");
+    let st = only_token(status_for(&mut host, &ca));
+    assert_ne!(st.certificate.unwrap().sha256, sha256_hex(&third));
+}
+
+#[test]
+fn a_certificate_deleted_by_yubico_piv_tool_is_seen_by_the_next_status_and_log_on() {
+    let _rig = Rig::start().unwrap();
+    let ca = TestCa::new("Kagi Test CA");
+    // A token prepared by the bank's branch: the customer's key and certificate in 82, the
+    // factory management key (so yubico-piv-tool can write).
+    let key = SlotKey::p256();
+    let cert = key.certificate(&ca, "SH001 SH001001 1898", 365);
+    let token = VToken::builder().reader(0).pin(PIN).key_with_certificate(0x82, &key, &cert).count_apdus(true).spawn().unwrap();
+    let mut host = Host::spawn().unwrap();
+    assert_eq!(only_token(status_for(&mut host, &ca)).certificate.unwrap().sha256, sha256_hex(&cert));
+    assert_eq!(log_on(&mut host, &ca), cert);
+    let (_, c) = count(&token, || log_on(&mut host, &ca));
+    assert_eq!(c.apdus, 3, "warm: {c:?}");
+
+    ykpiv(token.reader(), &["-a", "delete-certificate", "-s", "82"]).assert_success("delete-certificate");
+
+    let st = only_token(status_for(&mut host, &ca));
+    assert!(st.certificate.is_none(), "status sees the deletion: {st:?}");
+    let n = nonce();
+    assert_eq!(authenticate(&mut host, &ca, &n, PIN).error.unwrap().code, ErrorCode::NoCertificate);
+}
