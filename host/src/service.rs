@@ -55,11 +55,15 @@ impl Service {
             Ok(req) => {
                 let id = req.id;
                 let name = req.command.name();
-                let r = self.execute(req).await;
-                if let Err(e) = &r {
-                    crate::log::info(&format!("{name} #{id}: {e}"));
+                match self.execute(req).await {
+                    Ok(Some(reply)) => reply,
+                    // Already answered (a log-on answers before its PIN clear).
+                    Ok(None) => return,
+                    Err(e) => {
+                        crate::log::info(&format!("{name} #{id}: {e}"));
+                        Reply::err(Some(id), e.to_wire())
+                    }
                 }
-                r.unwrap_or_else(|e| Reply::err(Some(id), e.to_wire()))
             }
             Err(RequestError { id, error }) => {
                 crate::log::info(&format!("refused request: {}", error.message));
@@ -69,20 +73,42 @@ impl Service {
         self.send(Outgoing::Reply(reply));
     }
 
-    async fn execute(&self, req: Request) -> Result<Reply> {
+    /// Runs one request: its reply, or `None` when the reply was already sent.
+    async fn execute(&self, req: Request) -> Result<Option<Reply>> {
         let id = req.id;
         match req.command {
             Command::Status { issuers } => {
                 let cas = issuers.as_ref().map(BankCas::from_wire).transpose()?;
                 let s = self.with_tokens(move |t| t.status(cas.as_ref())).await?;
-                Ok(Reply::ok(id, &s))
+                Ok(Some(Reply::ok(id, &s)))
             }
             Command::Authenticate { origin, nonce, pin, issuers, certificate } => {
                 let cas = BankCas::from_wire(&issuers)?;
                 let pin = pin_from_wire(&pin)?;
-                let token =
-                    self.with_tokens(move |t| t.authenticate(&origin, &nonce, &pin, &cas, certificate.as_ref())).await?;
-                Ok(Reply::ok(id, &token))
+                // The login token leaves as soon as it is checked; the PIN clear follows inside
+                // the same PC/SC transaction (no other program can use the PIN meanwhile), so
+                // the customer does not wait for that card round trip.
+                let out = self.out.clone();
+                let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let flag = answered.clone();
+                let r = self
+                    .with_tokens(move |t| {
+                        t.authenticate_then(&origin, &nonce, &pin, &cas, certificate.as_ref(), |token| {
+                            let _ = out.send(Outgoing::Reply(Reply::ok(id, token)));
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        })
+                    })
+                    .await;
+                match r {
+                    // One reply per request: what follows the answer (the PIN clear) only logs.
+                    Err(e) if answered.load(std::sync::atomic::Ordering::SeqCst) => {
+                        crate::log::warn(&format!("authenticate #{id} after its reply: {e}"));
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                    Ok(_) if answered.load(std::sync::atomic::Ordering::SeqCst) => Ok(None),
+                    Ok(token) => Ok(Some(Reply::ok(id, &token))),
+                }
             }
             Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => {
                 let cas = BankCas::from_wire(&issuers)?;
@@ -104,7 +130,7 @@ impl Service {
                     })
                     .await?;
                 *self.pending()? = Some(pending);
-                Ok(Reply::ok(id, &result))
+                Ok(Some(Reply::ok(id, &result)))
             }
             Command::EnrollFinish { origin, certificate } => {
                 let der = base64::engine::general_purpose::STANDARD
@@ -126,19 +152,19 @@ impl Service {
                 if result.is_err() {
                     *self.pending()? = Some(pending);
                 }
-                Ok(Reply::ok(id, &result?))
+                Ok(Some(Reply::ok(id, &result?)))
             }
             Command::PinChange { pin, new_pin, reader } => {
                 let pin = pin_from_wire(&pin)?;
                 let new_pin = pin_from_wire(&new_pin)?;
                 let reader = self.with_tokens(move |t| t.change_pin(reader.as_deref(), &pin, &new_pin)).await?;
-                Ok(Reply::ok(id, &PinResult { reader }))
+                Ok(Some(Reply::ok(id, &PinResult { reader })))
             }
             Command::PinUnblock { puk, new_pin, reader } => {
                 let puk = puk_from_wire(&puk)?;
                 let new_pin = pin_from_wire(&new_pin)?;
                 let reader = self.with_tokens(move |t| t.unblock_pin(reader.as_deref(), &puk, &new_pin)).await?;
-                Ok(Reply::ok(id, &PinResult { reader }))
+                Ok(Some(Reply::ok(id, &PinResult { reader })))
             }
             _ => Err(Error::BadRequest(format!("command {} is not supported", req.command.name()))),
         }

@@ -18,11 +18,24 @@ const GENERAL_AUTHENTICATE: u8 = 0x87;
 const GET_DATA: u8 = 0xCB;
 const SELECT: u8 = 0xA4;
 
+/// The token's counter once it stopped moving (a log-on answers before its PIN clear).
+fn settled(token: &VToken) -> ApduCount {
+    let mut last = token.apdu_count().unwrap();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = token.apdu_count().unwrap();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// The token's counts around `f`.
 fn count<T>(token: &VToken, f: impl FnOnce() -> T) -> (T, ApduCount) {
-    let before = token.apdu_count().unwrap();
+    let before = settled(token);
     let out = f();
-    let after = token.apdu_count().unwrap();
+    let after = settled(token);
     (out, &after - &before)
 }
 

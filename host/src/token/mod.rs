@@ -101,8 +101,26 @@ impl Tokens {
         cas: &BankCas,
         chosen: Option<&CertId>,
     ) -> Result<LoginToken> {
+        self.authenticate_then(origin, nonce, pin, cas, chosen, |_| {})
+    }
+
+    /// [`authenticate`](Self::authenticate), handing the login token to `signed` as soon as it
+    /// is checked, before the PIN clear (still inside the same PC/SC transaction, so no other
+    /// program can use the verified PIN meanwhile): the caller may answer the browser at once.
+    pub fn authenticate_then(
+        &mut self,
+        origin: &Origin,
+        nonce: &Nonce,
+        pin: &Pin,
+        cas: &BankCas,
+        chosen: Option<&CertId>,
+        signed: impl FnOnce(&LoginToken),
+    ) -> Result<LoginToken> {
         self.with_ctx(|ctx| {
-            let readers = piv_readers(ctx)?;
+            // One token inserted: it is the only candidate, and signing selects it anyway (a card
+            // that is not PIV fails there as it would here), so no separate look first.
+            let present = present_readers(ctx)?;
+            let readers = if present.len() == 1 { present } else { piv_readers(ctx)? };
             let reader = if readers.len() == 1 {
                 readers[0].clone()
             } else {
@@ -126,7 +144,7 @@ impl Tokens {
                 }
             };
             let card = ctx.connect(&reader)?;
-            with_pin(ctx, card, After::ClearPin, |s| flows::sign_login(s, cas, chosen, pin, origin, nonce, now()))
+            with_pin_then(ctx, card, After::ClearPin, |s| flows::sign_login(s, cas, chosen, pin, origin, nonce, now()), signed)
         })
     }
 
@@ -188,6 +206,19 @@ impl Tokens {
             Ok(reader)
         })
     }
+}
+
+/// Readers with a card in them: `NoReader` / `TokenAbsent` when none.
+fn present_readers(ctx: &mut PcscContext) -> Result<Vec<String>> {
+    let readers = ctx.list_readers()?;
+    if readers.is_empty() {
+        return Err(Error::NoReader);
+    }
+    let present: Vec<String> = readers.into_iter().filter(|r| r.card_present).map(|r| r.name).collect();
+    if present.is_empty() {
+        return Err(Error::TokenAbsent);
+    }
+    Ok(present)
 }
 
 /// Readers whose card answers SELECT PIV. `NoReader` / `TokenAbsent` / `NotPiv` when none.
@@ -280,12 +311,28 @@ enum After {
 /// `op` returned: it must not stay verified for other programs on this PC.
 fn with_pin<R>(
     ctx: &mut PcscContext,
+    card: PcscCard,
+    after: After,
+    op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
+) -> Result<R> {
+    with_pin_then(ctx, card, after, op, |_| {})
+}
+
+/// [`with_pin`], handing `op`'s successful result to `done` before the PIN is cleared (inside
+/// the transaction).
+fn with_pin_then<R>(
+    ctx: &mut PcscContext,
     mut card: PcscCard,
     after: After,
     mut op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
+    done: impl FnOnce(&R),
 ) -> Result<R> {
+    let mut done = Some(done);
     let r = card.session(|s| {
         let r = op(s);
+        if let (Ok(v), Some(d)) = (&r, done.take()) {
+            d(v);
+        }
         let cleared = matches!(after, After::ClearPin) && s.unverify_pin().unwrap_or(false);
         Ok((r, cleared))
     });

@@ -24,6 +24,8 @@ const ORIGIN: &str = "https://bank.example";
 /// The customer's PIN (set on the token before it is plugged in, as after a first acquisition).
 const PIN: &str = "482915";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
+/// The pause between alternating samples.
+const GAP: Duration = Duration::from_millis(5);
 
 /// A single figure (sizes, memory, CPU time).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,11 +77,28 @@ fn err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
     move |e| format!("{what}: {e}")
 }
 
+/// How long the token's counter must stay unchanged before an operation counts as over: a
+/// log-on's answer leaves before its PIN clear, which follows within a few milliseconds.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// The token's counter once it has stopped moving.
+fn settled_count(token: &VToken) -> R<ApduCount> {
+    let mut last = token.apdu_count().map_err(err("APDU counter"))?;
+    loop {
+        std::thread::sleep(SETTLE);
+        let now = token.apdu_count().map_err(err("APDU counter"))?;
+        if now == last {
+            return Ok(now);
+        }
+        last = now;
+    }
+}
+
 /// The token's counter around `f`: what `f` cost in card round trips.
 fn counted<T>(token: &VToken, operation: &str, tool: &str, f: impl FnOnce() -> R<T>) -> R<(T, Apdus)> {
-    let before = token.apdu_count().map_err(err("APDU counter"))?;
+    let before = settled_count(token)?;
     let out = f()?;
-    let after = token.apdu_count().map_err(err("APDU counter"))?;
+    let after = settled_count(token)?;
     Ok((out, apdus(operation, tool, &(&after - &before))))
 }
 
@@ -295,7 +314,11 @@ fn warm_authenticate(host: &mut Host, token: &VToken, bank: &serde_json::Value, 
     let mut raw = Vec::new();
     for i in 0..n {
         via_host.push(authenticate(host, bank)?);
+        // The host's PIN clear follows its answer: let it end before the baseline's turn (and
+        // give both the same idle gap before they start).
+        std::thread::sleep(GAP);
         raw.push(raw_once(&mut card, i, false)?);
+        std::thread::sleep(GAP);
     }
     // Reset: the PIN must not stay verified.
     let _ = card.disconnect(pcsc::Disposition::ResetCard);
