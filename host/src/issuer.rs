@@ -27,7 +27,16 @@ enum CaKey {
 struct Ca {
     subject_der: Vec<u8>,
     key: CaKey,
+    /// SHA-256 of the CA certificate's DER: names this CA in [`VERDICTS`].
+    id: [u8; 32],
 }
+
+/// Signature verdicts already reached in this process, by SHA-256 of (CA certificate ‖
+/// certificate): a verdict depends on those bytes only, so a log-on that finds the same
+/// certificate on the token again does not check its signature again (issue 13: a warm log-on
+/// costs the PIN and the signature). Bounded: emptied when it grows past [`MAX_VERDICTS`].
+static VERDICTS: std::sync::Mutex<Option<std::collections::HashMap<[u8; 32], bool>>> = std::sync::Mutex::new(None);
+const MAX_VERDICTS: usize = 256;
 
 /// The bank's CA certificates from one request.
 pub struct BankCas {
@@ -49,18 +58,36 @@ impl BankCas {
             let bad = |why: String| Error::BadRequest(format!("issuers[{i}]: {why}"));
             let cert = ParsedCert::parse(der).map_err(|e| bad(e.to_string()))?;
             let key = ca_key(&cert).map_err(|e| bad(e.to_string()))?;
-            cas.push(Ca { subject_der: cert.subject_der, key });
+            cas.push(Ca { subject_der: cert.subject_der, key, id: Sha256::digest(der).into() });
         }
         Ok(BankCas { cas })
     }
 
     /// Whether one of these CAs issued `cert`: same issuer name, and its signature verifies.
     pub fn issued(&self, cert: &ParsedCert) -> bool {
-        self.cas.iter().any(|ca| ca.subject_der == cert.issuer_der && ca.verifies(cert))
+        self.cas.iter().any(|ca| ca.subject_der == cert.issuer_der && ca.verifies_once(cert))
     }
 }
 
 impl Ca {
+    /// [`verifies`](Self::verifies), remembered (see [`VERDICTS`]).
+    fn verifies_once(&self, cert: &ParsedCert) -> bool {
+        let key: [u8; 32] = Sha256::new().chain_update(self.id).chain_update(&cert.der).finalize().into();
+        let known = VERDICTS.lock().ok().and_then(|m| m.as_ref().and_then(|m| m.get(&key).copied()));
+        if let Some(v) = known {
+            return v;
+        }
+        let v = self.verifies(cert);
+        if let Ok(mut m) = VERDICTS.lock() {
+            let m = m.get_or_insert_with(Default::default);
+            if m.len() >= MAX_VERDICTS {
+                m.clear();
+            }
+            m.insert(key, v);
+        }
+        v
+    }
+
     fn verifies(&self, cert: &ParsedCert) -> bool {
         match (&self.key, cert.signature_algorithm.as_str()) {
             (CaKey::P256(vk), OID_ECDSA_SHA256) => {
@@ -115,7 +142,7 @@ pub fn is_placeholder(cert: &ParsedCert) -> bool {
         }
         CertKey::Other => None,
     };
-    key.is_some_and(|key| Ca { subject_der: cert.subject_der.clone(), key }.verifies(cert))
+    key.is_some_and(|key| Ca { subject_der: cert.subject_der.clone(), key, id: [0; 32] }.verifies(cert))
 }
 
 /// Checks a signature the token made over `digest` (SHA-256) with `cert`'s key: a faulty card
@@ -186,6 +213,25 @@ mod tests {
         assert!(!bank_cas.issued(&by_other));
         assert!(cas(&[&other_der, &twin_der]).issued(&by_twin), "any of several CAs");
         assert!(!cas(&[&other_der]).issued(&by_bank));
+    }
+
+    #[test]
+    fn remembered_verdicts_belong_to_one_ca_and_one_certificate() {
+        let (bank, bank_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (_, twin_der) = ca("Bank CA", &rcgen::PKCS_ECDSA_P256_SHA256);
+        let (_, by_bank) = leaf(&bank);
+        // Asked twice (the second answer remembered), then by a look-alike CA (same name,
+        // another key) and for a certificate that differs in one byte of its signature.
+        assert!(cas(&[&bank_der]).issued(&by_bank));
+        assert!(cas(&[&bank_der]).issued(&by_bank));
+        assert!(!cas(&[&twin_der]).issued(&by_bank));
+        assert!(!cas(&[&twin_der]).issued(&by_bank));
+        let mut tampered = by_bank.der.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        if let Ok(t) = ParsedCert::parse(&tampered) {
+            assert!(!cas(&[&bank_der]).issued(&t));
+        }
     }
 
     #[test]

@@ -336,8 +336,16 @@ fn run(cmd: &mut Command) -> R<Duration> {
     Ok(d)
 }
 
+/// Where a one-shot host's time goes: spawn → hello, → reply, → exit.
+#[derive(Default)]
+struct Phases {
+    hello: Vec<Duration>,
+    reply: Vec<Duration>,
+    exit: Vec<Duration>,
+}
+
 /// Kagi's host spawned cold for one `authenticate` (start to exit).
-fn kagi_one_shot(bank: &serde_json::Value) -> R<Duration> {
+fn kagi_one_shot(bank: &serde_json::Value, phases: &mut Phases) -> R<Duration> {
     let t = Instant::now();
     let mut child = spawn_host()?;
     let mut out = child.stdout.take().ok_or("stdout")?;
@@ -345,17 +353,24 @@ fn kagi_one_shot(bank: &serde_json::Value) -> R<Duration> {
     let n = nonce();
     let req = json!({"id":1,"cmd":"authenticate","origin":ORIGIN,"nonce":n.as_str(),"pin":PIN,"issuers":bank}).to_string();
     kagi_proto::frame::write(&mut inp, req.as_bytes()).map_err(err("write"))?;
+    let mut hello = None;
     let reply = loop {
         let body = kagi_proto::frame::read(&mut out, kagi_proto::frame::MAX_OUTGOING).map_err(err("read"))?.ok_or("host exited")?;
-        if let Ok(kagi_proto::Outgoing::Reply(r)) = serde_json::from_slice(&body) {
-            break r;
+        match serde_json::from_slice(&body) {
+            Ok(kagi_proto::Outgoing::Reply(r)) => break r,
+            Ok(kagi_proto::Outgoing::Hello(_)) => hello = Some(t.elapsed()),
+            _ => {}
         }
     };
+    let replied = t.elapsed();
     drop(inp);
     let mut rest = Vec::new();
     let _ = out.read_to_end(&mut rest);
     let _ = child.wait();
     let d = t.elapsed();
+    phases.hello.push(hello.unwrap_or_default());
+    phases.reply.push(replied);
+    phases.exit.push(d);
     let token: LoginToken = reply.into_result().map_err(|e| format!("one-shot authenticate: {}", e.message))?;
     verify_login(&token, ORIGIN, &n)?;
     Ok(d)
@@ -412,14 +427,16 @@ fn one_shot(token: &VToken, bank: &serde_json::Value, cert: &[u8], n: usize) -> 
         ]))
     };
     let op = "log-on, cold one-shot (process start to exit)";
-    let (_, kc) = counted(token, op, "kagi-host", || kagi_one_shot(bank))?;
+    let mut phases = Phases::default();
+    let (_, kc) = counted(token, op, "kagi-host", || kagi_one_shot(bank, &mut phases))?;
+    phases = Phases::default();
     let (_, yc) = counted(token, op, "yubico-piv-tool verify-pin + test-signature", ykpiv)?;
     let (_, pc) = counted(token, op, "pkcs11-tool --login --sign", p11)?;
     let mut kagi = Vec::new();
     let mut p11t = Vec::new();
     let mut ykt = Vec::new();
     for _ in 0..n {
-        kagi.push(kagi_one_shot(bank)?);
+        kagi.push(kagi_one_shot(bank, &mut phases)?);
         ykt.push(ykpiv()?);
         p11t.push(p11()?);
     }
@@ -427,6 +444,8 @@ fn one_shot(token: &VToken, bank: &serde_json::Value, cert: &[u8], n: usize) -> 
         vec![
             summarise("one-shot log-on: kagi-host cold", &kagi, Some(("yubico-piv-tool verify+test-sig", &ykt))),
             summarise("one-shot log-on: kagi-host cold ", &kagi, Some(("pkcs11-tool --login --sign", &p11t))),
+            summarise("  of which: spawn → hello", &phases.hello, None),
+            summarise("  of which: spawn → reply", &phases.reply, None),
         ],
         vec![kc, yc, pc],
     ))
@@ -496,20 +515,29 @@ fn cpu_ticks(pid: u32) -> f64 {
     g(11) + g(12)
 }
 
-/// Context switches of every thread of a process: each is a thread going to sleep or being
-/// woken, so an idle process that never wakes adds none.
-fn context_switches(pid: u32) -> f64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return f64::NAN };
-    let mut sum = 0.0;
+/// Context switches of each thread of a process, by thread id: each is a thread going to sleep
+/// or being woken, so an idle thread that never wakes adds none.
+fn context_switches(pid: u32) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
     for t in tasks.flatten() {
         let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let mut sum = 0.0;
         for l in status.lines() {
             if let Some(v) = l.strip_prefix("voluntary_ctxt_switches:").or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:")) {
                 sum += v.trim().parse::<f64>().unwrap_or(0.0);
             }
         }
+        out.insert(t.file_name().to_string_lossy().into_owned(), sum);
     }
-    sum
+    out
+}
+
+/// Wake-ups between two readings: switches of the threads alive at both, plus one for each
+/// thread that ended meanwhile (it woke to end).
+fn wakeups(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> f64 {
+    before.iter().map(|(tid, n)| after.get(tid).map_or(1.0, |m| m - n)).sum::<f64>()
+        + after.iter().filter(|(tid, _)| !before.contains_key(*tid)).map(|(_, n)| n).sum::<f64>()
 }
 
 fn clk_tck() -> f64 {
@@ -532,14 +560,14 @@ fn memory_and_idle(bank: &serde_json::Value, logons: usize, idle_secs: u64) -> R
     let switches = context_switches(host.pid());
     std::thread::sleep(Duration::from_secs(idle_secs));
     let idle_ms = (cpu_ticks(host.pid()) - before) / clk_tck() * 1000.0;
-    let woke = context_switches(host.pid()) - switches;
+    let woke = wakeups(&switches, &context_switches(host.pid()));
     let _ = std::io::stdout().flush();
     Ok(vec![
         value("host RSS after 1 log-on", rss_start, "KiB"),
         value(&format!("host RSS after {logons} more log-ons"), rss_end, "KiB"),
         value(&format!("host peak RSS (VmHWM) over {logons} log-ons"), hwm, "KiB"),
         value(&format!("host CPU while idle for {idle_secs} s"), idle_ms, "ms"),
-        value(&format!("host thread context switches while idle for {idle_secs} s"), woke, "switches"),
+        value(&format!("host thread wake-ups (context switches) while idle for {idle_secs} s"), woke, "switches"),
     ])
 }
 
