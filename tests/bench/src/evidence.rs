@@ -26,14 +26,22 @@ fn ins_name(ins: &str) -> &'static str {
         "fd" => "GET VERSION",
         "f8" => "GET SERIAL",
         "ff" => "SET MANAGEMENT KEY",
-        _ => "?",
+        "ca" => "GET DATA (even INS)",
+        "84" => "GET CHALLENGE",
+        _ => "",
     }
 }
 
 fn by_ins(m: &std::collections::BTreeMap<String, u64>) -> String {
     let mut v: Vec<(&String, &u64)> = m.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    v.iter().map(|(k, n)| format!("{n}× {}", ins_name(k))).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|(k, n)| match ins_name(k) {
+            "" => format!("{n}× INS {}", k.to_uppercase()),
+            name => format!("{n}× {name}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Days since 1970-01-01 to a civil date (H. Hinnant's `civil_from_days`).
