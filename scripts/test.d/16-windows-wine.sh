@@ -43,7 +43,7 @@ mkdir -p "$log"
 target_dir="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}"
 ROOT="$KAGI_ROOT/scripts/wine/root.sh"
 # The number of checks each part would have made, so a part that cannot run is counted as skipped.
-N_MSI_MACHINE=8; N_TOKEN_TESTS=16; N_UNINSTALL=3; N_MSI_USER=7
+N_MSI_MACHINE=8; N_TOKEN_TESTS=21; N_UNINSTALL=3; N_MSI_USER=7
 
 # ---- 1. build
 t0=$(date +%s)
@@ -168,7 +168,7 @@ if [ "$machine_installed" = 1 ]; then
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$ROOT run" \
     KAGI_HOST_LAUNCHER=wine KAGI_HOST_BIN="/root/kagi-prefix/drive_c/Program Files/Kagi/kagi-host.exe" \
     KAGI_VTOKEN_BIN=/usr/local/bin/kagi-vtoken-wine KAGI_VTOKEN_REAL="$vtoken" \
-      cargo test -q --locked -p kagi-host "${@:2}" -- --test-threads=1 --nocapture >"$out" 2>&1
+      cargo test -q --locked --no-fail-fast -p kagi-host "${@:2}" -- --test-threads=1 --nocapture >"$out" 2>&1
     local rc=$?
     # Indented, so scripts/test.sh counts this suite's line, not cargo's.
     grep -E '^test |^(failures|---- )|panicked|^test result' "$out" | sed 's/^/       /'
