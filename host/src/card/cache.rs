@@ -17,6 +17,14 @@
 //! - [`CardCache::before_command`] (called for every command Kagi sends) forgets what a command
 //!   may change: Kagi's own writes invalidate exactly what they touch, and any instruction this
 //!   file does not know forgets everything.
+//!
+//! What PC/SC cannot tell: a program that writes to the token and leaves it without a reset
+//! (yubico-piv-tool and Kagi reset; OpenSC by default does not) is seen only at the next reset,
+//! removal or host start. A log-on still checks the token's signature against the certificate
+//! before it leaves the host, so a stale certificate gives `INTERNAL`, never a login token that
+//! does not verify. The kept shared-mode handle also means a program asking for exclusive
+//! access (GnuPG's scdaemon by default) is refused while a host runs, as it already was during
+//! each operation.
 
 use std::collections::HashMap;
 
