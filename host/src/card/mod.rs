@@ -7,6 +7,7 @@
 //! while PC/SC says it is the same, untouched card.
 
 pub mod admin;
+pub mod atr;
 pub mod cache;
 pub mod memory;
 pub mod pcsc_backend;

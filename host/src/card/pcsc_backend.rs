@@ -275,7 +275,17 @@ impl PcscContext {
             })?;
             match attempt {
                 Ok(card) => {
-                    return Ok(PcscCard { card: Some(card), reader: reader.to_string(), cache: CardCache::new(), event_count: None })
+                    let mut names = [0u8; 2048];
+                    let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
+                    let extended =
+                        card.status2(&mut names, &mut atr).is_ok_and(|st| crate::card::atr::takes_extended_length(st.atr()));
+                    return Ok(PcscCard {
+                        card: Some(card),
+                        reader: reader.to_string(),
+                        cache: CardCache::new(),
+                        event_count: None,
+                        extended,
+                    });
                 }
                 Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => return Err(map_error(e)),
@@ -312,6 +322,8 @@ pub struct PcscCard {
     cache: CardCache,
     /// The reader's event counter when this handle was connected.
     event_count: Option<u32>,
+    /// The card's ATR announces extended Lc/Le (`card/atr.rs`).
+    extended: bool,
 }
 
 impl std::fmt::Debug for PcscCard {
@@ -378,8 +390,9 @@ impl PcscCard {
     /// Runs `f` on a [`PivSession`] reading through this card's cache, inside one transaction
     /// (see [`transaction`](Self::transaction)).
     pub fn session<R>(&mut self, mut f: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>) -> Result<R> {
-        let PcscCard { card, cache, .. } = self;
-        in_transaction(card, cache, |t, cache| f(&mut PivSession::with_cache(t, cache)))
+        let PcscCard { card, cache, extended, .. } = self;
+        let extended = *extended;
+        in_transaction(card, cache, |t, cache| f(&mut PivSession::with_cache(t, cache).with_extended_length(extended)))
     }
 
     /// Run `f` inside one PC/SC transaction (SCardBeginTransaction/SCardEndTransaction with

@@ -44,6 +44,9 @@ pub struct PivSession<'a, T: Transport + ?Sized> {
     /// SELECT was answered from the cache: the next command's answer must confirm that PIV is
     /// still the selected application.
     select_unconfirmed: bool,
+    /// The card announced extended Lc/Le in its ATR (`atr.rs`): GET DATA asks for everything
+    /// at once (Le = `0000`) instead of 256-byte pieces.
+    extended: bool,
 }
 
 /// Answers only the PIV application gives to the commands Kagi sends first in a session
@@ -71,13 +74,21 @@ fn with_le(apdu: &[u8], le: u8) -> Vec<u8> {
 
 impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
     pub fn new(tx: &'a mut T) -> Self {
-        PivSession { tx, cache: None, select_unconfirmed: false }
+        PivSession { tx, cache: None, select_unconfirmed: false, extended: false }
     }
 
     /// A session that reads through (and keeps up to date) the cache of the token in this
     /// reader; the caller vouches that the cache belongs to this card (see `cache.rs`).
     pub fn with_cache(tx: &'a mut T, cache: &'a mut CardCache) -> Self {
-        PivSession { tx, cache: Some(cache), select_unconfirmed: false }
+        PivSession { tx, cache: Some(cache), select_unconfirmed: false, extended: false }
+    }
+
+    /// Reads objects with extended-length GET DATA (ISO/IEC 7816-4 §5.1, case 4E, Le = `0000`)
+    /// when the card announced it in its ATR; a card that refuses one (`6700`) gets short APDUs
+    /// from then on in this session.
+    pub fn with_extended_length(mut self, on: bool) -> Self {
+        self.extended = on;
+        self
     }
 
     /// The cache, when the session has one.
@@ -131,6 +142,18 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
     }
 
     fn exchange_once(&mut self, cmd: &Command) -> Result<Response> {
+        if self.extended && cmd.ins == 0xCB && cmd.data.len() <= usize::from(u16::MAX) {
+            let mut apdu = vec![cmd.cla, cmd.ins, cmd.p1, cmd.p2, 0x00];
+            apdu.extend_from_slice(&(cmd.data.len() as u16).to_be_bytes());
+            apdu.extend_from_slice(&cmd.data);
+            apdu.extend_from_slice(&[0x00, 0x00]);
+            let r = self.transmit(&apdu)?;
+            if r.status() != Status::WrongLength {
+                return self.collect(r);
+            }
+            // Announced but refused: short APDUs from now on.
+            self.extended = false;
+        }
         let chunks = cmd.to_chunks();
         let Some((last, first)) = chunks.split_last() else {
             return Err(Error::Internal("empty command chain".into()));
@@ -142,7 +165,12 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
                 return Ok(r);
             }
         }
-        let mut resp = self.transmit_le(last)?;
+        let resp = self.transmit_le(last)?;
+        self.collect(resp)
+    }
+
+    /// Completes an answer with GET RESPONSE while the card says `61xx`, accumulating data.
+    fn collect(&mut self, mut resp: Response) -> Result<Response> {
         let mut data = Vec::new();
         while let Status::MoreData(n) = resp.status() {
             data.extend_from_slice(&resp.data);
@@ -434,6 +462,35 @@ mod tests {
         let got = PivSession::new(&mut t).read_certificate(Slot::Signature).unwrap();
         assert_eq!(got, Some(der));
         t.assert_done();
+    }
+
+    #[test]
+    fn extended_length_reads_a_certificate_in_one_apdu() {
+        let der = cert_of_len(700);
+        let obj = tlv::encode(0x53, &commands::build_certificate_object(&der));
+        let mut resp = obj.clone();
+        resp.extend_from_slice(&[0x90, 0x00]);
+        let mut t = MemoryTransport::new().expect_bytes(h("00CB3FFF 000005 5C035FC10A 0000"), resp);
+        let got = PivSession::new(&mut t).with_extended_length(true).read_certificate(Slot::Signature).unwrap();
+        assert_eq!(got, Some(der));
+        t.assert_done();
+    }
+
+    #[test]
+    fn extended_length_refused_falls_back_to_short_apdus() {
+        // The ATR said yes, the card says 6700: short APDUs, for this read and the next.
+        let mut t = MemoryTransport::new()
+            .expect_bytes(h("00CB3FFF 000005 5C035FC102 0000"), h("6700"))
+            .expect("00CB3FFF 05 5C035FC102 00", "6A 82")
+            .expect("00CB3FFF 05 5C035FC10C 00", "6A 82");
+        let mut s = PivSession::new(&mut t).with_extended_length(true);
+        assert_eq!(s.read_chuid().unwrap(), None);
+        assert_eq!(s.read_key_history().unwrap(), None);
+        t.assert_done();
+    }
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace(' ', "")).unwrap()
     }
 
     #[test]
