@@ -36,17 +36,26 @@ pub const VERSION: [u8; 3] = [5, 4, 3];
 /// Largest command data accepted through command chaining (certificates are ≤ ~3 KB).
 const MAX_CHAINED: usize = 16 * 1024;
 
-/// Answer To Reset: T=1, historical bytes "KagiVPIV" (ISO/IEC 7816-3 §8.2).
+/// Answer To Reset: T=1 (ISO/IEC 7816-3 §8.2), historical bytes in compact-TLV form (ISO/IEC
+/// 7816-4 §8.1.1): category `80`; card capabilities `73 C0 21 C0` (the third software function
+/// table byte `C0`: command chaining and extended Lc/Le fields, §8.1.1.2.7 Table 87, as a
+/// YubiKey 5 announces them); the issuer data `58 "KagiVPIV"`.
 pub fn atr() -> Vec<u8> {
-    let hist = b"KagiVPIV";
+    let mut hist = vec![0x80, 0x73, 0xC0, 0x21, 0xC0, 0x58];
+    hist.extend_from_slice(b"KagiVPIV");
     let mut a = vec![0x3B, 0x80 | hist.len() as u8, 0x80, 0x01];
-    a.extend_from_slice(hist);
+    a.extend_from_slice(&hist);
     let tck = a[1..].iter().fold(0u8, |x, b| x ^ b);
     a.push(tck);
     a
 }
 
-/// A parsed short command APDU (ISO/IEC 7816-4 §5.1; extended lengths are not supported).
+/// Largest response data sent at once to an extended Le: the vpcd frame carries at most 65535
+/// bytes, status word included.
+const MAX_EXTENDED_RESPONSE: usize = 65_533;
+
+/// A parsed command APDU (ISO/IEC 7816-4 §5.1): short, or extended (`00` then two length bytes,
+/// §5.1 Table 1 cases 2E, 3E, 4E).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Apdu<'a> {
     pub cla: u8,
@@ -54,27 +63,46 @@ pub struct Apdu<'a> {
     pub p1: u8,
     pub p2: u8,
     pub data: &'a [u8],
-    /// Expected response length (Le 00 = 256); `None` when absent.
+    /// Expected response length (short Le 00 = 256, extended Le 0000 = 65536); `None` when
+    /// absent.
     pub le: Option<usize>,
 }
 
 impl<'a> Apdu<'a> {
-    /// Parses cases 1–4 of short APDUs; anything else is a length error (6700).
+    /// Parses cases 1–4 of short and extended APDUs; anything else is a length error (6700).
     pub fn parse(b: &'a [u8]) -> Result<Self, u16> {
         if b.len() < 4 {
             return Err(sw::WRONG_LENGTH);
         }
         let (cla, ins, p1, p2) = (b[0], b[1], b[2], b[3]);
         let le_of = |x: u8| if x == 0 { 256 } else { usize::from(x) };
+        let ext_of = |hi: u8, lo: u8| match usize::from(u16::from_be_bytes([hi, lo])) {
+            0 => 65_536,
+            n => n,
+        };
         let (data, le) = match b.len() {
             4 => (&b[4..4], None),
             5 => (&b[5..5], Some(le_of(b[4]))),
+            // Extended: case 2E (00 Le Le), 3E (00 Lc Lc data), 4E (00 Lc Lc data Le Le).
+            n if b[4] == 0 => {
+                if n == 7 {
+                    (&b[7..7], Some(ext_of(b[5], b[6])))
+                } else {
+                    let lc = usize::from(u16::from_be_bytes([b[5], *b.get(6).ok_or(sw::WRONG_LENGTH)?]));
+                    if lc == 0 {
+                        return Err(sw::WRONG_LENGTH);
+                    }
+                    if n == 7 + lc {
+                        (&b[7..], None)
+                    } else if n == 9 + lc {
+                        (&b[7..7 + lc], Some(ext_of(b[7 + lc], b[8 + lc])))
+                    } else {
+                        return Err(sw::WRONG_LENGTH);
+                    }
+                }
+            }
             n => {
                 let lc = usize::from(b[4]);
-                if lc == 0 {
-                    // Extended-length APDU.
-                    return Err(sw::WRONG_LENGTH);
-                }
                 if n == 5 + lc {
                     (&b[5..], None)
                 } else if n == 6 + lc {
@@ -217,7 +245,7 @@ impl Card {
 
     /// Sends at most Le bytes now and keeps the rest for GET RESPONSE (61xx).
     fn respond(&mut self, mut resp: Vec<u8>, le: Option<usize>) -> (Vec<u8>, u16) {
-        let max = le.unwrap_or(256);
+        let max = le.unwrap_or(256).min(MAX_EXTENDED_RESPONSE);
         if resp.len() <= max {
             return (resp, sw::OK);
         }

@@ -366,13 +366,42 @@ fn state_file_keeps_keys_and_counters() {
 }
 
 #[test]
+fn extended_le_gets_a_whole_certificate_at_once() {
+    let mut c = card();
+    let der: Vec<u8> = (0..1200u32).map(|i| i as u8).collect();
+    let mut obj = tlv::encode(0x70, &der);
+    obj.extend_from_slice(&[0x71, 0x01, 0x00, 0xFE, 0x00]);
+    select(&mut c);
+    assert_eq!(mutual_auth(&mut c, &default_key()), sw::OK);
+    let mut put = hex::decode("5C035FC105").unwrap();
+    put.extend_from_slice(&tlv::encode(0x53, &obj));
+    let len = (put.len() as u16).to_be_bytes();
+    assert_eq!(tx(&mut c, &[[0x00, 0xDB, 0x3F, 0xFF, 0x00, len[0], len[1]].as_slice(), &put].concat()).1, sw::OK);
+    // Case 4E, Le 0000: all of it, no 61xx.
+    let (data, s) = tx(&mut c, &hex::decode("00CB3FFF 000005 5C035FC105 0000".replace(' ', "")).unwrap());
+    assert_eq!(s, sw::OK);
+    assert_eq!(data, tlv::encode(0x53, &obj));
+    // Short Le still gets 256 bytes and 61xx.
+    let (data, s) = tx(&mut c, &hex::decode("00CB3FFF055C035FC10500").unwrap());
+    assert_eq!((data.len(), s), (256, sw::MORE_DATA));
+    // The ATR announces extended Lc/Le (third software function table byte, bit 7).
+    let atr = super::atr();
+    assert_eq!(&atr[4..9], &[0x80, 0x73, 0xC0, 0x21, 0xC0]);
+    assert_eq!(atr.iter().skip(1).fold(0u8, |x, b| x ^ b), 0, "TCK");
+}
+
+#[test]
 fn apdu_level_errors() {
     let mut c = card();
     assert_eq!(tx(&mut c, &[]).1, sw::WRONG_LENGTH);
     assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04]).1, sw::WRONG_LENGTH);
     assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0]).1, sw::WRONG_LENGTH);
-    // Extended length is not supported.
-    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x05, 0xA0, 0, 0, 3, 8]).1, sw::WRONG_LENGTH);
+    // Extended lengths (cases 3E, 4E) are understood; a wrong extended Lc, or Lc = 0, is not.
+    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x05, 0xA0, 0, 0, 3, 8]).1, sw::OK);
+    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x05, 0xA0, 0, 0, 3, 8, 0, 0]).1, sw::OK);
+    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x06, 0xA0, 0, 0, 3, 8]).1, sw::WRONG_LENGTH);
+    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x00, 0xA0]).1, sw::WRONG_LENGTH);
+    assert_eq!(tx(&mut c, &[0x00, 0xA4, 0x04, 0x00, 0x00, 0x00]).1, sw::WRONG_LENGTH);
     assert_eq!(tx(&mut c, &[0x80, 0xA4, 0x04, 0x00]).1, sw::CLA_NOT_SUPPORTED);
     assert_eq!(tx(&mut c, &[0x0C, 0xA4, 0x04, 0x00]).1, sw::CLA_NOT_SUPPORTED);
     assert_eq!(tx(&mut c, &[0x00, 0x12, 0x00, 0x00]).1, sw::INS_NOT_SUPPORTED);
