@@ -3,7 +3,9 @@
 //! The exchange loop (SP 800-73-4 Part 2 §3 and ISO/IEC 7816-4 §5.1):
 //! - data over 255 bytes goes out as a command chain (CLA | 0x10 on all but the last APDU);
 //! - `61xx` answers are completed with GET RESPONSE until the final status word, accumulating data;
-//! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx`.
+//! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx`;
+//! - GET DATA goes out as one extended APDU (case 4E, Le = `0000`) when the card announced
+//!   extended Lc/Le in its ATR (`atr.rs`), so a certificate needs no GET RESPONSE chain.
 //!
 //! With a [`CardCache`] (a kept PC/SC handle, see `pcsc_backend.rs`), reads of objects anyone
 //! may read and GET METADATA answers come from the cache when it has them, every command first
