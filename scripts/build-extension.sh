@@ -15,10 +15,10 @@ prereq_extension_wasm_bindgen
 prereq_extension_npm
 
 out="$KAGI_BUILD/extension"
-wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/release/kagi_wasm.wasm"
+wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/wasm-release/kagi_wasm.wasm"
 
-say "building kagi-wasm (release, wasm32)"
-cargo build -q -p kagi-wasm --release --target wasm32-unknown-unknown --locked
+say "building kagi-wasm (profile wasm-release, wasm32)"
+cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked
 
 say "assembling $out"
 rm -rf "$out"

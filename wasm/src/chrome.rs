@@ -2,7 +2,7 @@
 //! else `chrome`; both return promises in MV3. Calls go through `Reflect` so one small helper
 //! serves every API instead of a binding per function.
 
-use js_sys::{Array, Function, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -50,16 +50,98 @@ pub async fn call_async(path: &[&str], method: &str, args: &[JsValue]) -> Result
     JsFuture::from(p).await
 }
 
+/// A JSON value as a JS value, built directly (no JSON text, no number formatting).
 pub fn to_js(v: &Value) -> JsValue {
-    JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
+    match v {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => JsValue::from_str(s),
+        Value::Array(a) => {
+            let out = Array::new();
+            for x in a {
+                out.push(&to_js(x));
+            }
+            out.into()
+        }
+        Value::Object(m) => {
+            let out = Object::new();
+            for (k, x) in m {
+                let _ = Reflect::set(&out, &JsValue::from_str(k), &to_js(x));
+            }
+            out.into()
+        }
+    }
 }
 
+/// Deepest nesting [`from_js`] follows: serde_json's own parser limit, so cycles (Firefox's
+/// structured clone keeps them) end as they did with `JSON.stringify`: `null`.
+const MAX_DEPTH: u32 = 128;
+/// Most values one message may hold (a shared sub-object counts each time it is reached).
+const MAX_NODES: u32 = 1 << 20;
+
+/// A JS value as JSON, read directly: what `JSON.parse(JSON.stringify(v))` would give (functions,
+/// symbols and `undefined` dropped from objects and `null` in arrays; NaN and infinities `null`;
+/// integral numbers as integers), or `null` when `v` is nested too deep.
 pub fn from_js(v: &JsValue) -> Value {
-    JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null)
+    let mut budget = MAX_NODES;
+    read_js(v, 0, &mut budget).flatten().unwrap_or(Value::Null)
+}
+
+/// `Some(None)`: a value JSON has no place for (undefined, function, symbol, bigint); `None`:
+/// give up (too deep or too many values).
+fn read_js(v: &JsValue, depth: u32, budget: &mut u32) -> Option<Option<Value>> {
+    *budget = budget.checked_sub(1)?;
+    if v.is_null() {
+        return Some(Some(Value::Null));
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(Some(Value::Bool(b)));
+    }
+    if let Some(x) = v.as_f64() {
+        return Some(Some(number(x)));
+    }
+    if let Some(s) = v.as_string() {
+        return Some(Some(Value::String(s)));
+    }
+    if !v.is_object() {
+        return Some(None);
+    }
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    if Array::is_array(v) {
+        let a: &Array = v.unchecked_ref();
+        let mut out = Vec::with_capacity(a.length() as usize);
+        for x in a.iter() {
+            out.push(read_js(&x, depth + 1, budget)?.unwrap_or(Value::Null));
+        }
+        return Some(Some(Value::Array(out)));
+    }
+    let mut out = serde_json::Map::new();
+    let obj: &Object = v.unchecked_ref();
+    for k in Object::keys(obj).iter() {
+        let Some(key) = k.as_string() else { continue };
+        let x = Reflect::get(v, &k).unwrap_or(JsValue::UNDEFINED);
+        if let Some(x) = read_js(&x, depth + 1, budget)? {
+            out.insert(key, x);
+        }
+    }
+    Some(Some(Value::Object(out)))
+}
+
+/// A JS number as JSON text would carry it: integers up to 2^64 as integers (as `JSON.stringify`
+/// writes them without exponent), other finite numbers as floats, NaN and infinities as `null`.
+fn number(x: f64) -> Value {
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if x.fract() == 0.0 && (0.0..TWO_POW_64).contains(&x) {
+        Value::from(x as u64)
+    } else if x.fract() == 0.0 && (-TWO_POW_63..0.0).contains(&x) {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
 }
 
 /// Adds `f` as listener of the event object `ev` (e.g. `port.onMessage`).
