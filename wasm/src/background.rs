@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Array;
-use serde_json::json;
+use crate::json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::broker::table::Table;

@@ -7,6 +7,7 @@
 //! - [`expiry`]: certificate validity and the bank's renewal window.
 //! - [`i18n`]: every UI text in Japanese and English; error codes to words.
 //! - [`view`]: what the popup and the PIN window show, computed from host data.
+//! - `json`: a `json!` that builds `serde_json::Value`s without serde's serializer (smaller WASM).
 //!
 //! Browser glue (wasm32 only): `chrome` (extension API bindings), `background`, `ui`.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@
 pub mod broker;
 pub mod expiry;
 pub mod i18n;
+mod json;
 pub mod origin;
 pub mod view;
 

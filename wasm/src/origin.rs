@@ -29,7 +29,7 @@ pub fn origin_of_url(url: &str) -> Option<String> {
     let hostport = hostport.to_ascii_lowercase();
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let hostport = hostport.strip_suffix(default_port).unwrap_or(&hostport);
-    Some(format!("{scheme}://{hostport}"))
+    Some([scheme.as_str(), "://", hostport].concat())
 }
 
 /// Why an origin typed by a customer or set by policy is not usable.

@@ -40,7 +40,7 @@ impl Settings {
         let user = Self::strings(&self.local[LOCAL_USER_ORIGINS]).unwrap_or_default();
         let (allow, rejected) = Allowlist::from_settings(policy, user);
         if !rejected.is_empty() {
-            chrome::log(&format!("kagi: ignoring invalid origins {rejected:?}"));
+            chrome::log(&["kagi: ignoring invalid origins: ", &rejected.join(", ")].concat());
         }
         allow
     }
@@ -62,6 +62,6 @@ impl Settings {
 }
 
 pub async fn set_local(key: &str, value: &Value) -> Result<(), JsValue> {
-    let obj = chrome::to_js(&serde_json::json!({ key: value }));
+    let obj = chrome::to_js(&crate::json::json!({ key: value }));
     chrome::call_async(&["storage", "local"], "set", &[obj]).await.map(|_| ())
 }

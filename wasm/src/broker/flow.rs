@@ -15,7 +15,9 @@
 //! pulled out keeps it, so a customer who removes the token after each session is not asked again.
 
 use kagi_proto::{CertId, Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json::json;
 
 use super::page::{pin_shape_ok, puk_shape_ok, take_new_pin, take_pin};
 use super::table::Table;

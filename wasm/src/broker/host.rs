@@ -3,7 +3,9 @@
 //! (backoff), and timeouts.
 
 use kagi_proto::{Command, Request};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json::json;
 
 use super::{code_of, empty_status, error, reply_err, reply_ok, Broker, Effect, HostState, Pending, PortKind, Purpose};
 use super::{BACKOFF_MAX_MS, BACKOFF_MIN_MS};

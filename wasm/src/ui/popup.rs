@@ -6,7 +6,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::json::json;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
