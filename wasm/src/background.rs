@@ -230,7 +230,7 @@ fn connect_native(st: &Shared) {
             .as_string()
             .or_else(|| chrome::get(&chrome::ns(), &["runtime", "lastError", "message"]).as_string())
             .unwrap_or_else(|| "disconnected".into());
-        chrome::log(&format!("kagi: native host disconnected: {why}"));
+        chrome::log(&["kagi: native host disconnected: ", why.as_str()].concat());
         st2.borrow_mut().native = None;
         let fx = st2.borrow_mut().broker.host_disconnected(&why, now());
         run(&st2, fx);
@@ -243,7 +243,7 @@ fn connect_native(st: &Shared) {
 fn open_pin_window(st: &Shared, session: u64) {
     let st = st.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let url = chrome::extension_url(&format!("pin.html?session={session}"));
+        let url = chrome::extension_url(&["pin.html?session=", &crate::i18n::num(session)].concat());
         let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
         if let Err(e) = chrome::call_async(&["windows"], "create", &[opts]).await {
             chrome::log(&format!("kagi: could not open the PIN window: {e:?}"));

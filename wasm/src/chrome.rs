@@ -36,7 +36,7 @@ pub fn call(path: &[&str], method: &str, args: &[JsValue]) -> Result<JsValue, Js
 }
 
 pub fn call_on(this: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f: Function = get(this, &[method]).dyn_into().map_err(|_| JsValue::from_str(&format!("no function {method}")))?;
+    let f: Function = get(this, &[method]).dyn_into().map_err(|_| JsValue::from_str(&["no function ", method].concat()))?;
     let a = Array::new();
     for x in args {
         a.push(x);
