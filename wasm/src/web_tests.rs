@@ -18,6 +18,30 @@ fn json_round_trips_through_js() {
 }
 
 #[wasm_bindgen_test]
+fn js_values_read_as_json_stringify_would_write_them() {
+    use js_sys::{Array, Object, Reflect};
+    use wasm_bindgen::JsValue;
+    let set = |o: &Object, k: &str, v: JsValue| {
+        Reflect::set(o, &k.into(), &v).unwrap();
+    };
+    let o = Object::new();
+    set(&o, "nan", JsValue::from_f64(f64::NAN));
+    set(&o, "gone", JsValue::UNDEFINED);
+    set(&o, "neg", JsValue::from_f64(-3.0));
+    set(&o, "zero", JsValue::from_f64(-0.0));
+    set(&o, "big", JsValue::from_f64(1e21));
+    let a = Array::new();
+    a.push(&JsValue::UNDEFINED);
+    a.push(&JsValue::from_f64(2.5));
+    set(&o, "list", a.into());
+    let expected = json!({"nan": null, "neg": -3, "zero": 0, "big": 1e21, "list": [null, 2.5]});
+    assert_eq!(chrome::from_js(&o.clone().into()), expected);
+    // A cycle (Firefox's structured clone keeps them) ends as JSON.stringify did: null.
+    set(&o, "me", o.clone().into());
+    assert_eq!(chrome::from_js(&o.into()), serde_json::Value::Null);
+}
+
+#[wasm_bindgen_test]
 fn fields_render_as_a_definition_list() {
     let dl = dom::fields(&[("シリアル番号".into(), "6d89".into()), ("Common Name".into(), "SH001".into())]);
     assert_eq!(dl.tag_name(), "DL");
