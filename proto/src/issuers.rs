@@ -9,6 +9,7 @@
 use base64::Engine;
 use serde::{Serialize, Serializer};
 
+use crate::b64::{self, Alphabet};
 use crate::error::ProtoError;
 
 /// Most CA certificates one request may name (a bank's current and next CA, with room to spare).
@@ -34,9 +35,7 @@ impl Issuers {
         }
         let mut out = Vec::with_capacity(items.len());
         for s in items {
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
-                .map_err(|_| ProtoError::Base64 { field: "issuers" })?;
+            let der = b64::decode(s.trim(), Alphabet::Standard).ok_or(ProtoError::Base64 { field: "issuers" })?;
             if der.len() > MAX_ISSUER_BYTES {
                 return Err(ProtoError::Issuers("an issuer certificate is larger than 16 KiB"));
             }

@@ -19,6 +19,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::b64::{self, Alphabet};
 use crate::error::ProtoError;
 
 /// The token format tag, also the digest's domain separator.
@@ -121,9 +122,7 @@ impl Nonce {
         if s.len() > 1024 {
             return Err(ProtoError::Nonce("longer than 1024 characters"));
         }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| ProtoError::Nonce("not base64url without padding"))?;
+        let bytes = b64::decode(s, Alphabet::UrlSafeNoPad).ok_or(ProtoError::Nonce("not base64url without padding"))?;
         if bytes.len() < MIN_NONCE_BYTES {
             return Err(ProtoError::Nonce("shorter than 32 bytes"));
         }
@@ -201,15 +200,11 @@ impl LoginToken {
     }
 
     pub fn certificate_der(&self) -> Result<Vec<u8>, ProtoError> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.certificate)
-            .map_err(|_| ProtoError::Base64 { field: "certificate" })
+        b64::decode(&self.certificate, Alphabet::Standard).ok_or(ProtoError::Base64 { field: "certificate" })
     }
 
     pub fn signature_bytes(&self) -> Result<Vec<u8>, ProtoError> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.signature)
-            .map_err(|_| ProtoError::Base64 { field: "signature" })
+        b64::decode(&self.signature, Alphabet::Standard).ok_or(ProtoError::Base64 { field: "signature" })
     }
 }
 
