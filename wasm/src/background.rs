@@ -48,8 +48,7 @@ impl Background {
     /// Loads the settings, then connects to the host.
     pub fn start(&self) {
         let st = self.state.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let s = Settings::load().await;
+        Settings::load(move |s| {
             st.borrow_mut().broker.set_allowlist(s.allowlist());
             st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
             let fx = st.borrow_mut().broker.start(now());
@@ -61,10 +60,7 @@ impl Background {
     #[wasm_bindgen(js_name = reloadSettings)]
     pub fn reload_settings(&self) {
         let st = self.state.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let s = Settings::load().await;
-            st.borrow_mut().broker.set_allowlist(s.allowlist());
-        });
+        Settings::load(move |s| st.borrow_mut().broker.set_allowlist(s.allowlist()));
     }
 
     /// A runtime port from a content script, the popup or a PIN window, with the messages that
@@ -159,16 +155,8 @@ fn run(st: &Shared, effects: Vec<Effect>) {
                 }
             }
             Effect::OpenPinWindow { session } => open_pin_window(st, session),
-            Effect::RememberBankPage { url } => {
-                wasm_bindgen_futures::spawn_local(async move {
-                    let _ = settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url)).await;
-                });
-            }
-            Effect::SaveChoices(choices) => {
-                wasm_bindgen_futures::spawn_local(async move {
-                    let _ = settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices).await;
-                });
-            }
+            Effect::RememberBankPage { url } => settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url), || {}),
+            Effect::SaveChoices(choices) => settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices, || {}),
         }
     }
     arm_timer(st);
@@ -242,10 +230,10 @@ fn connect_native(st: &Shared) {
 
 fn open_pin_window(st: &Shared, session: u64) {
     let st = st.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let url = chrome::extension_url(&["pin.html?session=", &crate::i18n::num(session)].concat());
-        let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
-        if let Err(e) = chrome::call_async(&["windows"], "create", &[opts]).await {
+    let url = chrome::extension_url(&["pin.html?session=", &crate::i18n::num(session)].concat());
+    let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
+    chrome::call_then(&["windows"], "create", &[opts], move |r| {
+        if let Err(e) = r {
             chrome::log(&format!("kagi: could not open the PIN window: {e:?}"));
             // Without a window the customer cannot answer: fail instead of waiting forever.
             let fx = st.borrow_mut().broker.window_failed(session, now());

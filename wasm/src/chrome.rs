@@ -2,11 +2,13 @@
 //! else `chrome`; both return promises in MV3. Calls go through `Reflect` so one small helper
 //! serves every API instead of a binding per function.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// `browser` or `chrome`.
 pub fn ns() -> JsValue {
@@ -44,10 +46,49 @@ pub fn call_on(this: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue
     f.apply(this, &a)
 }
 
-/// Awaits a promise-returning API call.
-pub async fn call_async(path: &[&str], method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let p: Promise = call(path, method, args)?.dyn_into()?;
-    JsFuture::from(p).await
+/// What a promise-returning call hands to its continuation: the value, or the rejection (also
+/// when the call itself failed or returned no promise).
+pub type Outcome = Result<JsValue, JsValue>;
+
+/// Calls a promise-returning API (`ns().<path...>.<method>(args...)`) and gives the outcome to
+/// `done` in a later microtask, as `.await` on it did (a failed call too, so `done` never runs
+/// inside the caller). A plain callback instead of wasm-bindgen-futures: the extension awaits
+/// nothing but a few storage and window calls, and the executor cost ~3 KB of WASM.
+pub fn call_then(path: &[&str], method: &str, args: &[JsValue], done: impl FnOnce(Outcome) + 'static) {
+    then(call(path, method, args), Box::new(done));
+}
+
+type Settle = Closure<dyn FnMut(JsValue)>;
+
+/// A call waiting for its promise: the continuation and both settle callbacks, kept until the
+/// promise settles and dropped then (the callback that did not run would otherwise leak).
+struct Waiting {
+    done: Option<Box<dyn FnOnce(Outcome)>>,
+    callbacks: Option<(Settle, Settle)>,
+}
+
+fn then(called: Outcome, done: Box<dyn FnOnce(Outcome)>) {
+    let promise = match called.and_then(|v| v.dyn_into::<Promise>()) {
+        Ok(p) => p,
+        Err(e) => Promise::reject(&e),
+    };
+    let state = Rc::new(RefCell::new(Waiting { done: Some(done), callbacks: None }));
+    let settle = |ok: bool| {
+        let state = state.clone();
+        Closure::once(move |v: JsValue| {
+            let (done, callbacks) = {
+                let mut s = state.borrow_mut();
+                (s.done.take(), s.callbacks.take())
+            };
+            drop(callbacks);
+            if let Some(done) = done {
+                done(if ok { Ok(v) } else { Err(v) });
+            }
+        })
+    };
+    let (resolve, reject) = (settle(true), settle(false));
+    let _ = promise.then2(&resolve, &reject);
+    state.borrow_mut().callbacks = Some((resolve, reject));
 }
 
 /// A JSON value as a JS value, built directly (no JSON text, no number formatting).

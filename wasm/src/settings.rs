@@ -23,12 +23,19 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads both areas. Managed storage is empty (or refused, in Firefox without a policy) for a
-    /// while after start: callers re-read on `storage.onChanged`.
-    pub async fn load() -> Settings {
-        let managed = chrome::call_async(&["storage", "managed"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
-        let local = chrome::call_async(&["storage", "local"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
-        Settings { managed, local }
+    /// Reads both areas, then calls `done` (in a later microtask). Managed storage is empty (or
+    /// refused, in Firefox without a policy) for a while after start: callers re-read on
+    /// `storage.onChanged`.
+    pub fn load(done: impl FnOnce(Settings) + 'static) {
+        Self::load_boxed(Box::new(done));
+    }
+
+    fn load_boxed(done: Box<dyn FnOnce(Settings)>) {
+        let read = |r: chrome::Outcome| r.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
+        chrome::call_then(&["storage", "managed"], "get", &[JsValue::NULL], move |m| {
+            let managed = read(m);
+            chrome::call_then(&["storage", "local"], "get", &[JsValue::NULL], move |l| done(Settings { managed, local: read(l) }));
+        });
     }
 
     fn strings(v: &Value) -> Option<Vec<String>> {
@@ -61,7 +68,8 @@ impl Settings {
     }
 }
 
-pub async fn set_local(key: &str, value: &Value) -> Result<(), JsValue> {
+/// Stores `key` in `storage.local`, then calls `done` (whether it worked or not).
+pub fn set_local(key: &str, value: &Value, done: impl FnOnce() + 'static) {
     let obj = chrome::to_js(&crate::json::json!({ key: value }));
-    chrome::call_async(&["storage", "local"], "set", &[obj]).await.map(|_| ())
+    chrome::call_then(&["storage", "local"], "set", &[obj], move |_| done());
 }

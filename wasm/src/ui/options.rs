@@ -13,10 +13,7 @@ use crate::origin::normalize_entry;
 use crate::settings::{self, Settings, LOCAL_LANGUAGE, LOCAL_USER_ORIGINS};
 
 pub fn start() {
-    wasm_bindgen_futures::spawn_local(async {
-        let s = Settings::load().await;
-        render(&s);
-    });
+    Settings::load(|s| render(&s));
 }
 
 fn reload() {
@@ -45,10 +42,7 @@ fn render(s: &Settings) {
     let sel = select.clone();
     dom::on(&select, "change", move || {
         let v = sel.dyn_ref::<HtmlSelectElement>().map(|x| x.value()).unwrap_or_default();
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = settings::set_local(LOCAL_LANGUAGE, &json!(v)).await;
-            reload();
-        });
+        settings::set_local(LOCAL_LANGUAGE, &json!(v), reload);
     });
     add(&label, &select);
     add(&sec, &label);
@@ -107,9 +101,6 @@ fn render(s: &Settings) {
 }
 
 fn save_origins(list: Vec<String>) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = settings::set_local(LOCAL_USER_ORIGINS, &Value::from(list)).await;
-        reload();
-    });
+    settings::set_local(LOCAL_USER_ORIGINS, &Value::from(list), reload);
 }
 

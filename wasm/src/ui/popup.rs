@@ -40,8 +40,7 @@ struct Popup {
 type Shared = Rc<RefCell<Popup>>;
 
 pub fn start() {
-    wasm_bindgen_futures::spawn_local(async {
-        let settings = Settings::load().await;
+    Settings::load(|settings| {
         let lang = settings.lang();
         dom::set_lang(lang, t(lang, Msg::AppName));
         let port = match chrome::call(&["runtime"], "connect", &[chrome::to_js(&json!({"name": "kagi-popup"}))]) {
