@@ -83,12 +83,12 @@ fn split_port(rest: &str) -> Option<(&str, Option<u16>)> {
     match colon {
         None => Some((rest, None)),
         Some(i) => {
-            let p = &rest[i + 1..];
+            let p = rest.get(i + 1..)?;
             if p.is_empty() || p.starts_with('0') || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let port: u16 = p.parse().ok()?;
-            Some((&rest[..i], Some(port)))
+            Some((rest.get(..i)?, Some(port)))
         }
     }
 }

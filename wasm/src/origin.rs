@@ -20,7 +20,7 @@ pub fn origin_of_url(url: &str) -> Option<String> {
         return None;
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
+    let authority = rest.get(..end)?;
     // Drop userinfo: it is not part of the origin.
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if hostport.is_empty() {
@@ -46,7 +46,7 @@ pub fn normalize_entry(entry: &str) -> Result<String, EntryError> {
     let candidate = origin_of_url(trimmed).ok_or_else(|| EntryError::Invalid(trimmed.to_owned()))?;
     // Anything after the authority other than a lone "/" means it was not an origin.
     let rest = trimmed.split_once("://").map(|(_, r)| r).unwrap_or("");
-    let after = rest.find(['/', '?', '#']).map(|i| &rest[i..]).unwrap_or("");
+    let after = rest.find(['/', '?', '#']).and_then(|i| rest.get(i..)).unwrap_or("");
     if !(after.is_empty() || after == "/") || rest.contains('@') {
         return Err(EntryError::Invalid(trimmed.to_owned()));
     }
