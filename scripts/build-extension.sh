@@ -34,7 +34,9 @@ cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unkno
 rm -rf "$wasm_dir"
 mkdir -p "$wasm_dir"
 "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$wasm_dir" "$wasm_in"
-"$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz \
+# --converge: repeat -Oz while it still shrinks; the producers and target_features custom
+# sections are build metadata no browser reads.
+"$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
   --enable-multivalue --enable-mutable-globals \
   -o "$wasm_dir/kagi_wasm_bg.wasm" "$wasm_dir/kagi_wasm_bg.wasm"
