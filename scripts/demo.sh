@@ -4,11 +4,12 @@
 #
 #   scripts/demo.sh              with a display: the demo bank on http://127.0.0.1:8480/ and
 #                                Chromium with the extension and the host in a private profile;
-#                                click through acquisition and log-on yourself
+#                                click through acquisition (choosing your own PIN) and log-on
 #   scripts/demo.sh --headless   (also without DISPLAY) the scripted journey, step by step, with
 #                                screenshots in build/screenshots/chromium/
 #   --no-install                 skip the prerequisite check
 #   --reset                      forget the demo bank's data and the virtual token's state
+#                                (the token is new again: PIN 123456, PUK 12345678)
 #
 # Ctrl-C (or the end of the headless run) stops everything the demo started, by PID.
 set -uo pipefail
@@ -23,7 +24,7 @@ for a in "$@"; do
     --no-install) install=0 ;;
     --headless) headless=1 ;;
     --reset) reset=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $a (see --help)" ;;
   esac
 done
@@ -85,7 +86,11 @@ if [ -n "$real" ]; then
 else
   exec 9>/tmp/kagi-rig.lock
   flock -n 9 || { say "waiting for a test run that uses the virtual readers"; flock 9; }
-  say "starting the virtual token (state in $state; PIN 123456)"
+  if [ -f "$state" ]; then
+    say "starting the virtual token (state in $state: the PIN you chose; --reset for a new token)"
+  else
+    say "starting a new virtual token (state in $state; PIN 123456, PUK 12345678)"
+  fi
   plug
 fi
 
@@ -123,11 +128,14 @@ remember_pid "$browser_pid"
 cat <<EOF
 
   Demo bank: http://127.0.0.1:8480/   (logs: build/demo-bank.log, build/demo-host.log)
-  契約者番号 SH001001   電子証明書取得パスワード kagi-demo-1234   PIN 123456
+  契約者番号 SH001001   電子証明書取得パスワード kagi-demo-1234
+  A new virtual token: 暗証番号 (PIN) 123456, ロック解除番号 (PUK) 12345678
 
   1. 「電子証明書取得」 → enter the contract number and password → 【取得】 → 【専用USBに保存する】
-     → confirm and type the PIN in the Kagi window → the certificate information.
-  2. Back to ログオン → 「ログオン」 → PIN → logged on.
+     → confirm in the Kagi window; the first time, type 123456 and then a new PIN of your own
+     (6-8 digits, twice; not 123456, not one digit repeated) → the certificate information.
+  2. Back to ログオン → 「ログオン」 → your PIN → logged on.
+     The Kagi toolbar button: 暗証番号の変更 (change PIN) and ロック解除 (unblock with the PUK).
 EOF
 if [ -z "$real" ]; then
   echo "  3. Press Enter here to pull the virtual token (the bank logs you off), Enter again to plug it in."

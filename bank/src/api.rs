@@ -174,3 +174,9 @@ fn cert_json(der: &[u8], serial: &str, issued_count: u32) -> Result<Value, BankE
 fn customer_json(c: &crate::db::Customer) -> Value {
     json!({"contractNumber": c.contract_number, "commonName": c.common_name, "name": c.name})
 }
+
+/// `GET /api/issuers` → `{"issuers": [<CA certificate, standard base64 DER>]}`: what pages pass
+/// to the extension as `issuers` (they also find it in `<meta name="kagi-issuers">`).
+pub async fn issuers(AxState(bank): AxState<State>) -> Response {
+    Json(json!({"issuers": bank.issuers()})).into_response()
+}

@@ -8,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
+use base64::Engine;
 use kagi_verify::{Origin, Verifier};
 
 use crate::ca::Ca;
@@ -66,6 +67,12 @@ impl Bank {
             seeded = Some(d);
         }
         Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins }, seeded))
+    }
+
+    /// The CA certificates pages pass to the extension as `issuers` (standard base64 DER): the
+    /// host uses and replaces only certificates on the token that this bank's CA issued.
+    pub fn issuers(&self) -> Vec<String> {
+        vec![base64::engine::general_purpose::STANDARD.encode(&self.ca.cert_der)]
     }
 
     pub fn now(&self) -> SystemTime {
@@ -128,6 +135,7 @@ pub fn router(bank: State) -> Router {
         .route("/api/acquire/start", post(api::acquire_start))
         .route("/api/csr", post(api::submit_csr))
         .route("/api/certificate", get(api::certificate))
+        .route("/api/issuers", get(api::issuers))
         .fallback(api::not_found)
         // CSRs and login tokens are a few KB; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))

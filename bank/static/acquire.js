@@ -1,6 +1,6 @@
 // 【専用USBに保存する】: the extension makes a key and a CSR on the token (PIN in its own
 // window), the bank's CA issues, the extension stores the certificate.
-import { api, connect, hideError, showError, t, watchStatus, lang } from "/static/bank.js";
+import { api, connect, hasText, hideError, showError, t, tokensOf, watchStatus, lang } from "/static/bank.js";
 
 const button = document.getElementById("save-usb-button");
 const errorEl = document.getElementById("acquire-error");
@@ -22,11 +22,12 @@ button.addEventListener("click", async () => {
     const kagi = await connect();
     const st = await kagi.status();
     if (st.host !== "ok") throw { code: st.host };
-    if (!st.token) throw { code: "TOKEN_ABSENT" };
+    if (tokensOf(st).length === 0) throw { code: "TOKEN_ABSENT" };
     await kagi.acquireCertificate({
       algorithm: "P-256",
       submitCsr: async (csr) => (await api("/api/csr", { csr })).certificate,
-      onProgress: ({ step }) => say(t("step_" + step), step),
+      // A step this page has no words for (a newer extension) keeps the general message.
+      onProgress: ({ step }) => say(t(hasText("step_" + step) ? "step_" + step : "saving"), step),
     });
     say(t("step_done"), "done");
     location.assign("/acquire/complete" + (lang === "en" ? "?lang=en" : ""));

@@ -22,9 +22,16 @@ const M = {
     renewalExpired: "電子証明書の更新期限切れです（有効期限 {date}）。当金庫まで連絡のうえ、再発行依頼書をご提出ください。",
     installLink: "管理ソフトのダウンロードページはこちら",
     connectToken: "専用USBが接続されていません。専用USBを接続してから、もう一度お試しください。",
-    PIN_INCORRECT: "PINが正しくありません（残り{retries}回）。",
-    PIN_BLOCKED: "PINがロックされています。当金庫までお問い合わせください。",
-    PIN_FORMAT: "PINは6～8桁の数字で入力してください。",
+    PIN_INCORRECT: "暗証番号が正しくありません（残り{retries}回）。",
+    PIN_BLOCKED: "暗証番号がロックされています。もう一度「ログオン」を押すと表示される拡張機能「Kagi」の画面、またはツールバーの「Kagi」ボタンの「ロック解除」で、ロック解除番号（PUK）と新しい暗証番号を入力して解除してください。",
+    PIN_FORMAT: "暗証番号は6～8桁の数字で入力してください。",
+    PIN_WEAK: "この暗証番号は使用できません。初期値（123456）や同じ数字の繰り返しではない、6～8桁の数字を設定してください。",
+    PIN_CHANGE_REQUIRED: "専用USBの暗証番号が初期値のままです。拡張機能「Kagi」の画面で、新しい暗証番号を設定してください。",
+    PUK_INCORRECT: "ロック解除番号（PUK）が正しくありません（残り{retries}回）。",
+    PUK_BLOCKED: "ロック解除番号（PUK）もロックされています。当金庫までお問い合わせください。",
+    TOKEN_FULL: "専用USBに新しい電子証明書を保存する空きがありません。当金庫までお問い合わせください。",
+    MANAGEMENT_KEY_UNKNOWN: "この専用USBには書き込みできません（管理用の鍵が不明です）。当金庫までお問い合わせください。",
+    CHOICE_REQUIRED: "当金庫の電子証明書が複数見つかりました。拡張機能「Kagi」の画面で、使用する電子証明書を選択してください。",
     CANCELLED: "操作が取り消されました。",
     TIMEOUT: "時間内に操作が完了しませんでした。もう一度お試しください。",
     BUSY: "専用USBで別の操作を実行中です。完了してからお試しください。",
@@ -45,9 +52,11 @@ const M = {
     NOT_IN_RENEWAL_PERIOD: "現在は電子証明書の更新期間ではありません。再発行依頼書をご提出ください。",
     REISSUE_REQUIRED: "電子証明書の再発行が必要です。当金庫まで連絡のうえ、再発行依頼書をご提出ください。",
     generic: "処理を完了できませんでした（{code}）。",
-    logonProgress: "ログオンしています。拡張機能の画面でPINを入力してください…",
+    logonProgress: "ログオンしています。拡張機能「Kagi」の画面で暗証番号を入力してください…",
+    step_choose: "拡張機能「Kagi」の画面で、使用する専用USBを選択してください…",
     step_confirm: "確認しています…",
-    step_pin: "拡張機能の画面でPINを入力してください…",
+    step_unblock: "拡張機能「Kagi」の画面で、暗証番号のロックを解除してください…",
+    step_pin: "拡張機能「Kagi」の画面で暗証番号を入力してください…",
     step_generate: "専用USBで鍵を生成しています…",
     step_issue: "電子証明書を発行しています…",
     step_store: "専用USBに電子証明書を保存しています…",
@@ -68,8 +77,15 @@ const M = {
     installLink: "Software download page",
     connectToken: "The USB token is not connected. Connect it and try again.",
     PIN_INCORRECT: "Wrong PIN ({retries} tries left).",
-    PIN_BLOCKED: "The PIN is blocked. Please contact us.",
+    PIN_BLOCKED: "The PIN is blocked. Press “Log on” again, or choose “Unblock” from the Kagi button in the toolbar, and enter the PUK and a new PIN in the Kagi window.",
     PIN_FORMAT: "The PIN is 6 to 8 digits.",
+    PIN_WEAK: "This PIN cannot be used. Choose 6 to 8 digits that are not the initial 123456 and not one digit repeated.",
+    PIN_CHANGE_REQUIRED: "The USB token still has its initial PIN. Set a new PIN in the Kagi window.",
+    PUK_INCORRECT: "Wrong PUK ({retries} tries left).",
+    PUK_BLOCKED: "The PUK is blocked too. Please contact us.",
+    TOKEN_FULL: "The USB token has no room for a new certificate. Please contact us.",
+    MANAGEMENT_KEY_UNKNOWN: "Kagi cannot write to this USB token (its management key is unknown). Please contact us.",
+    CHOICE_REQUIRED: "Several of our certificates were found. Choose the one to use in the Kagi window.",
     CANCELLED: "The operation was cancelled.",
     TIMEOUT: "The operation timed out. Please try again.",
     BUSY: "The USB token is busy with another operation.",
@@ -90,9 +106,11 @@ const M = {
     NOT_IN_RENEWAL_PERIOD: "Your certificate is not in its renewal period. Please submit a reissue request.",
     REISSUE_REQUIRED: "Your certificate must be reissued. Please contact us and submit a reissue request.",
     generic: "The operation could not be completed ({code}).",
-    logonProgress: "Logging on. Type your PIN in the extension's window…",
+    logonProgress: "Logging on. Type your PIN in the Kagi window…",
+    step_choose: "Choose the USB token in the Kagi window…",
     step_confirm: "Checking…",
-    step_pin: "Type your PIN in the extension's window…",
+    step_unblock: "Unblock the PIN in the Kagi window…",
+    step_pin: "Type your PIN in the Kagi window…",
     step_generate: "Generating a key on the USB token…",
     step_issue: "Issuing the certificate…",
     step_store: "Saving the certificate to the USB token…",
@@ -100,6 +118,11 @@ const M = {
     saving: "Saving the certificate to the USB token. Please wait until it completes…",
   },
 };
+
+/** Whether there is a text for `key`. */
+export function hasText(key) {
+  return key in M.ja;
+}
 
 export function t(key, vars = {}) {
   const s = M[lang][key] ?? M.ja[key] ?? key;
@@ -179,6 +202,29 @@ function fmtDate(ms) {
   return lang === "ja" ? `${y}年${m}月${day}日` : `${y}-${String(m).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
 }
 
+/**
+ * The bank's CA certificates (standard base64 DER) from the page's `<meta name="kagi-issuers">`:
+ * the extension and its host use and replace only certificates this bank issued.
+ */
+export const issuers = (document.querySelector('meta[name="kagi-issuers"]')?.content ?? "").split(/\s+/).filter(Boolean);
+
+/** The tokens of a status() result (`tokens`, one per reader holding a PIV token). */
+export function tokensOf(st) {
+  if (!st) return [];
+  if (Array.isArray(st.tokens)) return st.tokens;
+  return st.token ? [st.token] : [];
+}
+
+/** The token and certificate the status box talks about: the bank's certificate that expires last. */
+export function bankCertificate(st) {
+  let best = null;
+  for (const token of tokensOf(st)) {
+    const c = token.certificate;
+    if (c && (!best || Date.parse(c.notAfter) > Date.parse(best.certificate.notAfter))) best = { token, certificate: c };
+  }
+  return best;
+}
+
 /** {state, text} for a status() result (or an error code when there is none). */
 export function describe(st, code) {
   if (code) {
@@ -189,9 +235,10 @@ export function describe(st, code) {
   }
   if (st.host === "HOST_NOT_INSTALLED") return { state: "no-host", text: t("noHost"), install: true };
   if (st.host === "PCSC_UNAVAILABLE") return { state: "pcsc-unavailable", text: t("pcsc"), install: true };
-  if (!st.token) return { state: "no-token", text: t("noToken") };
-  const cert = st.token.certificate;
-  if (!cert) return { state: "no-certificate", text: t("noCert") };
+  if (tokensOf(st).length === 0) return { state: "no-token", text: t("noToken") };
+  const found = bankCertificate(st);
+  if (!found) return { state: "no-certificate", text: t("noCert") };
+  const cert = found.certificate;
   const el = statusEl();
   const before = Number(el?.dataset.renewBeforeDays ?? 30), after = Number(el?.dataset.renewAfterDays ?? 90);
   const notAfter = Date.parse(cert.notAfter);
@@ -223,7 +270,7 @@ export function renderStatus(view) {
 let kagiPromise = null;
 /** The connected library (once per page), or a rejection with EXTENSION_NOT_INSTALLED. */
 export function connect() {
-  if (!kagiPromise) kagiPromise = Kagi.connect({ timeoutMs: 3000 });
+  if (!kagiPromise) kagiPromise = Kagi.connect({ timeoutMs: 3000, issuers });
   kagiPromise.catch(() => { kagiPromise = null; });
   return kagiPromise;
 }

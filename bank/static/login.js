@@ -1,5 +1,5 @@
 // ログオン: challenge → extension (PIN in its own window) → signed token → bank verifies.
-import { api, connect, hideError, showError, t, watchStatus, lang } from "/static/bank.js";
+import { api, bankCertificate, connect, hideError, showError, t, tokensOf, watchStatus, lang } from "/static/bank.js";
 
 const button = document.getElementById("logon-button");
 const errorEl = document.getElementById("logon-error");
@@ -14,8 +14,8 @@ button.addEventListener("click", async () => {
     const kagi = await connect();
     const st = await kagi.status();
     if (st.host !== "ok") throw { code: st.host };
-    if (!st.token) throw { code: "TOKEN_ABSENT" };
-    if (!st.token.certificate) throw { code: "NO_CERTIFICATE" };
+    if (tokensOf(st).length === 0) throw { code: "TOKEN_ABSENT" };
+    if (!bankCertificate(st)) throw { code: "NO_CERTIFICATE" };
     progress.hidden = false;
     progress.textContent = t("logonProgress");
     const { nonce } = await api("/api/nonce", {});

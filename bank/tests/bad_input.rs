@@ -143,6 +143,34 @@ fn pages_and_forms() {
         assert!(r.body.contains(&format!(r#"id="{id}""#)), "save step lacks #{id}");
     }
     assert!(r.body.contains("専用USBに保存する") && r.body.contains("30秒～1分程度"));
+    assert!(r.body.contains(r#"id="first-pin-note""#) && r.body.contains("新しい暗証番号"), "the save step explains the first PIN change");
+
+    // Pages that talk to the token carry the bank's CA for the extension (`issuers`), the same
+    // certificate as /static/ca-cert.pem and /api/issuers; pages that do not, do not.
+    let issuers = bank.bank.issuers();
+    assert_eq!(issuers.len(), 1);
+    assert_eq!(common::unb64(&issuers[0]), bank.bank.ca.cert_der);
+    let meta = format!(r#"<meta name="kagi-issuers" content="{}">"#, issuers[0]);
+    assert!(r.body.contains(&meta), "save step lacks the issuers meta");
+    assert!(c.get("/").body.contains(&meta) && c.get("/?lang=en").body.contains(&meta));
+    assert!(!c.get("/help/install").body.contains("kagi-issuers"));
+    let api = c.get("/api/issuers");
+    assert_eq!(api.status, 200);
+    assert_eq!(api.json(), serde_json::json!({"issuers": issuers}));
+    // Customer-facing texts say 暗証番号, never "PIN".
+    for page in [c.get("/").body, c.get("/help/install").body, r.body.clone()] {
+        let text: String = page.split('<').map(|t| t.split_once('>').map_or("", |(_, x)| x)).collect();
+        assert!(!text.contains("PIN"), "a Japanese page says PIN: {text}");
+    }
+    let bank_js = c.get("/static/bank.js").body;
+    let ja = &bank_js[bank_js.find("  ja: {").unwrap()..bank_js.find("  en: {").unwrap()];
+    for code in ["PIN_WEAK", "PIN_CHANGE_REQUIRED", "PUK_INCORRECT", "PUK_BLOCKED", "TOKEN_FULL", "MANAGEMENT_KEY_UNKNOWN", "CHOICE_REQUIRED"] {
+        assert!(ja.contains(&format!("    {code}: \"")), "bank.js has no Japanese text for {code}");
+    }
+    for line in ja.lines() {
+        let text = line.split_once(": \"").map_or("", |(_, v)| v);
+        assert!(!text.contains("PIN"), "bank.js Japanese text says PIN: {line}");
+    }
 }
 
 /// POSTs a JSON body of `len` bytes over a plain socket (the server may answer before reading

@@ -5,20 +5,47 @@ mod common;
 
 use common::*;
 use der::Decode;
-use kagi_proto::{EnrollBeginResult, EnrollFinishResult, LoginToken, StatusResult};
+use kagi_proto::{EnrollBeginResult, EnrollFinishResult, ErrorCode, LoginToken, StatusResult, WireError};
 use kagi_rig::{Host, Rig, VToken};
-use serde_json::json;
+use serde_json::{json, Value};
 
-fn enroll_begin(host: &mut Host, origin: &str, alg: &str) -> EnrollBeginResult {
-    host.request(json!({"cmd":"enroll.begin","origin":origin,"pin":PIN,"algorithm":alg})).into_result().expect("enroll.begin")
+/// The customer's own PIN, chosen at the first acquisition (new virtual tokens have 123456).
+const NEW_PIN: &str = "471129";
+
+/// `enroll.begin` on a token that still has the factory PIN: 123456 and the new PIN.
+fn first_enroll_begin(host: &mut Host, bank: &TestBank, alg: &str) -> EnrollBeginResult {
+    host.request(json!({"cmd":"enroll.begin","origin":bank.origin,"pin":PIN,"newPin":NEW_PIN,"algorithm":alg,"issuers":bank.issuers()}))
+        .into_result()
+        .expect("enroll.begin (first, with newPin)")
+}
+
+/// `enroll.begin` once the customer has chosen their PIN.
+fn enroll_begin(host: &mut Host, bank: &TestBank, alg: &str) -> EnrollBeginResult {
+    host.request(json!({"cmd":"enroll.begin","origin":bank.origin,"pin":NEW_PIN,"algorithm":alg,"issuers":bank.issuers()}))
+        .into_result()
+        .expect("enroll.begin")
 }
 
 fn enroll_finish(host: &mut Host, origin: &str, cert_b64: &str) -> EnrollFinishResult {
     host.request(json!({"cmd":"enroll.finish","origin":origin,"certificate":cert_b64})).into_result().expect("enroll.finish")
 }
 
-fn authenticate(host: &mut Host, origin: &str, nonce: &str) -> LoginToken {
-    host.request(json!({"cmd":"authenticate","origin":origin,"nonce":nonce,"pin":PIN})).into_result().expect("authenticate")
+fn try_authenticate(host: &mut Host, origin: &str, nonce: &str, issuers: &[String]) -> Result<LoginToken, WireError> {
+    host.request(json!({"cmd":"authenticate","origin":origin,"nonce":nonce,"pin":NEW_PIN,"issuers":issuers})).into_result()
+}
+
+fn authenticate(host: &mut Host, bank: &TestBank, origin: &str, nonce: &str) -> LoginToken {
+    try_authenticate(host, origin, nonce, &bank.issuers()).expect("authenticate")
+}
+
+/// `status` with this bank's `issuers`.
+fn status(host: &mut Host, bank: &TestBank) -> StatusResult {
+    host.request(json!({"cmd":"status","issuers":bank.issuers()})).into_result().expect("status")
+}
+
+/// The certificate serials `status` reports for this bank, one per token.
+fn bank_serials(host: &mut Host, bank: &TestBank) -> Vec<String> {
+    status(host, bank).with_certificate().map(|(_, c)| c.serial.clone()).collect()
 }
 
 /// Logs on with the token; returns the client (holding the logged-on session) and the reply.
@@ -27,7 +54,7 @@ fn log_on(bank: &TestBank, host: &mut Host) -> (Client, Resp) {
     let n = c.post_json("/api/nonce", &json!({}));
     assert_eq!(n.status, 200, "{}", n.body);
     let nonce = n.json()["nonce"].as_str().unwrap().to_owned();
-    let token = authenticate(host, &bank.origin, &nonce);
+    let token = authenticate(host, bank, &bank.origin, &nonce);
     let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
     (c, r)
 }
@@ -59,8 +86,20 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["eligibility"], "FIRST_ISSUE");
 
-    // 【専用USBに保存する】: key + CSR on the token, issued by the bank, stored on the token.
-    let begin = enroll_begin(&mut host, &bank.origin, "P-256");
+    // The page gets the bank's CA from its own page (meta) or the API; both are the CA certificate.
+    let meta = c.get("/").body;
+    assert!(meta.contains(&format!(r#"<meta name="kagi-issuers" content="{}">"#, bank.issuers()[0])), "login page lacks the issuers meta");
+    assert_eq!(c.get("/api/issuers").json(), json!({"issuers": bank.issuers()}));
+
+    // 【専用USBに保存する】 on a token with the factory PIN: without a new PIN the host refuses
+    // before writing anything ...
+    let r = host.request(json!({"cmd":"enroll.begin","origin":bank.origin,"pin":PIN,"algorithm":"P-256","issuers":bank.issuers()}));
+    assert_eq!(r.into_result::<Value>().unwrap_err().code, ErrorCode::PinChangeRequired);
+    // ... and a weak one is refused too.
+    let r = host.request(json!({"cmd":"enroll.begin","origin":bank.origin,"pin":PIN,"newPin":"111111","algorithm":"P-256","issuers":bank.issuers()}));
+    assert_eq!(r.into_result::<Value>().unwrap_err().code, ErrorCode::PinWeak);
+    // With the customer's new PIN: key + CSR on the token, issued by the bank, stored on the token.
+    let begin = first_enroll_begin(&mut host, &bank, "P-256");
     let r = c.submit_csr(&unb64(&begin.csr));
     assert_eq!(r.status, 201, "{}", r.body);
     let issued = r.json();
@@ -110,9 +149,16 @@ fn acquire_onto_the_token_then_log_on_and_off() {
         assert!(page.body.contains(needle), "completion page lacks {needle}");
     }
 
-    // The token now shows the bank's certificate as its login certificate.
-    let st: StatusResult = host.request(json!({"cmd":"status"})).into_result().unwrap();
-    assert_eq!(st.token.unwrap().certificate.unwrap().serial, serial);
+    // The token now shows the bank's certificate as its login certificate; `status` without
+    // issuers (the extension's own popup) shows the token but no certificate.
+    assert_eq!(bank_serials(&mut host, &bank), vec![serial.to_owned()]);
+    let bare: StatusResult = host.request(json!({"cmd":"status"})).into_result().unwrap();
+    assert_eq!(bare.tokens.len(), 1);
+    assert!(bare.tokens[0].certificate.is_none(), "no certificate without issuers");
+    // The factory PIN no longer works; the new one does (log-on below).
+    let nonce = bank.client().post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let r = host.request(json!({"cmd":"authenticate","origin":bank.origin,"nonce":nonce,"pin":PIN,"issuers":bank.issuers()}));
+    assert!(matches!(r.into_result::<Value>().unwrap_err().code, ErrorCode::PinIncorrect { retries: 2 }));
 
     // Log on: nonce → token signs → bank verifies → session.
     let (mut user, r) = log_on(&bank, &mut host);
@@ -137,7 +183,7 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     // A replayed log-on (same nonce and token) is refused.
     let mut c = bank.client();
     let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
-    let token = authenticate(&mut host, &bank.origin, &nonce);
+    let token = authenticate(&mut host, &bank, &bank.origin, &nonce);
     assert_eq!(c.post_json("/api/login", &json!({"nonce": nonce, "token": token})).status, 200);
     let again = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
     assert_eq!((again.status, again.code().as_str()), (401, "NONCE_REPLAYED"));
@@ -145,7 +191,7 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     // A token signed for another origin (the bank's localhost name) does not log on here.
     let mut c = bank.client();
     let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
-    let token = authenticate(&mut host, &format!("http://localhost:{}", bank.port), &nonce);
+    let token = authenticate(&mut host, &bank, &format!("http://localhost:{}", bank.port), &nonce);
     let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
     assert_eq!((r.status, r.code().as_str()), (401, "BAD_SIGNATURE"));
 
@@ -154,14 +200,14 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     let mut b = bank.client();
     let nonce = a.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
     b.post_json("/api/nonce", &json!({}));
-    let token = authenticate(&mut host, &bank.origin, &nonce);
+    let token = authenticate(&mut host, &bank, &bank.origin, &nonce);
     let r = b.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
     assert_eq!((r.status, r.code().as_str()), (401, "NONCE_WRONG_SESSION"));
 
     // Expired nonce: the bank's clock moves past the five minutes.
     let mut c = bank.client();
     let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
-    let token = authenticate(&mut host, &bank.origin, &nonce);
+    let token = authenticate(&mut host, &bank, &bank.origin, &nonce);
     bank.clock.advance(kagi_verify::NONCE_TTL + std::time::Duration::from_secs(1));
     let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
     assert_eq!((r.status, r.code().as_str()), (401, "NONCE_EXPIRED"));
@@ -175,7 +221,7 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     // ...and the customer acquires again (reissue): IssuedCount=002 on a new key, logs on again.
     let mut c = bank.client();
     assert_eq!(c.acquire_start(CONTRACT, PASSWORD).json()["eligibility"], "REISSUE");
-    let begin = enroll_begin(&mut host, &bank.origin, "P-256");
+    let begin = enroll_begin(&mut host, &bank, "P-256");
     let r = c.submit_csr(&unb64(&begin.csr));
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["issuedCount"], 2);
@@ -195,7 +241,7 @@ fn rsa2048_acquisition_and_log_on() {
     let mut host = Host::spawn().unwrap();
     let mut c = bank.client();
     assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
-    let begin = enroll_begin(&mut host, &bank.origin, "RSA-2048");
+    let begin = first_enroll_begin(&mut host, &bank, "RSA-2048");
     let r = c.submit_csr(&unb64(&begin.csr));
     assert_eq!(r.status, 201, "{}", r.body);
     enroll_finish(&mut host, &bank.origin, r.json()["certificate"].as_str().unwrap());
@@ -214,9 +260,9 @@ fn a_failed_save_can_be_retried_in_the_same_acquisition() {
     let mut host = Host::spawn().unwrap();
     let mut c = bank.client();
     assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
-    let first = c.submit_csr(&unb64(&enroll_begin(&mut host, &bank.origin, "P-256").csr));
+    let first = c.submit_csr(&unb64(&first_enroll_begin(&mut host, &bank, "P-256").csr));
     assert_eq!(first.status, 201);
-    let second = c.submit_csr(&unb64(&enroll_begin(&mut host, &bank.origin, "P-256").csr));
+    let second = c.submit_csr(&unb64(&enroll_begin(&mut host, &bank, "P-256").csr));
     assert_eq!(second.status, 201, "{}", second.body);
     let first_serial = first.json()["serial"].as_str().unwrap().to_owned();
     assert!(bank.bank.db.certificate(&first_serial).unwrap().unwrap().revoked, "the unsaved certificate is revoked");
@@ -227,4 +273,101 @@ fn a_failed_save_can_be_retried_in_the_same_acquisition() {
     let mut other = bank.client();
     let r = other.acquire_start(CONTRACT, PASSWORD);
     assert_eq!((r.status, r.code().as_str()), (403, "NOT_IN_RENEWAL_PERIOD"));
+}
+
+/// Acquires a certificate from `bank` onto the token (through the HTTP API, as the page does);
+/// returns the issued serial. `first`: the token still has the factory PIN.
+fn acquire(host: &mut Host, bank: &TestBank, reader: Option<&str>, first: bool) -> String {
+    let mut c = bank.client();
+    let r = c.acquire_start(CONTRACT, PASSWORD);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut req = json!({"cmd":"enroll.begin","origin":bank.origin,"algorithm":"P-256","issuers":bank.issuers()});
+    if first {
+        req["pin"] = json!(PIN);
+        req["newPin"] = json!(NEW_PIN);
+    } else {
+        req["pin"] = json!(NEW_PIN);
+    }
+    if let Some(reader) = reader {
+        req["reader"] = json!(reader);
+    }
+    let begin: EnrollBeginResult = host.request(req).into_result().expect("enroll.begin");
+    if let Some(reader) = reader {
+        assert_eq!(begin.reader, reader);
+    }
+    let r = c.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    enroll_finish(host, &bank.origin, r.json()["certificate"].as_str().unwrap());
+    r.json()["serial"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn two_banks_on_one_token_each_see_and_use_only_their_own_certificate() {
+    // Two banks with CAs of the same name (both demo banks) but different keys: the host tells
+    // their certificates apart by the CA's signature, not by the name.
+    let _rig = Rig::start().unwrap();
+    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = TestBank::start(dir_a.path(), manual_clock());
+    let b = TestBank::start(dir_b.path(), manual_clock());
+    assert_ne!(a.issuers(), b.issuers());
+    let mut host = Host::spawn().unwrap();
+
+    let serial_a = acquire(&mut host, &a, None, true);
+    // Bank B sees the token but not bank A's certificate, and cannot log on with it.
+    let st = status(&mut host, &b);
+    assert_eq!(st.tokens.len(), 1);
+    assert!(st.tokens[0].certificate.is_none(), "bank B must not see bank A's certificate: {:?}", st.tokens[0].certificate);
+    let nonce = b.client().post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let r = try_authenticate(&mut host, &b.origin, &nonce, &b.issuers());
+    assert_eq!(r.unwrap_err().code, ErrorCode::NoCertificate);
+
+    // Bank B's acquisition leaves bank A's certificate in place.
+    let serial_b = acquire(&mut host, &b, None, false);
+    assert_ne!(serial_a, serial_b);
+    assert_eq!(bank_serials(&mut host, &a), vec![serial_a.clone()]);
+    assert_eq!(bank_serials(&mut host, &b), vec![serial_b.clone()]);
+
+    // Each bank logs on with its own certificate.
+    for (bank, serial) in [(&a, &serial_a), (&b, &serial_b)] {
+        let (mut user, r) = log_on(bank, &mut host);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(user.get("/api/session").json()["serial"], serial.as_str());
+    }
+}
+
+#[test]
+fn two_tokens_with_certificates_of_the_same_bank_need_a_choice() {
+    let _rig = Rig::start().unwrap();
+    let _t0 = VToken::builder().reader(0).spawn().unwrap();
+    let _t1 = VToken::builder().reader(1).spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bank = TestBank::start(dir.path(), manual_clock());
+    let mut host = Host::spawn().unwrap();
+
+    let s0 = acquire(&mut host, &bank, Some(kagi_rig::READER_0), true);
+    // The second token: a second acquisition session of the same customer would hit the renewal
+    // rule, so the operator's reissue opens it (the bank's way to issue a second certificate).
+    let id = bank.bank.db.customer_by_contract(CONTRACT).unwrap().unwrap().id;
+    bank.bank.db.mark_reissue(id, kagi_bank::clock::Clock::now(&*bank.clock)).unwrap();
+    let s1 = acquire(&mut host, &bank, Some(kagi_rig::READER_1), true);
+    let st = status(&mut host, &bank);
+    let found: Vec<(String, String)> = st.with_certificate().map(|(t, c)| (t.reader.clone(), c.serial.clone())).collect();
+    assert_eq!(found, vec![(kagi_rig::READER_0.to_owned(), s0.clone()), (kagi_rig::READER_1.to_owned(), s1.clone())]);
+
+    // Without a choice the host does not pick one ...
+    let mut c = bank.client();
+    let nonce = c.post_json("/api/nonce", &json!({})).json()["nonce"].as_str().unwrap().to_owned();
+    let r = try_authenticate(&mut host, &bank.origin, &nonce, &bank.issuers());
+    assert_eq!(r.unwrap_err().code, ErrorCode::ChoiceRequired);
+    // ... with one (what Kagi's window sends after the customer chose), it signs with that one.
+    let chosen = st.tokens[1].certificate.as_ref().unwrap().sha256.clone();
+    let token: LoginToken = host
+        .request(json!({"cmd":"authenticate","origin":bank.origin,"nonce":nonce,"pin":NEW_PIN,"issuers":bank.issuers(),"certificate":chosen}))
+        .into_result()
+        .expect("authenticate with a chosen certificate");
+    let r = c.post_json("/api/login", &json!({"nonce": nonce, "token": token}));
+    // The reissue revoked the first token's certificate; the second token's is the live one.
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(c.get("/api/session").json()["serial"], s1.as_str());
 }

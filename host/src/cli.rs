@@ -18,7 +18,8 @@ Browsers start this program themselves with these arguments (native messaging):
   kagi-host <manifest.json> <add-on id>                    (Firefox)
 
 Environment:
-  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr)
+  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr;
+                        on Windows it also goes to %LOCALAPPDATA%\\Kagi\\kagi-host.log by default)
 
 Exit status of doctor: 0 no problem (warnings allowed), 1 problems found.";
 
@@ -210,6 +211,11 @@ fn install_cmd(a: &InstallArgs, remove: bool) -> ExitCode {
                 for o in &outcomes {
                     println!("{o}");
                 }
+                if remove && a.scope == Scope::User {
+                    for p in remove_user_data(opts.os) {
+                        println!("removed / 削除しました  {}", p.display());
+                    }
+                }
                 if !remove {
                     println!("\n確認するには / to check: {} doctor", opts.host_path.display());
                 }
@@ -252,6 +258,19 @@ fn pem_or_der(bytes: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
+/// On Windows, what the host keeps for the user in `%LOCALAPPDATA%\Kagi` (its log) goes with a
+/// user uninstall, so the per-user MSI leaves nothing behind. Elsewhere the log is only where
+/// `KAGI_LOG_FILE` put it, which is the user's own business.
+fn remove_user_data(os: Os) -> Vec<PathBuf> {
+    if os != Os::Windows {
+        return Vec::new();
+    }
+    match std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+        Some(base) => crate::log::remove_default_files(&install::paths::windows_data_dir(std::path::Path::new(&base))),
+        None => Vec::new(),
+    }
+}
+
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
     let env = doctor::Env::detect(roots(&a.root), this_program());
     let cas = match read_issuers(&a.issuers) {
@@ -270,4 +289,40 @@ fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
         print!("{}", report.render_text());
     }
     ExitCode::from(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use kagi_proto::ids::{chrome_origin, Caller, FIREFOX_EXTENSION_ID};
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Chrome and Edge on Windows do not start the host directly: they run
+    /// `cmd.exe /d /s /c ""<path from the manifest>" chrome-extension://<id>/ --parent-window=<hwnd>" < \\.\pipe\… > \\.\pipe\…`
+    /// (Chromium `native_process_launcher_win.cc`), so the host's arguments after cmd's own
+    /// parsing are the origin and `--parent-window=<decimal HWND>`; Firefox on Windows starts it
+    /// directly with the manifest's full path and the add-on id. `main.rs` hands these to
+    /// native messaging before clap sees anything: clap would reject `--parent-window`.
+    #[test]
+    fn windows_browser_launch_arguments_are_native_messaging() {
+        for hwnd in ["0", "131844", "4294967295"] {
+            let a = argv(&[&chrome_origin(), &format!("--parent-window={hwnd}")]);
+            let c = Caller::from_args(&a).expect("a browser launch, not a command");
+            assert!(c.is_kagi(), "{a:?}");
+        }
+        let ff = argv(&[r"C:\Program Files\Kagi\jp.kagi.host.firefox.json", FIREFOX_EXTENSION_ID]);
+        assert!(Caller::from_args(&ff).is_some_and(|c| c.is_kagi()), "{ff:?}");
+        let ff_user = argv(&[r"C:\Users\山田\AppData\Local\Programs\Kagi\jp.kagi.host.firefox.json", FIREFOX_EXTENSION_ID]);
+        assert!(Caller::from_args(&ff_user).is_some_and(|c| c.is_kagi()), "{ff_user:?}");
+    }
+
+    #[test]
+    fn commands_are_not_mistaken_for_a_browser_launch() {
+        // What the per-user MSI's custom actions run, and what a support desk types.
+        for cmd in [&["install", "--scope", "user"][..], &["uninstall", "--scope", "user"], &["doctor"], &["doctor", "--json"], &["--version"]] {
+            assert_eq!(Caller::from_args(&argv(cmd)), None, "{cmd:?}");
+        }
+    }
 }

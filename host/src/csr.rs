@@ -60,6 +60,11 @@ pub fn placeholder(algorithm: KeyAlgorithm, public_key_bits: &[u8], signer: &mut
     dn.push(DnType::OrganizationName, "Kagi");
     dn.push(DnType::CommonName, PLACEHOLDER_CN);
     params.distinguished_name = dn;
+    // rcgen makes a random serial only with a crypto backend, which the host does not link.
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| Error::Internal(format!("placeholder serial: {e}")))?;
+    serial[0] &= 0x7F;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     let key = TokenKey { algorithm, public_key_bits, signer: RefCell::new(signer), failure: RefCell::new(None) };
     match params.self_signed(&key) {
         Ok(cert) => Ok(cert.der().to_vec()),

@@ -244,7 +244,9 @@ fn every_template_parses_and_its_kagi_settings_match_the_schema() {
                 dedup.dedup();
                 assert_eq!(uuids.len(), dedup.len(), "{rel}: duplicate PayloadUUID");
             }
-            "xml" => {
+            // MSI sources (scripts/build-msi.sh builds them; the Windows suite installs them) and
+            // Group Policy templates (their registry keys are checked below).
+            "xml" | "wxs" | "admx" | "adml" => {
                 xml_well_formed(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
             }
             "reg" => {
@@ -276,6 +278,37 @@ fn native_host_templates_are_what_install_writes() {
         let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert_eq!(text, HostManifest::kagi(family, "/usr/bin/kagi-host").render(), "{}", f.display());
     }
+    // The MSI's, installed beside kagi-host.exe and naming it relative to themselves.
+    let win = dir.join("windows");
+    for (name, family) in [(format!("{NATIVE_HOST_NAME}.json"), Family::Chromium), (format!("{NATIVE_HOST_NAME}.firefox.json"), Family::Firefox)] {
+        let f = win.join(name);
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(text, HostManifest::kagi(family, "kagi-host.exe").render(), "{}", f.display());
+    }
+}
+
+#[test]
+fn msi_sources_register_the_manifests_the_installer_ships() {
+    let dir = repo().join("manifests/windows");
+    let machine = std::fs::read_to_string(dir.join("kagi-host.wxs")).unwrap();
+    let user = std::fs::read_to_string(dir.join("kagi-host-user.wxs")).unwrap();
+    // Per machine: HKLM value of each browser's key names the manifest in the install directory.
+    for vendor in [r"Google\Chrome", "Chromium", r"Microsoft\Edge"] {
+        let key = format!(r#"Root="HKLM" Key="Software\{vendor}\NativeMessagingHosts\{NATIVE_HOST_NAME}" Type="string" Value="[INSTALLDIR]{NATIVE_HOST_NAME}.json""#);
+        assert!(machine.contains(&key), "kagi-host.wxs lacks {key}");
+    }
+    let ff = format!(r#"Root="HKLM" Key="Software\Mozilla\NativeMessagingHosts\{NATIVE_HOST_NAME}" Type="string" Value="[INSTALLDIR]{NATIVE_HOST_NAME}.firefox.json""#);
+    assert!(machine.contains(&ff), "kagi-host.wxs lacks {ff}");
+    assert!(machine.contains(r#"InstallScope="perMachine""#) && machine.contains(r#"Id="ProgramFiles64Folder""#));
+    // Per user: no administrator rights; the host registers itself.
+    assert!(user.contains(r#"InstallScope="perUser""#) && user.contains(r#"Id="LocalAppDataFolder""#));
+    assert!(user.contains(r#"ExeCommand="install --scope user""#) && user.contains(r#"ExeCommand="uninstall --scope user""#));
+    assert!(!user.contains(r#"Root="HKLM""#), "the per-user package must not need HKLM");
+    // Fixed, distinct upgrade codes: a new version replaces the old one of the same kind.
+    let code = |t: &str| t.split("UpgradeCode=\"").nth(1).and_then(|r| r.split('"').next()).map(str::to_owned).unwrap();
+    assert_eq!(code(&machine), "03F4063F-1B10-41E9-9730-5E3D998F559D");
+    assert_eq!(code(&user), "3FD40207-28DC-4657-91F2-680893034E1B");
+    assert!(machine.contains(r#"Version="$(var.Version)""#) && user.contains(r#"Version="$(var.Version)""#));
 }
 
 #[test]
@@ -316,4 +349,52 @@ fn the_schema_check_catches_mistakes() {
     assert_eq!(reg["HKEY_LOCAL_MACHINE\\X"], vec![("a".to_owned(), json!("b")), ("n".to_owned(), json!(1))]);
     assert!(parse_reg("REGEDIT4\n").is_err());
     assert!(xml_well_formed("<a><b></a>").is_err());
+}
+
+/// `$(string.X)` / `$(presentation.X)` references in an ADMX, and `id="X"` definitions of an ADML.
+fn admx_refs(text: &str, kind: &str) -> Vec<String> {
+    let open = format!("$({kind}.");
+    text.split(open.as_str()).skip(1).filter_map(|r| r.split(')').next()).map(str::to_owned).collect()
+}
+
+fn adml_ids(text: &str, element: &str) -> Vec<String> {
+    let open = format!("<{element} id=\"");
+    text.split(open.as_str()).skip(1).filter_map(|r| r.split('"').next()).map(str::to_owned).collect()
+}
+
+#[test]
+fn group_policy_templates_write_what_the_reg_files_write() {
+    let dir = repo().join("manifests/windows");
+    let admx = std::fs::read_to_string(dir.join("admx/kagi.admx")).unwrap();
+    for (vendor, reg_file) in [(r"Google\Chrome", "kagi-chrome.reg"), (r"Microsoft\Edge", "kagi-edge.reg")] {
+        let key = format!(r"Software\Policies\{vendor}\3rdparty\extensions\{CHROME_EXTENSION_ID}\policy");
+        // The .reg file sets the same key (HKLM; the ADMX policies are for machine and user).
+        let reg = parse_reg(&std::fs::read_to_string(dir.join(reg_file)).unwrap()).unwrap();
+        assert!(reg.keys().any(|k| k.eq_ignore_ascii_case(&format!(r"HKEY_LOCAL_MACHINE\{key}"))), "{reg_file} lacks {key}");
+        assert!(admx.contains(&format!(r#"key="{key}\allowedOrigins" valuePrefix="""#)), "allowedOrigins list for {vendor}");
+        let policies: Vec<&str> = admx.split("<policy ").skip(1).filter(|p| p.contains(&format!(r#"key="{key}""#))).collect();
+        assert_eq!(policies.len(), 3, "three policies for {vendor}");
+        assert!(policies.iter().any(|p| p.contains(r#"valueName="defaultLanguage""#) && p.contains("<string>ja</string>") && p.contains("<string>en</string>")));
+        assert!(policies.iter().any(|p| p.contains(r#"valueName="renewalUrl""#)));
+    }
+    // Every managed setting has a policy, and nothing else does.
+    let schema = schema();
+    for k in schema["properties"].as_object().unwrap().keys() {
+        assert!(admx.contains(&format!(r#"valueName="{k}""#)) || admx.contains(&format!(r#"\{k}" valuePrefix"#)), "no policy for {k}");
+    }
+    // Both languages define every text and presentation the ADMX uses.
+    for lang in ["en-US", "ja-JP"] {
+        let adml = std::fs::read_to_string(dir.join("admx").join(lang).join("kagi.adml")).unwrap();
+        let strings = adml_ids(&adml, "string");
+        for r in admx_refs(&admx, "string") {
+            assert!(strings.contains(&r), "{lang}/kagi.adml lacks string {r}");
+        }
+        let presentations = adml_ids(&adml, "presentation");
+        for r in admx_refs(&admx, "presentation") {
+            assert!(presentations.contains(&r), "{lang}/kagi.adml lacks presentation {r}");
+        }
+        for id in ["AllowedOriginsList", "DefaultLanguageEnum", "RenewalUrlText"] {
+            assert!(adml.contains(&format!(r#"refId="{id}""#)) && admx.contains(&format!(r#"id="{id}""#)), "{lang}: {id}");
+        }
+    }
 }

@@ -18,6 +18,15 @@ export const DEMO_CUSTOMER = {
   contractNumber: "SH001001",
   password: "kagi-demo-1234",
   commonName: "SH001 SH001001 1898",
+  name: "かぎ商事株式会社",
+};
+
+/** A second customer the journey adds (`addCustomer`) for two certificates of the same bank. */
+export const SECOND_CUSTOMER = {
+  contractNumber: "SH001002",
+  password: "kagi-demo-5678",
+  commonName: "SH001 SH001002 1898",
+  name: "かぎ物産株式会社",
 };
 
 export class DemoBank {
@@ -69,6 +78,12 @@ export class DemoBank {
     const gone = new Promise((r) => c.once("exit", r));
     c.kill("SIGTERM");
     await withTimeout(gone, 5000, "kagi-bank did not stop").catch(() => c.kill("SIGKILL"));
+  }
+
+  /** The operator adds a customer (`kagi-bank add-customer`; the running bank sees it at once). */
+  addCustomer({ contractNumber, commonName, name, password }) {
+    execFileSync(BANK_BIN, ["add-customer", "--data-dir", this.dataDir, "--contract-number", contractNumber,
+      "--common-name", commonName, "--name", name, "--password", password], { encoding: "utf8" });
   }
 
   /** The operator's view (`kagi-bank customers`): [{contractNumber, commonName, name, certificates:[{serial, issuedCount, notAfter, status}]}]. */

@@ -8,7 +8,9 @@
 // Environment: KAGI_JOURNEY_BROWSER (default chromium); KAGI_JOURNEY_DIR (bank data, token state,
 // profiles; default a fresh temporary directory removed afterwards); KAGI_SCREENSHOTS (default
 // build/screenshots/<browser>). Steps run in order on one bank, one token and one browser
-// profile; after a failed step the rest are skipped.
+// profile (step 9 adds a second bank and a second token in the second reader); after a failed
+// step the rest are skipped. The token starts new (PIN 123456, PUK 12345678): the first
+// acquisition sets the customer's own PIN, which the later steps use.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -16,15 +18,22 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ROOT, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, ensurePcscd, sleep, stopAll, takeRigLock, tempDir } from "./rig.mjs";
-import { BANK_BIN, BankProxy, DEMO_CUSTOMER, DemoBank, normSerial } from "./bank.mjs";
+import { ROOT, EXTENSION_DIR, HOST_BIN, READERS, VTOKEN_BIN, VToken, ensurePcscd, sleep, stopAll, takeRigLock, tempDir } from "./rig.mjs";
+import { BANK_BIN, BankProxy, DEMO_CUSTOMER, DemoBank, SECOND_CUSTOMER, normSerial } from "./bank.mjs";
 import { withTimeout } from "./drivers/page.mjs";
 
 const BROWSER = process.env.KAGI_JOURNEY_BROWSER || "chromium";
 const driver = await import(`./drivers/${BROWSER}.mjs`);
 const SHOTS = process.env.KAGI_SCREENSHOTS || path.join(ROOT, "build/screenshots", BROWSER);
-const PIN = "123456";
-const CUSTOMER_NAME = "かぎ商事株式会社";
+// PINs: a new (virtual) token has the factory PIN 123456 and PUK 12345678; the first acquisition
+// makes the customer choose their own PIN, which later log-ons use (step 8 changes it twice).
+const FACTORY_PIN = "123456";
+const PUK = "12345678";
+const PIN = "246813";           // chosen in Kagi's window at the first acquisition (step 2)
+const CHANGED_PIN = "135792";   // step 8: 暗証番号の変更 in the popup
+const UNBLOCKED_PIN = "864213"; // step 8: chosen at ロック解除 with the PUK
+const SECOND_TOKEN_PIN = "975318"; // step 9: the second token's own PIN
+const CUSTOMER_NAME = DEMO_CUSTOMER.name;
 const STEP_TIMEOUT = 180_000;
 const RENEWAL_DAYS = 340;   // a 1-year certificate is renewable from 30 days before its expiry
 // Native host manifests a system install would add: with one present, "host not installed"
@@ -35,6 +44,7 @@ const SYSTEM_MANIFESTS = {
 };
 
 let dir, keepDir, token, bank, proxy, browser, login, origin, foreignOrigin;
+let bank2, proxy2;   // step 9: a second bank
 let shotNo = 0;
 let broken = null;
 const journey = {};   // what later steps need from earlier ones
@@ -61,6 +71,8 @@ async function shot(page, name, size) {
   return file;
 }
 const PIN_WINDOW_SIZE = { width: 440, height: 560 };
+const TALL_WINDOW_SIZE = { width: 440, height: 760 };   // PIN window with new-PIN fields or a choice
+const POPUP_SIZE = { width: 420, height: 640 };
 
 function launch(opts = {}) {
   return driver.launch({ tmp: dir, profile: BROWSER, ...opts });
@@ -73,6 +85,29 @@ async function typePin(win, pin) {
   await win.click("#ok");
 }
 
+/** The PIN window's phase (`#app[data-phase]`: choose, confirm, pin, blocked, working, done...). */
+function phase(win, want, timeoutMs) {
+  return win.waitUntil(`PIN window phase ${want}`, (p) => document.getElementById("app")?.dataset.phase === p, want, timeoutMs);
+}
+
+/** First use of a token with the factory PIN: current PIN, then the customer's new PIN twice. */
+async function typeFirstPin(win, current, next, shotName) {
+  await win.waitUntil("PIN and new-PIN fields", () => document.getElementById("app")?.dataset.phase === "pin" && !!document.getElementById("new-pin-again"));
+  await win.fill("#pin", current);
+  await win.fill("#new-pin", next);
+  await win.fill("#new-pin-again", next);
+  if (shotName) await shot(win, shotName, TALL_WINDOW_SIZE);
+  await win.click("#ok");
+}
+
+/** In a PIN window's choice (`choose`), the entry showing `text` (a reader, a common name). */
+async function choose(win, text) {
+  await phase(win, "choose");
+  const i = await win.evaluate((t) => [...document.querySelectorAll("#choices li")].findIndex((li) => li.textContent.includes(t)), text);
+  assert.ok(i >= 0, `no choice shows ${text}: ${await win.text("#choices")}`);
+  await win.click(`#choice-${i}`);
+}
+
 /** 【閉じる】 in the PIN window: the window goes away under the driver's click. */
 async function closeWindow(win) {
   await win.click("#close").catch((e) => {
@@ -80,15 +115,16 @@ async function closeWindow(win) {
   });
 }
 
-/** The certificates on the token, read with OpenSC (independent of the host's PIV code). */
-function tokenCertificates() {
-  const list = execFileSync("pkcs15-tool", ["--list-certificates"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/** The certificates on a token, read with OpenSC (independent of the host's PIV code). */
+function tokenCertificates(reader = 0) {
+  const pkcs15 = (args) => execFileSync("pkcs15-tool", ["--reader", String(reader), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const list = pkcs15(["--list-certificates"]);
   const certs = [];
   for (const block of list.split(/\n(?=X\.509 Certificate)/)) {
     const label = block.match(/X\.509 Certificate \[(.*)\]/)?.[1];
     const id = block.match(/\bID\s*:\s*([0-9a-fA-F]+)/)?.[1];
     if (!label || !id) continue;
-    const pem = execFileSync("pkcs15-tool", ["--read-certificate", id], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const pem = pkcs15(["--read-certificate", id]);
     const x = new crypto.X509Certificate(pem);
     certs.push({ label, id, serial: normSerial(x.serialNumber), subject: x.subject, x509: x });
   }
@@ -157,6 +193,7 @@ function cleanup() {
     await browser?.close();
     const tb = Date.now();
     proxy?.close();
+    proxy2?.close();
     await stopAll();
     console.log(`# stopped: browser ${tb - t} ms, bank, token and the rest ${Date.now() - tb} ms`);
     if (dir && !keepDir) fs.rmSync(dir, { recursive: true, force: true });
@@ -212,7 +249,7 @@ step("1. token absent: status, 【取得】 refused, plugging the token in updat
   await acq.close();
 });
 
-step("2. acquisition from the login screen: contract, 【取得】, 【専用USBに保存する】, PIN window, progress, completion; on the token and in the bank", async () => {
+step("2. acquisition from the login screen: contract, 【取得】, 【専用USBに保存する】, Kagi's window (first use: the customer's own PIN), progress, completion; on the token and in the bank", async () => {
   await login.press("#acquire-button");
   await login.waitPath("/acquire");
   await shot(login, "acquire-contract-form");
@@ -229,12 +266,17 @@ step("2. acquisition from the login screen: contract, 【取得】, 【専用USB
   await win.waitUntil("confirmation", () => document.getElementById("app")?.dataset.phase === "confirm");
   assert.equal(await win.text("#origin"), origin);
   assert.equal(await win.text("#purpose"), "電子証明書の保存");
-  await shot(win, "pin-window-confirm", PIN_WINDOW_SIZE);
+  // First use: the window says the token is set up (management key made on it, behind the PIN).
+  assert.match(await win.text("#setup"), /初めてのご利用/);
+  await shot(win, "pin-window-confirm", TALL_WINDOW_SIZE);
   await win.click("#confirm");
-  await win.waitUntil("PIN field", () => !!document.getElementById("pin"));
-  await win.fill("#pin", PIN);
-  await shot(win, "pin-window-pin", PIN_WINDOW_SIZE);
-  await win.click("#ok");
+  // The factory PIN must go: current PIN and a new one, twice. A weak new PIN is refused.
+  await win.waitUntil("new-PIN fields", () => !!document.getElementById("new-pin-again"));
+  assert.match(await win.text("#new-pin-needed"), /123456/);
+  await typeFirstPin(win, FACTORY_PIN, "111111");
+  await win.waitUntil("PIN_WEAK shown", () => /使用できません/.test(document.getElementById("error")?.textContent ?? ""));
+  await shot(win, "pin-window-weak-pin", TALL_WINDOW_SIZE);
+  await typeFirstPin(win, FACTORY_PIN, PIN, "pin-window-new-pin");
   // The page shows the steps after the PIN (generate, issue, store), then moves on.
   const shown = await login.waitUntil("progress shown", () => location.pathname === "/acquire/complete"
     ? "complete" : ["generate", "issue", "store", "done"].includes(document.getElementById("acquire-progress")?.dataset.step) && "progress");
@@ -399,8 +441,19 @@ step("6. renewal: the bank's clock in the window, renewal offered; the old certi
   await typePin(win, PIN);
   await withTimeout(gate.arrived, 90_000, "the CSR never reached the bank");
   await login.waitUntil("progress: issue", () => document.getElementById("acquire-progress")?.dataset.step === "issue", null, 5000);
+  // OpenSC sees the old certificate and, beside the new key, Kagi's self-signed placeholder
+  // (which marks the slot as Kagi's until the bank's certificate replaces it); no new bank
+  // certificate yet.
   const held = tokenCertificates();
-  assert.deepEqual(held.map((c) => c.serial), [journey.firstSerial], "only the old certificate is on the token");
+  const ca = new crypto.X509Certificate(fs.readFileSync(path.join(bank.dataDir, "ca-cert.pem")));
+  const fromBank = held.filter((c) => c.x509.checkIssued(ca) && c.x509.verify(ca.publicKey));
+  assert.deepEqual(fromBank.map((c) => c.serial), [journey.firstSerial], "only the old certificate of the bank is on the token");
+  const others = held.filter((x) => !fromBank.includes(x));
+  assert.equal(others.length, 1, `one placeholder beside the new key: ${held.map((c) => c.subject).join(" | ")}`);
+  for (const c of others) {
+    assert.match(c.subject, /CN=Kagi acquisition in progress/, `unexpected certificate on the token: ${c.subject}`);
+    assert.ok(c.x509.checkIssued(c.x509), "the placeholder is self-signed");
+  }
   assert.equal(bank.customers()[0].certificates.length, 1);
 
   // Meanwhile, in a second browser profile (another window the customer has open), log on: the
@@ -460,7 +513,9 @@ step("7. a page on a non-allow-listed origin gets nothing", async () => {
   // The page library itself, straight: every call refused, no events.
   const r = await foreign.evaluate(async () => {
     const { Kagi } = await import("/static/kagi.js");
-    const kagi = await Kagi.connect({ timeoutMs: 3000 });
+    // With the bank's own CA, as its pages pass it: the origin alone is what is refused.
+    const issuers = document.querySelector('meta[name="kagi-issuers"]').content.split(" ");
+    const kagi = await Kagi.connect({ timeoutMs: 3000, issuers });
     window.kagiForeignEvents = [];
     kagi.onTokenChange((e) => window.kagiForeignEvents.push(e));
     const code = (p) => p.then(() => "resolved", (e) => e.code);
@@ -481,4 +536,212 @@ step("7. a page on a non-allow-listed origin gets nothing", async () => {
   assert.deepEqual(await foreign.evaluate(() => window.kagiForeignEvents), []);
   assert.equal(await foreign.attr("#kagi-token-status", "data-state"), "origin-not-allowed");
   await foreign.close();
+});
+
+step("8. 暗証番号の変更 in Kagi's popup; wrong PIN until blocked; ロック解除 with the PUK and a new PIN; log on with it", async () => {
+  // Log on; Kagi's popup (the toolbar button's page) is opened beside it (Firefox: from the PIN
+  // window, see drivers/firefox.mjs).
+  await login.goto(`${origin}/`);
+  await login.status("valid");
+  await login.press("#logon-button");
+  let win = await browser.pinWindow();
+  await phase(win, "pin");
+  const popup = await browser.openExtensionPage("popup.html", win);
+  await typePin(win, PIN);
+  await login.waitPath("/home", 30_000);
+  await login.press("#logoff-button");
+  await login.waitPath("/");
+
+  // The popup: the token, its PIN and PUK tries left, 暗証番号の変更 and ロック解除.
+  await popup.waitUntil("popup status with tries left", () => /暗証番号の残り入力回数：あと3回/.test(document.getElementById("status")?.textContent ?? ""));
+  assert.match(await popup.text("#status"), /ロック解除番号（PUK）の残り入力回数：あと3回/);
+  assert.doesNotMatch(await popup.text("#status"), /初期設定/, "the factory PIN is gone since the acquisition");
+  await shot(popup, "popup-token", POPUP_SIZE);
+  await popup.press("#change-pin");
+  await popup.fill("#current-pin", PIN);
+  await popup.fill("#new-pin", CHANGED_PIN);
+  await popup.fill("#new-pin-again", CHANGED_PIN);
+  await shot(popup, "popup-pin-change", POPUP_SIZE);
+  await popup.click("#pin-submit");
+  await popup.waitUntil("PIN changed", () => /暗証番号を変更しました/.test(document.getElementById("pin-note")?.textContent ?? ""));
+  await shot(popup, "popup-pin-changed", POPUP_SIZE);
+
+  // Log on with the old PIN, as a customer who forgot the change: あと2回, あと1回, blocked.
+  await login.press("#logon-button");
+  win = await browser.pinWindow();
+  await typePin(win, PIN);
+  await win.waitUntil("tries left 2", () => /あと2回/.test(document.getElementById("error")?.textContent ?? ""));
+  await shot(win, "pin-window-tries-2", PIN_WINDOW_SIZE);
+  await typePin(win, PIN);
+  await win.waitUntil("tries left 1", () => /あと1回/.test(document.getElementById("error")?.textContent ?? ""));
+  await shot(win, "pin-window-tries-1", PIN_WINDOW_SIZE);
+  await typePin(win, PIN);
+  await phase(win, "blocked");
+  assert.match(await win.text("#blocked"), /暗証番号がロックされています/);
+  assert.ok(await win.exists("#puk"), "the blocked window offers ロック解除 with the PUK");
+  await shot(win, "pin-window-blocked", TALL_WINDOW_SIZE);
+  // The customer closes it: the bank's page says what to do, in the bank's words.
+  await win.click("#cancel").catch(() => {});
+  await login.waitFor("#logon-error");
+  assert.equal(await login.attr("#logon-error", "data-code"), "PIN_BLOCKED");
+  assert.match(await login.text("#logon-error"), /暗証番号がロックされています。.*ロック解除番号（PUK）と新しい暗証番号/);
+  await shot(login, "login-pin-blocked");
+  await popup.evaluate(() => location.reload());
+  await popup.waitUntil("popup shows the PIN blocked", () => /暗証番号がロックされています/.test(document.getElementById("status")?.textContent ?? ""));
+  await shot(popup, "popup-pin-blocked", POPUP_SIZE);
+
+  // ロック解除 in Kagi's window at the next log-on: a wrong PUK costs a try, the right one with a
+  // new PIN unblocks, and the log-on goes on with the new PIN.
+  await login.press("#logon-button");
+  win = await browser.pinWindow();
+  await phase(win, "blocked");
+  const unblock = async (puk) => {
+    await win.waitUntil("PUK field", () => document.getElementById("app")?.dataset.phase === "blocked" && !!document.getElementById("puk"));
+    await win.fill("#puk", puk);
+    await win.fill("#new-pin", UNBLOCKED_PIN);
+    await win.fill("#new-pin-again", UNBLOCKED_PIN);
+  };
+  await unblock("87654321");
+  await win.click("#unblock");
+  await win.waitUntil("PUK tries left 2", () => /ロック解除番号（PUK）が正しくありません。あと2回/.test(document.getElementById("error")?.textContent ?? ""));
+  await shot(win, "pin-window-wrong-puk", TALL_WINDOW_SIZE);
+  await unblock(PUK);
+  await shot(win, "pin-window-unblock", TALL_WINDOW_SIZE);
+  await win.click("#unblock");
+  await win.waitUntil("unblocked, PIN asked", () => document.getElementById("app")?.dataset.phase === "pin" && !!document.getElementById("unblocked"));
+  await shot(win, "pin-window-unblocked", PIN_WINDOW_SIZE);
+  await typePin(win, UNBLOCKED_PIN);
+  await login.waitPath("/home", 30_000);
+  assert.equal(await login.text("#customer-name"), CUSTOMER_NAME);
+  assert.equal(normSerial(await login.text("#cert-serial")), journey.newSerial);
+  await shot(login, "home-after-unblock");
+  await login.press("#logoff-button");
+  await login.waitPath("/");
+  await popup.evaluate(() => location.reload());
+  await popup.waitUntil("tries reset", () => /暗証番号の残り入力回数：あと3回/.test(document.getElementById("status")?.textContent ?? ""));
+  assert.match(await popup.text("#status"), /ロック解除番号（PUK）の残り入力回数：あと3回/, "the right PUK resets its counter");
+  await popup.close();
+  journey.pin = UNBLOCKED_PIN;
+});
+
+step("9. two tokens in two readers: each bank's page logs on with its own token; two certificates of the same bank: Kagi's window asks which", async () => {
+  // A second bank with its own CA (the same names, another key), data and proxy; a second token
+  // in the second reader, new (factory PIN).
+  // Its origin is on localhost: browsers keep cookies per host, not per port, so on 127.0.0.1 the
+  // two banks' session cookies (both kagi_sid) would overwrite each other.
+  proxy2 = new BankProxy(() => bank2.port);
+  const origin2 = `http://localhost:${await proxy2.listen(["127.0.0.1"])}`;
+  bank2 = new DemoBank(path.join(dir, "bank2"), [origin2], path.join(dir, "bank2.log"));
+  await bank2.start();
+  const token2 = new VToken(path.join(dir, "token2.json"), { reader: 1 });
+  await token2.start();
+  await login.goto(`${origin}/`);
+  await login.status("valid");
+
+  // Bank 2: the customer's first certificate there, onto the second token. Neither token holds
+  // one of bank 2's certificates, so Kagi's window asks which token to use.
+  const b2 = await browser.newPage();
+  await b2.goto(`${origin2}/`);
+  await b2.status("no-certificate");
+  await b2.press("#acquire-button");
+  await b2.waitPath("/acquire");
+  await b2.fill("#contract-number", DEMO_CUSTOMER.contractNumber);
+  await b2.fill("#acquire-password", DEMO_CUSTOMER.password);
+  await b2.click("#get-button");
+  await b2.waitFor("#save-usb-button");
+  await b2.click("#save-usb-button");
+  let win = await browser.pinWindow();
+  await phase(win, "choose");
+  await b2.waitUntil("the page says: choose the token", () => document.getElementById("acquire-progress")?.dataset.step === "choose");
+  assert.match(await b2.text("#acquire-progress"), /使用する専用USBを選択してください/);
+  await shot(win, "pin-window-choose-token", TALL_WINDOW_SIZE);
+  await choose(win, READERS[1]);
+  await phase(win, "confirm");
+  assert.equal(await win.text("#reader"), READERS[1]);
+  await win.click("#confirm");
+  await typeFirstPin(win, FACTORY_PIN, SECOND_TOKEN_PIN);
+  await b2.waitPath("/acquire/complete", 90_000);
+  const serial2 = normSerial(await b2.text("#cert-serial"));
+  await win.waitFor("#done");
+  await closeWindow(win);
+  assert.deepEqual(tokenCertificates(1).map((c) => c.serial), [serial2], "bank 2's certificate is on the second token");
+  assert.ok(!tokenCertificates(0).some((c) => c.serial === serial2), "and not on the first");
+
+  // Each bank logs on with its own token: no choice, each PIN window names its reader.
+  const logOn = async (page, pin, reader) => {
+    await page.goto(`${new URL(await page.href()).origin}/`);
+    await page.status("valid");
+    await page.press("#logon-button");
+    const w = await browser.pinWindow();
+    await phase(w, "pin");
+    assert.equal(await w.text("#reader"), reader);
+    await typePin(w, pin);
+    await page.waitPath("/home", 30_000);
+    return normSerial(await page.text("#cert-serial"));
+  };
+  assert.equal(await logOn(b2, SECOND_TOKEN_PIN, READERS[1]), serial2);
+  await shot(b2, "bank2-home");
+  assert.equal(await logOn(login, journey.pin, READERS[0]), journey.newSerial);
+
+  // Two certificates of the same bank: the bank's second customer acquires onto the second
+  // token. The first token is pulled meanwhile (so the window does not ask which token), which
+  // logs bank 1's page off (its session was on it) and not bank 2's.
+  await token.stop();
+  await login.waitPath("/", 15_000);
+  assert.equal(await login.attr("#login-message", "data-reason"), "token-removed");
+  await sleep(1000);
+  assert.equal(new URL(await b2.href()).pathname, "/home", "bank 2's session is on the second token");
+  bank.addCustomer(SECOND_CUSTOMER);
+  const acq = login;
+  await acq.goto(`${origin}/acquire`);
+  await acq.fill("#contract-number", SECOND_CUSTOMER.contractNumber);
+  await acq.fill("#acquire-password", SECOND_CUSTOMER.password);
+  await acq.click("#get-button");
+  await acq.waitFor("#save-usb-button");
+  assert.equal(await acq.attr("#contract-confirmed", "data-eligibility"), "FIRST_ISSUE");
+  await acq.click("#save-usb-button");
+  win = await browser.pinWindow();
+  await phase(win, "confirm");
+  await win.click("#confirm");
+  await typePin(win, SECOND_TOKEN_PIN);
+  await acq.waitPath("/acquire/complete", 90_000);
+  const serial3 = normSerial(await acq.text("#cert-serial"));
+  assert.equal(await acq.text("#cert-common-name"), SECOND_CUSTOMER.commonName);
+  await win.waitFor("#done");
+  await closeWindow(win);
+  assert.deepEqual(tokenCertificates(1).map((c) => c.serial).sort(), [serial2, serial3].sort(), "both banks' certificates on the second token");
+  await token.start();
+
+  // Bank 1's log-on: its certificates on both tokens match, so Kagi's window asks.
+  await login.goto(`${origin}/`);
+  await login.status("valid");
+  await login.press("#logon-button");
+  win = await browser.pinWindow();
+  await phase(win, "choose");
+  const listed = await win.text("#choices");
+  for (const want of [DEMO_CUSTOMER.commonName, SECOND_CUSTOMER.commonName, READERS[0], READERS[1]]) assert.ok(listed.includes(want), `the choice lacks ${want}: ${listed}`);
+  await shot(win, "pin-window-choose-certificate", TALL_WINDOW_SIZE);
+  await choose(win, SECOND_CUSTOMER.commonName);
+  await typePin(win, SECOND_TOKEN_PIN);
+  await login.waitPath("/home", 30_000);
+  assert.equal(await login.text("#customer-name"), SECOND_CUSTOMER.name);
+  assert.equal(normSerial(await login.text("#cert-serial")), serial3);
+  await shot(login, "home-second-customer");
+
+  // Pulling the first token leaves this session (on the second token) alone; pulling the second
+  // logs off both banks' pages.
+  await token.stop();
+  await sleep(1500);
+  assert.equal(new URL(await login.href()).pathname, "/home", "pulling another token must not log off");
+  await token.start();
+  assert.equal(new URL(await b2.href()).pathname, "/home");
+  await token2.stop();
+  for (const p of [login, b2]) {
+    await p.waitPath("/", 15_000);
+    assert.equal(await p.attr("#login-message", "data-reason"), "token-removed");
+  }
+  await b2.close();
+  await bank2.stop();
+  proxy2.close();
+  proxy2 = null;
 });

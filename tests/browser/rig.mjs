@@ -102,15 +102,23 @@ export async function ensurePcscd() {
   await sleep(500);
 }
 
-/** A virtual PIV token in reader 0; `stop()` pulls it, `start()` plugs it in again (same state). */
+/** vpcd's two readers. */
+export const READERS = ["Virtual PCD 00 00", "Virtual PCD 00 01"];
+
+/**
+ * A virtual PIV token in vpcd reader `reader` (0 or 1); `stop()` pulls it, `start()` plugs it
+ * in again (same state). A new token has PIN 123456 and PUK 12345678.
+ */
 export class VToken {
-  constructor(stateFile) {
+  constructor(stateFile, { reader = 0 } = {}) {
     this.stateFile = stateFile;
+    this.reader = reader;
+    this.readerName = READERS[reader];
     this.child = null;
   }
   async start() {
-    this.child = track(spawn(VTOKEN_BIN, ["--reader", "0", "--state", this.stateFile, "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }), "vtoken");
-    await waitFor("virtual token inserted", () => cardPresent());
+    this.child = track(spawn(VTOKEN_BIN, ["--reader", String(this.reader), "--state", this.stateFile, "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }), "vtoken");
+    await waitFor("virtual token inserted", () => cardPresent(this.readerName));
   }
   async stop() {
     const c = this.child;
@@ -119,7 +127,7 @@ export class VToken {
     const gone = new Promise((r) => c.once("exit", r));
     c.kill("SIGTERM");
     await gone;
-    await waitFor("virtual token removed", () => !cardPresent());
+    await waitFor("virtual token removed", () => !cardPresent(this.readerName));
   }
 }
 

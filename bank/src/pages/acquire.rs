@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{esc, html, jst_date, layout, token_status, Lang, Masthead};
+use super::{esc, html, jst_date, kagi_layout, layout, token_status, Lang, Masthead};
 use crate::acquisition;
 use crate::app::{ensure_session, Bank, State};
 use crate::db::Customer;
@@ -94,6 +94,7 @@ fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibil
   <h2>{h}</h2>
   <p>{p1}</p>
   <p>{p2}</p>
+  <p id="first-pin-note">{p3}</p>
   <h3>{h_status}</h3>
   {status}
   <p><button id="save-usb-button" type="button" class="primary">{b_save}</button></p>
@@ -112,12 +113,16 @@ fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibil
             "専用USBに保存する場合は、30秒～1分程度時間がかかりますので、保存が完了するまで、そのままお待ちください。",
             "Saving to the USB token takes 30 seconds to a minute; please wait until it completes.",
         ),
+        p3 = lang.t(
+            "はじめて専用USBに保存する場合は、拡張機能「Kagi」の画面で、お届けした専用USBの暗証番号（初期値）に続けて、お客様ご自身で決めた新しい暗証番号（6～8桁の数字）を入力していただきます。以後のログオンでは新しい暗証番号をお使いください。",
+            "The first time you save to the USB token, the Kagi window asks for its PIN as delivered (the initial PIN) and then for a new PIN of your own (6 to 8 digits). Use your new PIN from then on.",
+        ),
         h_status = lang.t("専用USBの状態", "USB token status"),
         status = token_status(bank, lang),
         b_save = lang.t("専用USBに保存する", "Save to USB token"),
         prep = preparation(lang),
     );
-    layout(lang, Masthead::Ca, title(lang), &body, Some("acquire.js"), PATH)
+    kagi_layout(bank, lang, Masthead::Ca, title(lang), &body, "acquire.js", PATH)
 }
 
 pub async fn start_page(RawQuery(q): RawQuery) -> Response {

@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{esc, html, jst, jst_date, layout, token_status, Lang, Masthead};
+use super::{esc, html, jst, jst_date, kagi_layout, token_status, Lang, Masthead};
 use crate::app::State;
 use crate::error::BankError;
 use crate::renewal::{decide, Eligibility};
@@ -72,7 +72,7 @@ pub async fn page(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q)
         ),
         b_logoff = lang.t("ログオフ", "Log off"),
     );
-    Ok(html(StatusCode::OK, layout(lang, Masthead::Bank, lang.t("ログオン中", "Logged on"), &body, Some("home.js"), "/home")))
+    Ok(html(StatusCode::OK, kagi_layout(&bank, lang, Masthead::Bank, lang.t("ログオン中", "Logged on"), &body, "home.js", "/home")))
 }
 
 /// `POST /logoff` (the form button): ends the session, back to the log-on page.

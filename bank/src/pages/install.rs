@@ -33,6 +33,8 @@ kagi-host doctor                      # {p2c}</pre>
     <dt>{t2}</dt><dd>{d2}</dd>
     <dt>{t3}</dt><dd>{d3}</dd>
     <dt>{t4}</dt><dd>{d4}</dd>
+    <dt>{t5}</dt><dd>{d5}</dd>
+    <dt>{t6}</dt><dd>{d6}</dd>
   </dl>
 </section>
 <p><a id="to-logon" href="/{sfx}">{back}</a></p>"#,
@@ -64,8 +66,21 @@ kagi-host doctor                      # {p2c}</pre>
         d2 = lang.t("2. の手順で管理ソフトをインストールし、ブラウザを再起動してください。", "Install the software (step 2) and restart the browser."),
         t3 = lang.t("「専用USBが接続されていません」", "“The USB token is not connected”"),
         d3 = lang.t("専用USBを接続し直してください。スマートカードサービス（pcscd）が動作していることもご確認ください。", "Plug the token in again, and check that the smart card service (pcscd) is running."),
-        t4 = lang.t("「PINがロックされています」", "“The PIN is blocked”"),
-        d4 = lang.t("当金庫までお問い合わせください（平日 午前9時～午後5時）。", "Please contact us (weekdays 9:00–17:00)."),
+        t4 = lang.t("「暗証番号がロックされています」", "“The PIN is blocked”"),
+        d4 = lang.t(
+            "暗証番号を続けて3回間違えると、専用USBがロックされます。ツールバーの「Kagi」ボタンから「ロック解除」を選び、専用USBとともにお届けしたロック解除番号（PUK）と新しい暗証番号を入力してください。ロック解除番号もロックされた場合や、ご不明な場合は、当金庫までお問い合わせください（平日 午前9時～午後5時）。",
+            "Three wrong PINs in a row block the USB token. Choose “Unblock” from the Kagi button in the toolbar and enter the unblocking code (PUK) delivered with the token and a new PIN. If the PUK is blocked too, or you do not have it, please contact us (weekdays 9:00–17:00).",
+        ),
+        t5 = lang.t("暗証番号を変更したい", "Changing the PIN"),
+        d5 = lang.t(
+            "ツールバーの「Kagi」ボタンから「暗証番号の変更」を選び、現在の暗証番号と新しい暗証番号を入力してください。新しい暗証番号は6～8桁の数字で、初期値（123456）や同じ数字の繰り返しは使用できません。",
+            "Choose “Change PIN” from the Kagi button in the toolbar and enter your current and your new PIN. A new PIN is 6 to 8 digits; the initial 123456 and one digit repeated are refused.",
+        ),
+        t6 = lang.t("「この専用USBには書き込みできません」", "“Kagi cannot write to this USB token”"),
+        d6 = lang.t(
+            "専用USBの管理用の鍵が、Kagiの設定したものでも初期値でもありません。当金庫までお問い合わせください。",
+            "The token's management key was set by another program. Please contact us.",
+        ),
         back = lang.t("ログオン画面へ戻る", "Back to the log-on page"),
         sfx = lang.suffix(),
     );

@@ -4,7 +4,7 @@ use axum::extract::{RawQuery, State as AxState};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{esc, html, layout, query_param, token_status, Lang, Masthead};
+use super::{esc, html, kagi_layout, query_param, token_status, Lang, Masthead};
 use crate::app::State;
 
 /// Why the customer is back at the log-on page.
@@ -78,8 +78,8 @@ pub async fn page(AxState(bank): AxState<State>, RawQuery(q): RawQuery) -> Respo
 "#,
         h_logon = lang.t("電子証明書によるログオン", "Log on with your electronic certificate"),
         p_logon = lang.t(
-            "電子証明書を保存した専用USBをパソコンに接続してから、「ログオン」ボタンを押してください。PINは拡張機能の画面で入力します。",
-            "Connect the USB token holding your electronic certificate, then press “Log on”. You type the PIN in the extension's own window.",
+            "電子証明書を保存した専用USBをパソコンに接続してから、「ログオン」ボタンを押してください。暗証番号は拡張機能「Kagi」の画面で入力します。",
+            "Connect the USB token holding your electronic certificate, then press “Log on”. You type the PIN in the Kagi extension's own window.",
         ),
         h_status = lang.t("専用USBの状態", "USB token status"),
         status = token_status(&bank, lang),
@@ -93,5 +93,5 @@ pub async fn page(AxState(bank): AxState<State>, RawQuery(q): RawQuery) -> Respo
         l_install = lang.t("専用USBのご案内および管理ソフトのダウンロードページはこちら", "USB token guide and software download"),
         sfx = lang.suffix(),
     );
-    html(StatusCode::OK, layout(lang, Masthead::Bank, lang.t("ログオン", "Log on"), &body, Some("login.js"), "/"))
+    html(StatusCode::OK, kagi_layout(&bank, lang, Masthead::Bank, lang.t("ログオン", "Log on"), &body, "login.js", "/"))
 }

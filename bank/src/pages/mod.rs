@@ -79,6 +79,19 @@ pub enum Masthead {
 
 /// The common frame of every page.
 pub fn layout(lang: Lang, masthead: Masthead, title: &str, body: &str, script: Option<&str>, path: &str) -> String {
+    frame(lang, masthead, title, body, script, path, "")
+}
+
+/// The frame of a page whose script talks to the token through the extension: the head also
+/// carries the bank's CA certificates (`<meta name="kagi-issuers">`, standard base64 DER,
+/// space-separated), which `bank.js` passes to `Kagi.connect({issuers})` so that the host uses
+/// and replaces only certificates this bank issued.
+pub fn kagi_layout(bank: &Bank, lang: Lang, masthead: Masthead, title: &str, body: &str, script: &str, path: &str) -> String {
+    let meta = format!(r#"<meta name="kagi-issuers" content="{}">"#, esc(&bank.issuers().join(" ")));
+    frame(lang, masthead, title, body, Some(script), path, &meta)
+}
+
+fn frame(lang: Lang, masthead: Masthead, title: &str, body: &str, script: Option<&str>, path: &str, head: &str) -> String {
     let (ja_link, en_link) = (path.to_owned(), format!("{path}?lang=en"));
     let brand = match masthead {
         Masthead::Bank => lang.t("かぎ信用金庫（デモ）", "Kagi Shinkin Bank (demo)"),
@@ -95,7 +108,7 @@ pub fn layout(lang: Lang, masthead: Masthead, title: &str, body: &str, script: O
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} - {brand}</title>
 <link rel="stylesheet" href="/static/bank.css">
-{script}
+{head}{script}
 </head>
 <body>
 <header class="masthead {mclass}">

@@ -68,6 +68,11 @@ impl TestBank {
     pub fn client(&self) -> Client {
         Client::new(&self.base)
     }
+
+    /// The bank's CA certificates as pages pass them to the extension (`issuers`).
+    pub fn issuers(&self) -> Vec<String> {
+        self.bank.issuers()
+    }
 }
 
 impl Drop for TestBank {

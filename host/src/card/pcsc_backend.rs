@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
@@ -22,10 +23,38 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
 
+/// Windows (8 and later) stops its smart card service, SCardSvr, when the last reader is
+/// removed and starts it again when one arrives, and a USB token is its own reader. So on
+/// Windows, with no reader seen, SCARD_E_NO_SERVICE (0x8010001D: SCardEstablishContext while
+/// the service is stopped) and SCARD_E_SERVICE_STOPPED (0x8010001E: a context made before it
+/// stopped) mean "plug the token in", not "the service is broken". With readers present the
+/// service does not stop by itself: then, as with pcscd (which runs with or without readers, and
+/// whose codes Wine passes on), they mean the service went down.
+const SERVICE_STOPS_WITHOUT_READERS: bool = cfg!(windows);
+
+/// Whether the last reader list this process got (requests or the watcher) had a reader in it.
+static READERS_SEEN: AtomicBool = AtomicBool::new(false);
+
+fn note_readers(any: bool) {
+    READERS_SEEN.store(any, Ordering::Relaxed);
+}
+
+/// Whether a stopped or missing service means "no reader" here and now (see
+/// [`SERVICE_STOPS_WITHOUT_READERS`]).
+fn service_stop_means_no_reader(stops_without_readers: bool, readers_seen: bool) -> bool {
+    stops_without_readers && !readers_seen
+}
+
 /// Map a PC/SC error to the host error the user can act on.
 pub fn map_error(e: pcsc::Error) -> Error {
+    map_error_with(e, service_stop_means_no_reader(SERVICE_STOPS_WITHOUT_READERS, READERS_SEEN.load(Ordering::Relaxed)))
+}
+
+/// [`map_error`], told whether a stopped service means "no reader" (Windows without readers).
+fn map_error_with(e: pcsc::Error, service_stop_means_no_reader: bool) -> Error {
     use pcsc::Error as P;
     match e {
+        P::NoService | P::ServiceStopped if service_stop_means_no_reader => Error::NoReader,
         P::NoService | P::ServiceStopped | P::InvalidHandle | P::CommError | P::Shutdown => {
             Error::PcscUnavailable(e.to_string())
         }
@@ -75,9 +104,10 @@ fn is_transient(e: pcsc::Error) -> bool {
     )
 }
 
-/// A PC/SC resource manager context.
+/// A PC/SC resource manager context. `None` while Windows' service is stopped for want of
+/// readers: the handle then lists no reader and establishes a context once one is there.
 pub struct PcscContext {
-    ctx: Context,
+    ctx: Option<Context>,
 }
 
 impl std::fmt::Debug for PcscContext {
@@ -87,9 +117,16 @@ impl std::fmt::Debug for PcscContext {
 }
 
 impl PcscContext {
-    /// Establish a context. `PcscUnavailable` if pcscd is not running.
+    /// Establish a context. `PcscUnavailable` if pcscd is not running (on Windows: if the
+    /// smart card service is not running although readers were seen).
     pub fn establish() -> Result<Self> {
-        establish().map(|ctx| PcscContext { ctx }).map_err(map_error)
+        match establish() {
+            Ok(ctx) => Ok(PcscContext { ctx: Some(ctx) }),
+            Err(e) => match map_error(e) {
+                Error::NoReader => Ok(PcscContext { ctx: None }),
+                other => Err(other),
+            },
+        }
     }
 
     /// Run `f`; if pcscd went away and came back since the context was made, establish a new
@@ -98,17 +135,35 @@ impl PcscContext {
         &mut self,
         mut f: impl FnMut(&Context) -> std::result::Result<R, pcsc::Error>,
     ) -> Result<R> {
-        match f(&self.ctx) {
+        let ctx = match self.ctx.take() {
+            Some(c) => c,
+            None => establish().map_err(map_error)?,
+        };
+        let ctx = self.ctx.insert(ctx);
+        match f(ctx) {
             Err(e) if is_service_error(e) => {
-                self.ctx = establish().map_err(map_error)?;
-                f(&self.ctx).map_err(map_error)
+                self.ctx = None;
+                let ctx = self.ctx.insert(establish().map_err(map_error)?);
+                f(ctx).map_err(map_error)
             }
             r => r.map_err(map_error),
         }
     }
 
-    /// All readers with their card-present flags (empty if there is none).
+    /// All readers with their card-present flags (empty if there is none, also while Windows'
+    /// service is stopped for want of readers).
     pub fn list_readers(&mut self) -> Result<Vec<ReaderInfo>> {
+        let listed = match self.list_readers_once() {
+            Err(Error::NoReader) if self.ctx.is_none() => Ok(Vec::new()),
+            r => r,
+        };
+        if let Ok(readers) = &listed {
+            note_readers(!readers.is_empty());
+        }
+        listed
+    }
+
+    fn list_readers_once(&mut self) -> Result<Vec<ReaderInfo>> {
         self.with_context(|ctx| {
             let names = match ctx.list_readers_owned() {
                 Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
@@ -313,6 +368,12 @@ pub fn watch(tx: UnboundedSender<ReaderEvent>) {
     while !tx.is_closed() {
         let ctx = match establish() {
             Ok(c) => c,
+            // Windows without readers: the service comes back with the next reader; nothing
+            // to announce meanwhile (the readers' removal was), and no reason to back off far.
+            Err(e) if matches!(map_error(e), Error::NoReader) => {
+                sleep_unless_closed(&tx, BACKOFF_MIN);
+                continue;
+            }
             Err(_) => {
                 if service_up {
                     service_up = false;
@@ -333,7 +394,9 @@ pub fn watch(tx: UnboundedSender<ReaderEvent>) {
         }
         match watch_context(&ctx, &tx) {
             WatchEnd::ReceiverGone => return,
-            WatchEnd::ServiceLost => {
+            // Windows stopped the service after the last reader left (already announced).
+            WatchEnd::ServiceLost(e) if matches!(map_error(e), Error::NoReader) => {}
+            WatchEnd::ServiceLost(_) => {
                 service_up = false;
                 if tx.send(ReaderEvent::ServiceLost).is_err() {
                     return;
@@ -355,7 +418,8 @@ fn sleep_unless_closed(tx: &UnboundedSender<ReaderEvent>, total: Duration) {
 
 enum WatchEnd {
     ReceiverGone,
-    ServiceLost,
+    /// The context failed with this error (pcscd or the Windows service gone).
+    ServiceLost(pcsc::Error),
 }
 
 /// What we know about one reader.
@@ -383,6 +447,7 @@ fn sync_readers(
         Err(pcsc::Error::NoReadersAvailable) => Vec::new(),
         Err(e) => return Err(e),
     };
+    note_readers(!names.is_empty());
     let pnp = pnp_name();
     let mut ok = true;
     states.retain(|s| {
@@ -418,7 +483,7 @@ fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>) -> WatchEnd {
             match sync_readers(ctx, &mut states, &mut known, tx) {
                 Ok(true) => {}
                 Ok(false) => return WatchEnd::ReceiverGone,
-                Err(_) => return WatchEnd::ServiceLost,
+                Err(e) => return WatchEnd::ServiceLost(e),
             }
             need_sync = false;
         }
@@ -434,7 +499,7 @@ fn watch_context(ctx: &Context, tx: &UnboundedSender<ReaderEvent>) -> WatchEnd {
             }
             Err(pcsc::Error::Cancelled) => return WatchEnd::ReceiverGone,
             // Service errors and anything unexpected: start over with a fresh context.
-            Err(_) => return WatchEnd::ServiceLost,
+            Err(e) => return WatchEnd::ServiceLost(e),
         }
         for s in states.iter_mut() {
             let ev = s.event_state();
@@ -494,5 +559,37 @@ mod tests {
         assert!(matches!(map_error(pcsc::Error::Timeout), Error::Internal(_)));
         assert!(is_service_error(pcsc::Error::InvalidHandle));
         assert!(!is_service_error(pcsc::Error::RemovedCard));
+    }
+
+    /// The codes Windows' winscard returns (winerror.h; Microsoft, "Smart Card Return Values"):
+    /// the `pcsc` variants matched above are these values, as on pcsc-lite.
+    #[test]
+    fn windows_codes_are_the_variants_matched() {
+        assert_eq!(pcsc::Error::NoService as u32, 0x8010_001D, "SCARD_E_NO_SERVICE");
+        assert_eq!(pcsc::Error::ServiceStopped as u32, 0x8010_001E, "SCARD_E_SERVICE_STOPPED");
+        assert_eq!(pcsc::Error::NoReadersAvailable as u32, 0x8010_002E, "SCARD_E_NO_READERS_AVAILABLE");
+        assert_eq!(pcsc::Error::NoSmartcard as u32, 0x8010_000C, "SCARD_E_NO_SMARTCARD");
+        assert_eq!(pcsc::Error::RemovedCard as u32, 0x8010_0069, "SCARD_W_REMOVED_CARD");
+    }
+
+    #[test]
+    fn windows_service_stopped_without_readers_means_plug_the_token_in() {
+        // Windows, the token (the last reader) pulled: SCardSvr stops; the next establish says
+        // SCARD_E_NO_SERVICE, a waiting context SCARD_E_SERVICE_STOPPED.
+        assert!(service_stop_means_no_reader(true, false));
+        assert!(matches!(map_error_with(pcsc::Error::NoService, true), Error::NoReader));
+        assert!(matches!(map_error_with(pcsc::Error::ServiceStopped, true), Error::NoReader));
+        // With readers seen the service does not stop by itself: it went down (also the case
+        // under Wine, which passes pcscd's codes on, and on Linux and macOS always).
+        assert!(!service_stop_means_no_reader(true, true));
+        assert!(!service_stop_means_no_reader(false, false));
+        assert!(matches!(map_error_with(pcsc::Error::NoService, false), Error::PcscUnavailable(_)));
+        assert!(matches!(map_error_with(pcsc::Error::ServiceStopped, false), Error::PcscUnavailable(_)));
+        // Nothing else changes meaning.
+        for on in [true, false] {
+            assert!(matches!(map_error_with(pcsc::Error::NoReadersAvailable, on), Error::NoReader));
+            assert!(matches!(map_error_with(pcsc::Error::RemovedCard, on), Error::CardRemoved));
+            assert!(matches!(map_error_with(pcsc::Error::CommError, on), Error::PcscUnavailable(_)));
+        }
     }
 }

@@ -82,7 +82,7 @@ fn check_browser(env: &Env, browser: Browser) -> Vec<Check> {
     out
 }
 
-fn check_manifest(env: &Env, browser: Browser, scope: Scope, file: &Path) -> Check {
+pub(super) fn check_manifest(env: &Env, browser: Browser, scope: Scope, file: &Path) -> Check {
     let subject = file.display().to_string();
     let invalid = |why: String| {
         Check::new(
@@ -108,13 +108,18 @@ fn check_manifest(env: &Env, browser: Browser, scope: Scope, file: &Path) -> Che
     if !problems.is_empty() {
         return invalid(problems.join("; "));
     }
-    let target = Path::new(&m.path);
+    // A path relative to the manifest is fine on Windows (the MSI writes one), nowhere else.
+    let target = match m.program(file, env.os) {
+        Ok(t) => t,
+        Err(why) => return invalid(why),
+    };
+    let target = target.as_path();
     if !is_executable(target) {
         return Check::new(
             Code::HostManifestWrongPath,
             Status::Error,
-            format!("{} 用の登録ファイルが、存在しない管理ソフト {} を指しています。", display(browser), m.path),
-            format!("The registration for {} points at {}, which does not exist or cannot be run.", display(browser), m.path),
+            format!("{} 用の登録ファイルが、存在しない管理ソフト {} を指しています。", display(browser), target.display()),
+            format!("The registration for {} points at {}, which does not exist or cannot be run.", display(browser), target.display()),
         )
         .fix(REINSTALL_JA, REINSTALL_EN)
         .browser(browser)
@@ -125,8 +130,8 @@ fn check_manifest(env: &Env, browser: Browser, scope: Scope, file: &Path) -> Che
         return Check::new(
             Code::HostManifestWrongPath,
             Status::Warning,
-            format!("{} は別の場所の管理ソフト {} を使います(この診断は {} から実行されています)。", display(browser), m.path, env.host_path.display()),
-            format!("{} uses another copy of the software, {} (this check runs from {}).", display(browser), m.path, env.host_path.display()),
+            format!("{} は別の場所の管理ソフト {} を使います(この診断は {} から実行されています)。", display(browser), target.display(), env.host_path.display()),
+            format!("{} uses another copy of the software, {} (this check runs from {}).", display(browser), target.display(), env.host_path.display()),
         )
         .fix(
             "古い管理ソフトが残っていないか確認し、使う方で `kagi-host install` を実行してください。",

@@ -189,7 +189,7 @@ impl Report {
 /// Runs every check.
 pub fn run(env: &Env, probe: &mut dyn TokenProbe) -> Report {
     let mut checks = browsers::check_all(env);
-    checks.extend(token::check(probe, env.now));
+    checks.extend(token::check(probe, env.now, env.os));
     let ok = !checks.iter().any(|c| c.status == Status::Error);
     Report {
         ok,

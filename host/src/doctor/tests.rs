@@ -358,3 +358,56 @@ fn json_form_has_stable_codes() {
     }
     assert!(v["checks"].as_array().unwrap().iter().any(|c| c["fixJa"].is_string() && c["fixEn"].is_string()));
 }
+
+#[test]
+fn the_smart_card_service_is_named_as_the_os_names_it() {
+    let m = machine();
+    let unavailable = || Fake(Err(Error::PcscUnavailable("SCARD_E_NO_SERVICE".into())));
+    let mut e = env(&m, &[Browser::Chrome]);
+    let linux = run(&e, &mut unavailable());
+    let c = find(&linux, Code::PcscUnavailable);
+    assert!(c.en.contains("pcscd") && c.fix_en.as_deref().unwrap().contains("systemctl"), "{c:?}");
+    assert!(!c.en.contains("SCardSvr"));
+    e.os = Os::Windows;
+    let windows = run(&e, &mut unavailable());
+    let c = find(&windows, Code::PcscUnavailable);
+    assert!(c.ja.contains("SCardSvr") && c.en.contains("SCardSvr"), "{c:?}");
+    assert!(c.fix_en.as_deref().unwrap().contains("sc query SCardSvr"), "{c:?}");
+    assert!(!format!("{c:?}").contains("pcscd"), "no pcscd on Windows: {c:?}");
+    // With no reader, Windows has stopped the service by design: the fix names both.
+    let r = run(&e, &mut Fake(Ok(StatusResult { readers: vec![], tokens: vec![] })));
+    let c = find(&r, Code::NoReader);
+    assert!(c.fix_en.as_deref().unwrap().contains("SCardSvr"), "{c:?}");
+}
+
+#[test]
+fn windows_manifest_naming_the_host_relative_to_itself_is_fine() {
+    // The per-machine MSI: C:\Program Files\Kagi\{kagi-host.exe, jp.kagi.host.json} with
+    // "path": "kagi-host.exe" (manifests/native-host/windows/).
+    let m = machine();
+    let dir = m.dir.path().join("Program Files").join("Kagi");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("kagi-host.exe");
+    std::fs::copy(&m.host, &exe).unwrap();
+    let manifest = dir.join("jp.kagi.host.json");
+    std::fs::write(&manifest, install::manifest::HostManifest::kagi(crate::install::paths::Family::Chromium, "kagi-host.exe").render()).unwrap();
+    let mut e = env(&m, &[Browser::Edge]);
+    e.os = Os::Windows;
+    e.host_path = exe.clone();
+    let c = browsers::check_manifest(&e, Browser::Edge, Scope::System, &manifest);
+    assert_eq!((c.code, c.status), (Code::HostManifestOk, Status::Ok), "{c:?}");
+    // Another copy named relatively is a warning that shows the resolved path.
+    e.host_path = m.host.clone();
+    let c = browsers::check_manifest(&e, Browser::Edge, Scope::System, &manifest);
+    assert_eq!((c.code, c.status), (Code::HostManifestWrongPath, Status::Warning), "{c:?}");
+    assert!(c.en.contains(&exe.display().to_string()), "{c:?}");
+    // A relative name for a program that is not there is the wrong-path error.
+    std::fs::remove_file(&exe).unwrap();
+    let c = browsers::check_manifest(&e, Browser::Edge, Scope::System, &manifest);
+    assert_eq!((c.code, c.status), (Code::HostManifestWrongPath, Status::Error), "{c:?}");
+    // The same manifest on Linux is invalid: browsers there need an absolute path.
+    e.os = Os::Linux;
+    let c = browsers::check_manifest(&e, Browser::Edge, Scope::System, &manifest);
+    assert_eq!(c.code, Code::HostManifestInvalid, "{c:?}");
+    assert!(c.en.contains("not absolute"), "{c:?}");
+}

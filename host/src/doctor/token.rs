@@ -6,27 +6,42 @@ use kagi_proto::StatusResult;
 
 use super::{Check, Code, Status, TokenProbe};
 use crate::error::Error;
+use crate::install::paths::Os;
 
 pub const RENEWAL_OPENS_DAYS_BEFORE: i64 = 30;
 pub const RENEWAL_CLOSES_DAYS_AFTER: i64 = 90;
 const DAY: i64 = 86_400;
 
-pub fn check(probe: &mut dyn TokenProbe, now: u64) -> Vec<Check> {
+/// The smart card service as the customer's OS names it: Windows' "Smart Card" service
+/// (SCardSvr), pcscd elsewhere.
+fn service_unavailable(os: Os) -> Check {
+    let c = Check::new(Code::PcscUnavailable, Status::Error, "", "");
+    match os {
+        Os::Windows => Check {
+            ja: "Windows のスマート カード サービス(Smart Card、SCardSvr)が動いていません。".into(),
+            en: "Windows' smart card service (Smart Card, SCardSvr) is not running.".into(),
+            ..c
+        }
+        .fix(
+            "専用USBを挿すと自動で開始します。挿しても直らない場合は、管理者に「Smart Card」サービス(SCardSvr)が無効になっていないか確認を依頼してください(`sc query SCardSvr`)。",
+            "It starts by itself when the token is plugged in. If it does not, ask your administrator to check that the \"Smart Card\" service (SCardSvr) is not disabled (`sc query SCardSvr`).",
+        ),
+        Os::Linux | Os::MacOs => Check {
+            ja: "スマートカードのサービス(pcscd)が動いていません。".into(),
+            en: "The smart card service (pcscd) is not running.".into(),
+            ..c
+        }
+        .fix(
+            "pcscd を起動してください(`sudo systemctl start pcscd.socket`)。",
+            "Start pcscd (`sudo systemctl start pcscd.socket`).",
+        ),
+    }
+}
+
+pub fn check(probe: &mut dyn TokenProbe, now: u64, os: Os) -> Vec<Check> {
     let status = match probe.status() {
         Ok(s) => s,
-        Err(Error::PcscUnavailable(e)) => {
-            return vec![Check::new(
-                Code::PcscUnavailable,
-                Status::Error,
-                "スマートカードのサービス(PC/SC)が動いていません。",
-                "The smart card service (PC/SC) is not running.",
-            )
-            .fix(
-                "Linux: pcscd を起動してください(`sudo systemctl start pcscd.socket`)。Windows: 「Smart Card」サービスを開始してください。",
-                "Linux: start pcscd (`sudo systemctl start pcscd.socket`). Windows: start the \"Smart Card\" service.",
-            )
-            .subject(e)]
-        }
+        Err(Error::PcscUnavailable(e)) => return vec![service_unavailable(os).subject(e)],
         Err(e) => {
             return vec![Check::new(
                 Code::PcscError,
@@ -39,17 +54,23 @@ pub fn check(probe: &mut dyn TokenProbe, now: u64) -> Vec<Check> {
         }
     };
     let mut out = vec![Check::new(Code::PcscOk, Status::Ok, "スマートカードのサービスが動いています。", "The smart card service is running.")];
-    out.extend(readers_and_token(&status, now));
+    out.extend(readers_and_token(&status, now, os));
     out
 }
 
-fn readers_and_token(status: &StatusResult, now: u64) -> Vec<Check> {
+fn readers_and_token(status: &StatusResult, now: u64, os: Os) -> Vec<Check> {
     let mut out = Vec::new();
     if status.readers.is_empty() {
-        out.push(
-            Check::new(Code::NoReader, Status::Error, "専用USB(カードリーダー)が見つかりません。", "No token (card reader) is connected.")
-                .fix("専用USBをパソコンに挿してください。挿しているのに表示されない場合は別のUSB端子をお試しください。", "Plug the token in; if it is plugged in, try another USB port."),
-        );
+        let c = Check::new(Code::NoReader, Status::Error, "専用USB(カードリーダー)が見つかりません。", "No token (card reader) is connected.");
+        // Windows stops SCardSvr when the last reader goes and starts it for the next one, so
+        // "no reader" is also what a disabled service looks like there.
+        out.push(match os {
+            Os::Windows => c.fix(
+                "専用USBをパソコンに挿してください。挿しているのに表示されない場合は別のUSB端子をお試しのうえ、管理者に「Smart Card」サービス(SCardSvr)が無効になっていないか確認を依頼してください。",
+                "Plug the token in; if it is plugged in, try another USB port, and ask your administrator to check that the \"Smart Card\" service (SCardSvr) is not disabled.",
+            ),
+            Os::Linux | Os::MacOs => c.fix("専用USBをパソコンに挿してください。挿しているのに表示されない場合は別のUSB端子をお試しください。", "Plug the token in; if it is plugged in, try another USB port."),
+        });
         return out;
     }
     let names: Vec<&str> = status.readers.iter().map(|r| r.name.as_str()).collect();

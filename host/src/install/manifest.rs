@@ -4,10 +4,12 @@
 //! Format: <https://developer.chrome.com/docs/extensions/develop/concepts/native-messaging#native-messaging-host>
 //! and <https://developer.mozilla.org/docs/Mozilla/Add-ons/WebExtensions/Native_manifests#native_messaging_manifests>.
 
+use std::path::{Path, PathBuf};
+
 use kagi_proto::ids::{chrome_origin, FIREFOX_EXTENSION_ID, NATIVE_HOST_NAME};
 use serde::{Deserialize, Serialize};
 
-use super::paths::Family;
+use super::paths::{Family, Os};
 
 /// Shown by browsers in error messages and by support tools; Japanese first for the customer.
 pub const DESCRIPTION: &str = "Kagi 管理ソフト (専用USBの電子証明書でログオン / bank log-on with the certificate on your USB token)";
@@ -57,8 +59,9 @@ impl HostManifest {
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// What is wrong with this manifest for `family`, judged as the browser would (name, type,
-    /// absolute path) and as Kagi needs (its extension allowed). Empty when fine.
+    /// What is wrong with this manifest for `family`, judged as the browser would (name, type)
+    /// and as Kagi needs (its extension allowed). Empty when fine. The path is judged by
+    /// [`HostManifest::program`], which needs to know where the manifest is.
     pub fn problems(&self, family: Family) -> Vec<String> {
         let mut out = Vec::new();
         if self.name != NATIVE_HOST_NAME {
@@ -66,10 +69,6 @@ impl HostManifest {
         }
         if self.kind != "stdio" {
             out.push(format!("type is {:?}, not \"stdio\"", self.kind));
-        }
-        // Windows allows a path relative to the manifest; Kagi always writes an absolute one.
-        if !is_absolute_anywhere(&self.path) {
-            out.push(format!("path {:?} is not absolute", self.path));
         }
         match family {
             Family::Chromium => {
@@ -86,6 +85,24 @@ impl HostManifest {
             }
         }
         out
+    }
+
+    /// The program a browser on `os` starts for this manifest, read from `manifest_file`.
+    ///
+    /// An absolute path is taken as it is. On Windows, Chrome, Edge and Firefox also accept a
+    /// path relative to the manifest's directory (Chrome: "On Windows, the path can be relative
+    /// to the directory that contains the manifest file"; MDN, Native manifests: "On Windows,
+    /// this may be relative to the manifest itself"): the MSI's manifests name `kagi-host.exe`
+    /// that way. Elsewhere browsers require an absolute path; `Err` says so.
+    pub fn program(&self, manifest_file: &Path, os: Os) -> Result<PathBuf, String> {
+        if is_absolute_anywhere(&self.path) {
+            return Ok(PathBuf::from(&self.path));
+        }
+        if os != Os::Windows || self.path.is_empty() {
+            return Err(format!("path {:?} is not absolute", self.path));
+        }
+        let dir = manifest_file.parent().unwrap_or(Path::new(""));
+        Ok(dir.join(self.path.replace('/', "\\").split('\\').filter(|p| !p.is_empty()).collect::<PathBuf>()))
     }
 }
 
@@ -142,8 +159,31 @@ mod tests {
         let mut m = HostManifest::kagi(Family::Chromium, "kagi-host");
         m.kind = "socket".into();
         let p = m.problems(Family::Chromium).join("; ");
-        assert!(p.contains("not absolute") && p.contains("type"), "{p}");
+        assert!(p.contains("type"), "{p}");
+        let err = m.program(Path::new("/etc/chromium/native-messaging-hosts/jp.kagi.host.json"), Os::Linux).unwrap_err();
+        assert!(err.contains("not absolute"), "{err}");
         assert!(is_absolute_anywhere(r"C:\Program Files\Kagi\kagi-host.exe"));
         assert!(is_absolute_anywhere("/usr/bin/kagi-host"));
+    }
+
+    #[test]
+    fn windows_paths_relative_to_the_manifest_are_resolved_from_its_directory() {
+        // What the MSI installs: the manifest beside kagi-host.exe, naming it relatively.
+        let dir = Path::new("/c/Program Files/Kagi");
+        let m = HostManifest::kagi(Family::Chromium, "kagi-host.exe");
+        assert_eq!(m.program(&dir.join("jp.kagi.host.json"), Os::Windows).unwrap(), dir.join("kagi-host.exe"));
+        let m = HostManifest::kagi(Family::Firefox, r"bin\kagi-host.exe");
+        assert_eq!(m.program(&dir.join("jp.kagi.host.firefox.json"), Os::Windows).unwrap(), dir.join("bin").join("kagi-host.exe"));
+        // Absolute paths stay as they are, on every OS.
+        let abs = r"C:\Program Files\Kagi\kagi-host.exe";
+        assert_eq!(HostManifest::kagi(Family::Chromium, abs).program(&dir.join("x.json"), Os::Windows).unwrap(), PathBuf::from(abs));
+        assert_eq!(
+            HostManifest::kagi(Family::Chromium, "/usr/bin/kagi-host").program(Path::new("/etc/x.json"), Os::Linux).unwrap(),
+            PathBuf::from("/usr/bin/kagi-host")
+        );
+        // Linux and macOS browsers need an absolute path; an empty one is never right.
+        assert!(m.program(&dir.join("x.json"), Os::Linux).is_err());
+        assert!(m.program(&dir.join("x.json"), Os::MacOs).is_err());
+        assert!(HostManifest::kagi(Family::Chromium, "").program(&dir.join("x.json"), Os::Windows).is_err());
     }
 }

@@ -168,6 +168,13 @@ pub fn windows_manifest_file(host_dir: &Path, family: Family) -> PathBuf {
     }
 }
 
+/// Kagi's own directory on Windows, `%LOCALAPPDATA%\Kagi` given `%LOCALAPPDATA%`: the host's
+/// log (`log.rs`) and anything else the host keeps per user. Programs go elsewhere (the MSI puts
+/// them in `Program Files\Kagi` or `%LOCALAPPDATA%\Programs\Kagi`).
+pub fn windows_data_dir(local_app_data: &Path) -> PathBuf {
+    local_app_data.join("Kagi")
+}
+
 /// Directory holding Chromium-family JSON policy files (Linux only; macOS and Windows use
 /// configuration profiles and the registry). <https://support.google.com/chrome/a/answer/9027408>
 pub fn policy_dir(os: Os, browser: Browser) -> Option<&'static str> {

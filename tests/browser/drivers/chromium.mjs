@@ -1,6 +1,6 @@
 // Chromium through Playwright (playwright-core on /usr/bin/chromium), launched by the rig with
 // the unpacked extension and the native host registered in the profile (tests/browser/rig.mjs).
-import { launchBrowser, sleep } from "../rig.mjs";
+import { EXTENSION_ID, launchBrowser, sleep } from "../rig.mjs";
 import { JourneyPage, isPinUrl } from "./page.mjs";
 
 class ChromiumPage extends JourneyPage {
@@ -61,6 +61,14 @@ export async function launch({ tmp, profile = "chromium", withHost = true, headl
         if (Date.now() > end) throw new Error("no PIN window opened");
         await sleep(100);
       }
+    },
+    /** Opens one of the extension's own pages (`popup.html`, `options.html`) in a new tab. */
+    async openExtensionPage(file) {
+      const p = new ChromiumPage(await ctx.newPage());
+      seen.add(p.page);
+      await p.goto(`chrome-extension://${EXTENSION_ID}/${file}`);
+      await p.waitUntil(`${file} ready`, () => document.readyState === "complete" && !!document.querySelector("#app *"));
+      return p;
     },
     /** PIN windows currently open. */
     async pinWindowCount() {

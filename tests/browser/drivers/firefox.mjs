@@ -111,6 +111,32 @@ export async function launch({ tmp, profile = "firefox", withHost = true, headle
         await sleep(150);
       }
     },
+    /**
+     * Opens one of the extension's own pages in a new tab. Firefox refuses driver navigation to
+     * moz-extension:// URLs, so the extension opens it itself (`tabs.create`), asked from
+     * `via`, an extension page the journey already holds (a PIN window).
+     */
+    async openExtensionPage(file, via) {
+      if (!via) throw new Error(`Firefox: ${file} can only be opened from another extension page`);
+      const url = `moz-extension://${EXTENSION_UUID}/${file}`;
+      await via.evaluate((u) => { chrome.tabs.create({ url: u }); }, url);
+      const end = Date.now() + 15000;
+      for (;;) {
+        for (const p of await browser.pages()) {
+          if (returned.has(p) || p.isClosed()) continue;
+          const href = await hrefOf(p);
+          if (href && href.startsWith(url)) {
+            returned.add(p);
+            const w = new FirefoxPage(p);
+            w.lastUrl = href;
+            await w.waitUntil(`${file} ready`, () => document.readyState === "complete" && !!document.querySelector("#app *"));
+            return w;
+          }
+        }
+        if (Date.now() > end) throw new Error(`${file} did not open`);
+        await sleep(150);
+      }
+    },
     async pinWindowCount() {
       let n = 0;
       for (const p of await browser.pages()) if (!p.isClosed() && isPinUrl(await hrefOf(p))) n++;

@@ -21,6 +21,23 @@ pub fn host_bin() -> PathBuf {
     std::env::var_os("KAGI_HOST_BIN").map(PathBuf::from).unwrap_or_else(|| target_dir().join("debug").join("kagi-host"))
 }
 
+/// The command that starts the host: [`host_bin`] itself, or, when `KAGI_HOST_LAUNCHER` is set
+/// (words separated by spaces, e.g. `wine`), that launcher with [`host_bin`] as its first
+/// argument. The Windows suite (`scripts/test.d/16-windows-wine.sh`) sets `KAGI_HOST_LAUNCHER=wine`
+/// and `KAGI_HOST_BIN=<kagi-host.exe>`, so the same tests drive the Windows build under Wine.
+fn host_command() -> Command {
+    let launcher = std::env::var("KAGI_HOST_LAUNCHER").unwrap_or_default();
+    let mut words = launcher.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(words).arg(host_bin());
+            cmd
+        }
+        None => Command::new(host_bin()),
+    }
+}
+
 /// What the host wrote: a parsed message, or a frame that did not parse (a test failure).
 #[derive(Debug)]
 pub enum FromHost {
@@ -51,7 +68,7 @@ impl Host {
     pub fn spawn_with(args: &[&str], env: &[(&str, &str)]) -> io::Result<Host> {
         let dir = crate::temp_dir()?;
         let stderr_path = dir.path().join("host.stderr");
-        let mut cmd = Command::new(host_bin());
+        let mut cmd = host_command();
         cmd.args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
