@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
-use serde_json::Value;
+use crate::json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -96,7 +96,7 @@ pub fn to_js(v: &Value) -> JsValue {
     match v {
         Value::Null => JsValue::NULL,
         Value::Bool(b) => JsValue::from_bool(*b),
-        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or(0.0)),
+        Value::Number(n) => JsValue::from_f64(*n),
         Value::String(s) => JsValue::from_str(s),
         Value::Array(a) => {
             let out = Array::new();
@@ -159,7 +159,7 @@ fn read_js(v: &JsValue, depth: u32, budget: &mut u32) -> Option<Option<Value>> {
         }
         return Some(Some(Value::Array(out)));
     }
-    let mut out = serde_json::Map::new();
+    let mut out = crate::json::Map::new();
     let obj: &Object = v.unchecked_ref();
     for k in Object::keys(obj).iter() {
         let Some(key) = k.as_string() else { continue };
@@ -171,17 +171,13 @@ fn read_js(v: &JsValue, depth: u32, budget: &mut u32) -> Option<Option<Value>> {
     Some(Some(Value::Object(out)))
 }
 
-/// A JS number as JSON text would carry it: integers up to 2^64 as integers (as `JSON.stringify`
-/// writes them without exponent), other finite numbers as floats, NaN and infinities as `null`.
+/// A JS number as JSON text would carry it: finite numbers as they are (`-0` as `0`), NaN and
+/// infinities as `null`.
 fn number(x: f64) -> Value {
-    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
-    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-    if x.fract() == 0.0 && (0.0..TWO_POW_64).contains(&x) {
-        Value::from(x as u64)
-    } else if x.fract() == 0.0 && (-TWO_POW_63..0.0).contains(&x) {
-        Value::from(x as i64)
+    if x.is_finite() {
+        Value::Number(x + 0.0)
     } else {
-        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+        Value::Null
     }
 }
 

@@ -7,7 +7,7 @@
 //! - [`expiry`]: certificate validity and the bank's renewal window.
 //! - [`i18n`]: every UI text in Japanese and English; error codes to words.
 //! - [`view`]: what the popup and the PIN window show, computed from host data.
-//! - `json`: a `json!` that builds `serde_json::Value`s without serde's serializer (smaller WASM).
+//! - `json`: the JSON [`json::Value`] of messages (a small `Vec`-backed one) and its `json!`.
 //!
 //! Browser glue (wasm32 only): `chrome` (extension API bindings), `background`, `ui`.
 #![forbid(unsafe_code)]

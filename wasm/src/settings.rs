@@ -1,7 +1,7 @@
 //! The extension's settings: enterprise policy (`storage.managed`, see
 //! `extension/managed_schema.json`) and the customer's own (`storage.local`).
 
-use serde_json::Value;
+use crate::json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::chrome;

@@ -1,7 +1,7 @@
 //! wasm-bindgen-test checks of the parts that touch web-sys / js-sys, run in headless Chromium
 //! (`scripts/test.d/20-wasm.sh`).
 
-use serde_json::json;
+use crate::json::json;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::HtmlInputElement;
@@ -38,7 +38,7 @@ fn js_values_read_as_json_stringify_would_write_them() {
     assert_eq!(chrome::from_js(&o.clone().into()), expected);
     // A cycle (Firefox's structured clone keeps them) ends as JSON.stringify did: null.
     set(&o, "me", o.clone().into());
-    assert_eq!(chrome::from_js(&o.into()), serde_json::Value::Null);
+    assert_eq!(chrome::from_js(&o.into()), crate::json::Value::Null);
 }
 
 #[wasm_bindgen_test]

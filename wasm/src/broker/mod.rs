@@ -17,7 +17,7 @@ mod host;
 mod page;
 pub(crate) mod table;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::json::json;
 

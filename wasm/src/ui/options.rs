@@ -1,7 +1,7 @@
 //! The options page: display language, and the customer's extra bank origins unless the
 //! administrator manages them by policy (then shown read-only).
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::json::json;
 use wasm_bindgen::JsCast;
