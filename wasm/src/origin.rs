@@ -11,10 +11,16 @@ use kagi_proto::Origin;
 /// Hosts the built-in entries allow over http on any port (the demo bank and tests).
 const DEFAULT_LOOPBACK_HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
 
+/// `s.split_once("://")`, by bytes (core's substring search and its panic paths cost KBs of WASM).
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let i = s.as_bytes().windows(3).position(|w| w == b"://")?;
+    Some((s.get(..i)?, s.get(i + 3..)?))
+}
+
 /// The ASCII serialisation of a URL's origin as browsers write it (`https://bank.example`,
 /// `http://127.0.0.1:8480`), or `None` for URLs that have no http(s) origin.
 pub fn origin_of_url(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = split_scheme(url)?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return None;
@@ -45,7 +51,7 @@ pub fn normalize_entry(entry: &str) -> Result<String, EntryError> {
     let trimmed = entry.trim();
     let candidate = origin_of_url(trimmed).ok_or_else(|| EntryError::Invalid(trimmed.to_owned()))?;
     // Anything after the authority other than a lone "/" means it was not an origin.
-    let rest = trimmed.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let rest = split_scheme(trimmed).map(|(_, r)| r).unwrap_or("");
     let after = rest.find(['/', '?', '#']).and_then(|i| rest.get(i..)).unwrap_or("");
     if !(after.is_empty() || after == "/") || rest.contains('@') {
         return Err(EntryError::Invalid(trimmed.to_owned()));
