@@ -194,7 +194,7 @@ fn connect_native(st: &Shared) {
     let port = match chrome::call(&["runtime"], "connectNative", &[kagi_proto::ids::NATIVE_HOST_NAME.into()]) {
         Ok(p) => p,
         Err(e) => {
-            let fx = st.borrow_mut().broker.host_disconnected(&format!("{e:?}"), now());
+            let fx = st.borrow_mut().broker.host_disconnected(&chrome::describe(&e), now());
             return run(st, fx);
         }
     };
@@ -234,7 +234,7 @@ fn open_pin_window(st: &Shared, session: u64) {
     let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
     chrome::call_then(&["windows"], "create", &[opts], move |r| {
         if let Err(e) = r {
-            chrome::log(&format!("kagi: could not open the PIN window: {e:?}"));
+            chrome::log(&["kagi: could not open the PIN window: ", &chrome::describe(&e)].concat());
             // Without a window the customer cannot answer: fail instead of waiting forever.
             let fx = st.borrow_mut().broker.window_failed(session, now());
             run(&st, fx);

@@ -195,6 +195,12 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// A thrown JS value as text for logs and error messages: a string as it is, an `Error`'s
+/// message, else `"error"` (no `{:?}`: JsValue's Debug pulls in the formatting machinery).
+pub fn describe(e: &JsValue) -> String {
+    e.as_string().or_else(|| get(e, &["message"]).as_string()).unwrap_or_else(|| "error".into())
+}
+
 pub fn log(msg: &str) {
     web_sys::console::log_1(&JsValue::from_str(msg));
 }
