@@ -31,7 +31,7 @@ mod ui;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod web_tests;
 
-/// talc instead of the default dlmalloc: about 1/3 of its code, and it returns freed blocks
+/// talc instead of the default dlmalloc: a fifth of its code, and it returns freed blocks
 /// (the service worker runs for hours). Single-threaded WASM (no `atomics`).
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

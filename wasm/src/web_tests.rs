@@ -93,3 +93,27 @@ fn a_choice_shows_organisation_name_expiry_and_reader() {
         "OrganizationKagi Demo Shinkin BankCommon NameSH001 SH001001 1898有効期限2027-11-26接続先Virtual PCD 00 01"
     );
 }
+
+/// The allocator (talc) reuses what is freed: a service worker that handles messages for hours
+/// must not grow. After a warm-up, many more rounds of building and dropping messages of mixed
+/// sizes (as the broker and `from_js` do) leave the WASM memory at the same size.
+#[wasm_bindgen_test]
+fn memory_is_reused_over_a_long_run() {
+    let round = |i: usize| {
+        let big = "x".repeat(1 + (i * 37) % 5000);
+        let v = json!({"type": "reply", "id": i, "result": {"list": [big.as_str(), "専用USB"], "n": i}});
+        let back = chrome::from_js(&chrome::to_js(&v));
+        assert_eq!(back["id"].as_u64(), Some(i as u64));
+        let mut kept: Vec<String> = (0..(i % 17)).map(|k| k.to_string().repeat(k * 31)).collect();
+        kept.truncate(i % 5);
+        kept.len()
+    };
+    for i in 0..2_000 {
+        round(i);
+    }
+    let before = core::arch::wasm32::memory_size(0);
+    for i in 0..50_000 {
+        round(i);
+    }
+    assert_eq!(core::arch::wasm32::memory_size(0), before, "pages of 64 KiB");
+}
