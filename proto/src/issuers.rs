@@ -9,6 +9,7 @@
 use base64::Engine;
 use serde::{Serialize, Serializer};
 
+use crate::b64::{self, Alphabet};
 use crate::error::ProtoError;
 
 /// Most CA certificates one request may name (a bank's current and next CA, with room to spare).
@@ -17,9 +18,14 @@ pub const MAX_ISSUERS: usize = 8;
 /// Largest CA certificate accepted, in DER bytes.
 pub const MAX_ISSUER_BYTES: usize = 16 * 1024;
 
-/// The bank's CA certificates, DER, in the order the page gave them.
+/// The bank's CA certificates, DER, in the order the page gave them, with their wire form (kept
+/// from the page's text: the strict decoder accepts only the canonical encoding, so it is what
+/// encoding again would give, and the extension's WASM needs no base64 encoder).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Issuers(Vec<Vec<u8>>);
+pub struct Issuers {
+    der: Vec<Vec<u8>>,
+    base64: Vec<String>,
+}
 
 impl Issuers {
     /// Parses the wire form: an array of 1..=8 standard-base64 DER certificates.
@@ -29,9 +35,7 @@ impl Issuers {
         }
         let mut out = Vec::with_capacity(items.len());
         for s in items {
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
-                .map_err(|_| ProtoError::Base64 { field: "issuers" })?;
+            let der = b64::decode(s.trim(), Alphabet::Standard).ok_or(ProtoError::Base64 { field: "issuers" })?;
             if der.len() > MAX_ISSUER_BYTES {
                 return Err(ProtoError::Issuers("an issuer certificate is larger than 16 KiB"));
             }
@@ -40,27 +44,28 @@ impl Issuers {
             }
             out.push(der);
         }
-        Ok(Issuers(out))
+        Ok(Issuers { der: out, base64: items.iter().map(|s| s.trim().to_owned()).collect() })
     }
 
     /// From DER certificates (bank side and tests). Does not check the count.
     pub fn from_der(certs: Vec<Vec<u8>>) -> Issuers {
-        Issuers(certs)
+        let base64 = certs.iter().map(|d| base64::engine::general_purpose::STANDARD.encode(d)).collect();
+        Issuers { der: certs, base64 }
     }
 
     pub fn certificates(&self) -> &[Vec<u8>] {
-        &self.0
+        &self.der
     }
 
     /// The wire form.
     pub fn to_base64(&self) -> Vec<String> {
-        self.0.iter().map(|d| base64::engine::general_purpose::STANDARD.encode(d)).collect()
+        self.base64.clone()
     }
 }
 
 impl std::fmt::Debug for Issuers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Issuers({} certificates)", self.0.len())
+        write!(f, "Issuers({} certificates)", self.der.len())
     }
 }
 
@@ -84,5 +89,15 @@ mod tests {
         assert_eq!(i.certificates(), &[vec![0x30, 0], vec![0x30, 1, 0]]);
         assert_eq!(i.to_base64(), vec!["MAA=", "MAEA"]);
         assert_eq!(format!("{i:?}"), "Issuers(2 certificates)");
+    }
+
+    #[test]
+    fn kept_wire_form_is_the_canonical_encoding() {
+        // Only canonical base64 is accepted, so the text kept is what encoding gives.
+        for s in ["MAF=", "MAA", "MB==", "MA EA"] {
+            assert!(Issuers::parse(&[s.into()]).is_err(), "{s}");
+        }
+        let parsed = Issuers::parse(&[" MAEA ".into(), "MAA=".into()]).unwrap();
+        assert_eq!(parsed, Issuers::from_der(vec![vec![0x30, 1, 0], vec![0x30, 0]]));
     }
 }

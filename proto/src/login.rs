@@ -19,6 +19,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::b64::{self, Alphabet};
 use crate::error::ProtoError;
 
 /// The token format tag, also the digest's domain separator.
@@ -36,7 +37,7 @@ pub struct Origin(String);
 impl Origin {
     pub fn parse(s: &str) -> Result<Origin, ProtoError> {
         let bad = |why| ProtoError::Origin { origin: s.to_owned(), why };
-        let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("missing scheme"))?;
+        let (scheme, rest) = split_scheme(s).ok_or_else(|| bad("missing scheme"))?;
         if rest.is_empty() {
             return Err(bad("missing host"));
         }
@@ -75,19 +76,31 @@ impl Origin {
     }
 }
 
+/// `s.split_once("://")`, by bytes: core's substring search and its panic formatting cost the
+/// extension's WASM ~4 KB.
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let i = find_bytes(s, b"://")?;
+    Some((s.get(..i)?, s.get(i + 3..)?))
+}
+
+/// Where `needle` (ASCII) first occurs in `s`.
+fn find_bytes(s: &str, needle: &[u8]) -> Option<usize> {
+    s.as_bytes().windows(needle.len()).position(|w| w == needle)
+}
+
 /// Splits `host[:port]`; `None` when the port is present but not 1..=65535.
 fn split_port(rest: &str) -> Option<(&str, Option<u16>)> {
     // IPv6 literal: [..]:port
-    let colon = if rest.starts_with('[') { rest.find("]:").map(|i| i + 1) } else { rest.rfind(':') };
+    let colon = if rest.starts_with('[') { find_bytes(rest, b"]:").map(|i| i + 1) } else { rest.rfind(':') };
     match colon {
         None => Some((rest, None)),
         Some(i) => {
-            let p = &rest[i + 1..];
+            let p = rest.get(i + 1..)?;
             if p.is_empty() || p.starts_with('0') || !p.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let port: u16 = p.parse().ok()?;
-            Some((&rest[..i], Some(port)))
+            Some((rest.get(..i)?, Some(port)))
         }
     }
 }
@@ -121,9 +134,7 @@ impl Nonce {
         if s.len() > 1024 {
             return Err(ProtoError::Nonce("longer than 1024 characters"));
         }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| ProtoError::Nonce("not base64url without padding"))?;
+        let bytes = b64::decode(s, Alphabet::UrlSafeNoPad).ok_or(ProtoError::Nonce("not base64url without padding"))?;
         if bytes.len() < MIN_NONCE_BYTES {
             return Err(ProtoError::Nonce("shorter than 32 bytes"));
         }
@@ -201,15 +212,11 @@ impl LoginToken {
     }
 
     pub fn certificate_der(&self) -> Result<Vec<u8>, ProtoError> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.certificate)
-            .map_err(|_| ProtoError::Base64 { field: "certificate" })
+        b64::decode(&self.certificate, Alphabet::Standard).ok_or(ProtoError::Base64 { field: "certificate" })
     }
 
     pub fn signature_bytes(&self) -> Result<Vec<u8>, ProtoError> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.signature)
-            .map_err(|_| ProtoError::Base64 { field: "signature" })
+        b64::decode(&self.signature, Alphabet::Standard).ok_or(ProtoError::Base64 { field: "signature" })
     }
 }
 

@@ -143,56 +143,56 @@ impl Command {
     pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatusArgs {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     issuers: Option<Vec<String>>,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthenticateArgs {
     origin: String,
     nonce: String,
     pin: Pin,
     issuers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     certificate: Option<String>,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EnrollBeginArgs {
     origin: String,
     pin: Pin,
     algorithm: KeyAlgorithm,
     issuers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     reader: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     new_pin: Option<Pin>,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PinChangeArgs {
     pin: Pin,
     new_pin: Pin,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     reader: Option<String>,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PinUnblockArgs {
     puk: Pin,
     new_pin: Pin,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     reader: Option<String>,
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnrollFinishArgs {
     origin: String,
@@ -289,47 +289,66 @@ impl Request {
         Ok(Request { id, command })
     }
 
-    /// Serialises the request as the extension sends it.
+    /// Serialises the request as the extension sends it. Written out field by field (the
+    /// parser's argument structs name the same fields; the round-trip tests keep them in step) so
+    /// the extension's WASM carries no serde serializer.
     pub fn to_json(&self) -> Value {
-        let mut map = match &self.command {
-            Command::Status { issuers } => to_map(StatusArgs { issuers: issuers.as_ref().map(Issuers::to_base64) }),
-            Command::Authenticate { origin, nonce, pin, issuers, certificate } => to_map(AuthenticateArgs {
-                origin: origin.as_str().to_owned(),
-                nonce: nonce.as_str().to_owned(),
-                pin: pin.clone(),
-                issuers: issuers.to_base64(),
-                certificate: certificate.as_ref().map(|c| c.as_str().to_owned()),
-            }),
-            Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => to_map(EnrollBeginArgs {
-                origin: origin.as_str().to_owned(),
-                pin: pin.clone(),
-                algorithm: *algorithm,
-                issuers: issuers.to_base64(),
-                reader: reader.clone(),
-                new_pin: new_pin.clone(),
-            }),
-            Command::PinChange { pin, new_pin, reader } => {
-                to_map(PinChangeArgs { pin: pin.clone(), new_pin: new_pin.clone(), reader: reader.clone() })
+        let mut map = Map::new();
+        let mut put = |k: &str, v: Value| {
+            map.insert(k.to_owned(), v);
+        };
+        let pin = |p: &Pin| Value::String(p.expose().to_owned());
+        let text = |s: &str| Value::String(s.to_owned());
+        let issuers = |i: &Issuers| Value::from(i.to_base64());
+        match &self.command {
+            Command::Status { issuers: i } => {
+                if let Some(i) = i {
+                    put("issuers", issuers(i));
+                }
+            }
+            Command::Authenticate { origin, nonce, pin: p, issuers: i, certificate } => {
+                put("origin", text(origin.as_str()));
+                put("nonce", text(nonce.as_str()));
+                put("pin", pin(p));
+                put("issuers", issuers(i));
+                if let Some(c) = certificate {
+                    put("certificate", text(c.as_str()));
+                }
+            }
+            Command::EnrollBegin { origin, pin: p, algorithm, issuers: i, reader, new_pin } => {
+                put("origin", text(origin.as_str()));
+                put("pin", pin(p));
+                put("algorithm", text(algorithm.as_str()));
+                put("issuers", issuers(i));
+                if let Some(r) = reader {
+                    put("reader", text(r));
+                }
+                if let Some(n) = new_pin {
+                    put("newPin", pin(n));
+                }
+            }
+            Command::PinChange { pin: p, new_pin, reader } => {
+                put("pin", pin(p));
+                put("newPin", pin(new_pin));
+                if let Some(r) = reader {
+                    put("reader", text(r));
+                }
             }
             Command::PinUnblock { puk, new_pin, reader } => {
-                to_map(PinUnblockArgs { puk: puk.clone(), new_pin: new_pin.clone(), reader: reader.clone() })
+                put("puk", pin(puk));
+                put("newPin", pin(new_pin));
+                if let Some(r) = reader {
+                    put("reader", text(r));
+                }
             }
-            Command::EnrollFinish { origin, certificate } => to_map(EnrollFinishArgs {
-                origin: origin.as_str().to_owned(),
-                certificate: certificate.clone(),
-            }),
-        };
-        map.insert("id".into(), Value::from(self.id));
-        map.insert("cmd".into(), Value::from(self.command.name()));
+            Command::EnrollFinish { origin, certificate } => {
+                put("origin", text(origin.as_str()));
+                put("certificate", text(certificate));
+            }
+        }
+        put("id", Value::from(self.id));
+        put("cmd", text(self.command.name()));
         Value::Object(map)
-    }
-}
-
-fn to_map<T: Serialize>(args: T) -> Map<String, Value> {
-    match serde_json::to_value(args) {
-        Ok(Value::Object(m)) => m,
-        // Our argument structs always serialise to objects.
-        _ => Map::new(),
     }
 }
 

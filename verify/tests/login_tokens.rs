@@ -18,7 +18,8 @@ use rcgen::{
 use serde_json::json;
 
 const ORIGIN: &str = "https://bank.example";
-const PIN: &str = "123456";
+/// The customer's PIN, set on the virtual token before it is plugged in.
+const PIN: &str = "482915";
 const CN: &str = "SH001 SH001001 1898";
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -107,15 +108,19 @@ impl Records {
 /// Enrolls a key of `alg` on the token with `ca`, then signs in for `nonce`.
 fn enroll(host: &mut Host, ca: &Ca, alg: &str) -> (EnrollBeginResult, Vec<u8>) {
     let begin: EnrollBeginResult =
-        host.request(json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":PIN,"algorithm":alg})).into_result().expect("enroll.begin");
+        host.request(json!({"cmd":"enroll.begin","origin":ORIGIN,"pin":PIN,"algorithm":alg,"issuers":[b64().encode(&ca.der)]}))
+            .into_result()
+            .expect("enroll.begin");
     let cert = ca.issue(&begin.csr, &GOOD);
     let _: EnrollFinishResult =
         host.request(json!({"cmd":"enroll.finish","origin":ORIGIN,"certificate":b64().encode(&cert)})).into_result().expect("enroll.finish");
     (begin, cert)
 }
 
-fn sign(host: &mut Host, nonce: &str) -> LoginToken {
-    host.request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":nonce,"pin":PIN})).into_result().expect("authenticate")
+fn sign(host: &mut Host, ca: &Ca, nonce: &str) -> LoginToken {
+    host.request(json!({"cmd":"authenticate","origin":ORIGIN,"nonce":nonce,"pin":PIN,"issuers":[b64().encode(&ca.der)]}))
+        .into_result()
+        .expect("authenticate")
 }
 
 fn origin() -> Origin {
@@ -132,7 +137,7 @@ fn code(r: Result<kagi_verify::Identity, VerifyError>) -> &'static str {
 #[test]
 fn p256_tokens_from_the_host_verify_and_every_tampering_is_caught() {
     let _rig = Rig::start().unwrap();
-    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let _token = VToken::builder().reader(0).pin(PIN).spawn().unwrap();
     let mut host = Host::spawn().unwrap();
     let ca = Ca::new("Kagi Test CA");
     let (begin, cert) = enroll(&mut host, &ca, "P-256");
@@ -145,7 +150,7 @@ fn p256_tokens_from_the_host_verify_and_every_tampering_is_caught() {
 
     // The genuine article.
     let n = issue_nonce(&nonces, "session-1", now).unwrap();
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     let attempt = LoginAttempt { token: &token, nonce: n.as_str(), session: "session-1", expected_origin: &o };
     let id = verifier.login(attempt, &nonces, &records, now).expect("genuine token verifies");
     assert_eq!(id.common_name, CN);
@@ -159,27 +164,27 @@ fn p256_tokens_from_the_host_verify_and_every_tampering_is_caught() {
 
     // Wrong origin: the bank expects another origin than the token was signed for.
     let n = issue_nonce(&nonces, "s", now).unwrap();
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     let evil = Origin::parse("https://bank.example.evil.example").unwrap();
     let a = LoginAttempt { token: &token, nonce: n.as_str(), session: "s", expected_origin: &evil };
     assert_eq!(code(verifier.login(a, &nonces, &records, now)), "BAD_SIGNATURE");
 
     // Expired nonce: used one second after its five minutes.
     let n = issue_nonce(&nonces, "s", now).unwrap();
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     let a = LoginAttempt { token: &token, nonce: n.as_str(), session: "s", expected_origin: &o };
     let late = now + NONCE_TTL + Duration::from_secs(1);
     assert_eq!(code(verifier.login(a, &nonces, &records, late)), "NONCE_EXPIRED");
 
     // A nonce issued to another session.
     let n = issue_nonce(&nonces, "victim", now).unwrap();
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     let a = LoginAttempt { token: &token, nonce: n.as_str(), session: "attacker", expected_origin: &o };
     assert_eq!(code(verifier.login(a, &nonces, &records, now)), "NONCE_WRONG_SESSION");
 
     // A nonce the bank never issued (the token itself is fine).
     let n = kagi_proto::Nonce::from_random(&[3u8; 32]);
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     let a = LoginAttempt { token: &token, nonce: n.as_str(), session: "s", expected_origin: &o };
     assert_eq!(code(verifier.login(a, &nonces, &records, now)), "NONCE_UNKNOWN");
 
@@ -187,7 +192,7 @@ fn p256_tokens_from_the_host_verify_and_every_tampering_is_caught() {
     let check = |t: &LoginToken, v: &Verifier, recs: &Records, at: SystemTime| -> &'static str {
         code(v.verify_token(t, &o, &fixed_nonce(), recs, at))
     };
-    let good = sign(&mut host, fixed_nonce().as_str());
+    let good = sign(&mut host, &ca, fixed_nonce().as_str());
     assert_eq!(check(&good, &verifier, &records, now), "OK");
 
     // Bit-flipped signature (every byte position class: first, middle, last).
@@ -265,7 +270,7 @@ fn p256_tokens_from_the_host_verify_and_every_tampering_is_caught() {
 #[test]
 fn rsa2048_tokens_from_the_host_verify() {
     let _rig = Rig::start().unwrap();
-    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let _token = VToken::builder().reader(0).pin(PIN).spawn().unwrap();
     let mut host = Host::spawn().unwrap();
     let ca = Ca::new("Kagi Test CA");
     let (_, cert) = enroll(&mut host, &ca, "RSA-2048");
@@ -276,7 +281,7 @@ fn rsa2048_tokens_from_the_host_verify() {
     let now = SystemTime::now();
     let o = origin();
     let n = issue_nonce(&nonces, "s", now).unwrap();
-    let token = sign(&mut host, n.as_str());
+    let token = sign(&mut host, &ca, n.as_str());
     assert_eq!(token.algorithm, kagi_proto::SignatureAlgorithm::RS256);
     let a = LoginAttempt { token: &token, nonce: n.as_str(), session: "s", expected_origin: &o };
     let id = verifier.login(a, &nonces, &records, now).expect("RS256 token verifies");

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::Array;
-use serde_json::json;
+use crate::json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::broker::table::Table;
@@ -48,8 +48,7 @@ impl Background {
     /// Loads the settings, then connects to the host.
     pub fn start(&self) {
         let st = self.state.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let s = Settings::load().await;
+        Settings::load(move |s| {
             st.borrow_mut().broker.set_allowlist(s.allowlist());
             st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
             let fx = st.borrow_mut().broker.start(now());
@@ -61,10 +60,7 @@ impl Background {
     #[wasm_bindgen(js_name = reloadSettings)]
     pub fn reload_settings(&self) {
         let st = self.state.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let s = Settings::load().await;
-            st.borrow_mut().broker.set_allowlist(s.allowlist());
-        });
+        Settings::load(move |s| st.borrow_mut().broker.set_allowlist(s.allowlist()));
     }
 
     /// A runtime port from a content script, the popup or a PIN window, with the messages that
@@ -159,16 +155,8 @@ fn run(st: &Shared, effects: Vec<Effect>) {
                 }
             }
             Effect::OpenPinWindow { session } => open_pin_window(st, session),
-            Effect::RememberBankPage { url } => {
-                wasm_bindgen_futures::spawn_local(async move {
-                    let _ = settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url)).await;
-                });
-            }
-            Effect::SaveChoices(choices) => {
-                wasm_bindgen_futures::spawn_local(async move {
-                    let _ = settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices).await;
-                });
-            }
+            Effect::RememberBankPage { url } => settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url), || {}),
+            Effect::SaveChoices(choices) => settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices, || {}),
         }
     }
     arm_timer(st);
@@ -206,7 +194,7 @@ fn connect_native(st: &Shared) {
     let port = match chrome::call(&["runtime"], "connectNative", &[kagi_proto::ids::NATIVE_HOST_NAME.into()]) {
         Ok(p) => p,
         Err(e) => {
-            let fx = st.borrow_mut().broker.host_disconnected(&format!("{e:?}"), now());
+            let fx = st.borrow_mut().broker.host_disconnected(&chrome::describe(&e), now());
             return run(st, fx);
         }
     };
@@ -230,7 +218,7 @@ fn connect_native(st: &Shared) {
             .as_string()
             .or_else(|| chrome::get(&chrome::ns(), &["runtime", "lastError", "message"]).as_string())
             .unwrap_or_else(|| "disconnected".into());
-        chrome::log(&format!("kagi: native host disconnected: {why}"));
+        chrome::log(&["kagi: native host disconnected: ", why.as_str()].concat());
         st2.borrow_mut().native = None;
         let fx = st2.borrow_mut().broker.host_disconnected(&why, now());
         run(&st2, fx);
@@ -242,11 +230,11 @@ fn connect_native(st: &Shared) {
 
 fn open_pin_window(st: &Shared, session: u64) {
     let st = st.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let url = chrome::extension_url(&format!("pin.html?session={session}"));
-        let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
-        if let Err(e) = chrome::call_async(&["windows"], "create", &[opts]).await {
-            chrome::log(&format!("kagi: could not open the PIN window: {e:?}"));
+    let url = chrome::extension_url(&["pin.html?session=", &crate::i18n::num(session)].concat());
+    let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
+    chrome::call_then(&["windows"], "create", &[opts], move |r| {
+        if let Err(e) = r {
+            chrome::log(&["kagi: could not open the PIN window: ", &chrome::describe(&e)].concat());
             // Without a window the customer cannot answer: fail instead of waiting forever.
             let fx = st.borrow_mut().broker.window_failed(session, now());
             run(&st, fx);

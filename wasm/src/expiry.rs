@@ -69,16 +69,17 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let n = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
-        rest = &frac[n..];
+        rest = frac.get(n..)?;
     }
     let offset_min = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let hh: i64 = rest[1..3].parse().ok()?;
-            let mm: i64 = rest[4..6].parse().ok()?;
+        // `get`, not indexing: a multi-byte character in the offset must not panic.
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && rest.get(3..4) == Some(":") => {
+            let hh: i64 = rest.get(1..3)?.parse().ok()?;
+            let mm: i64 = rest.get(4..6)?.parse().ok()?;
             let m = hh * 60 + mm;
             if rest.starts_with('-') { -m } else { m }
         }
@@ -114,7 +115,7 @@ mod tests {
         assert_eq!(ms("2027-11-26T00:00:00Z"), 1_827_187_200_000);
         assert_eq!(ms("2027-11-26T09:00:00+09:00"), 1_827_187_200_000);
         assert_eq!(ms("2027-11-26T00:00:00.123Z"), 1_827_187_200_000);
-        for bad in ["", "2027-11-26", "2027-13-01T00:00:00Z", "2027-11-26T00:00:00", "2027-11-26 00:00:00Z", "２０２７-11-26T00:00:00Z"] {
+        for bad in ["", "2027-11-26", "2027-13-01T00:00:00Z", "2027-11-26T00:00:00", "2027-11-26 00:00:00Z", "２０２７-11-26T00:00:00Z", "2027-11-26T00:00:00+0é00", "2027-11-26T00:00:00+é:00"] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
     }

@@ -259,17 +259,15 @@ pub fn expired_renewable(lang: Lang, days_since: i64) -> String {
 
 /// `n` in decimal, without the formatting machinery.
 pub fn num(n: u64) -> String {
-    let mut digits = Vec::new();
+    let mut s = String::new();
     let mut n = n;
     loop {
-        digits.push(b'0' + (n % 10) as u8);
+        s.insert(0, char::from(b'0' + (n % 10) as u8));
         n /= 10;
         if n == 0 {
-            break;
+            break s;
         }
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
 }
 
 pub fn tries_left(lang: Lang, n: u8) -> String {

@@ -11,16 +11,22 @@ use kagi_proto::Origin;
 /// Hosts the built-in entries allow over http on any port (the demo bank and tests).
 const DEFAULT_LOOPBACK_HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
 
+/// `s.split_once("://")`, by bytes (core's substring search and its panic paths cost KBs of WASM).
+fn split_scheme(s: &str) -> Option<(&str, &str)> {
+    let i = s.as_bytes().windows(3).position(|w| w == b"://")?;
+    Some((s.get(..i)?, s.get(i + 3..)?))
+}
+
 /// The ASCII serialisation of a URL's origin as browsers write it (`https://bank.example`,
 /// `http://127.0.0.1:8480`), or `None` for URLs that have no http(s) origin.
 pub fn origin_of_url(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = split_scheme(url)?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return None;
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
+    let authority = rest.get(..end)?;
     // Drop userinfo: it is not part of the origin.
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if hostport.is_empty() {
@@ -29,7 +35,7 @@ pub fn origin_of_url(url: &str) -> Option<String> {
     let hostport = hostport.to_ascii_lowercase();
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let hostport = hostport.strip_suffix(default_port).unwrap_or(&hostport);
-    Some(format!("{scheme}://{hostport}"))
+    Some([scheme.as_str(), "://", hostport].concat())
 }
 
 /// Why an origin typed by a customer or set by policy is not usable.
@@ -45,8 +51,8 @@ pub fn normalize_entry(entry: &str) -> Result<String, EntryError> {
     let trimmed = entry.trim();
     let candidate = origin_of_url(trimmed).ok_or_else(|| EntryError::Invalid(trimmed.to_owned()))?;
     // Anything after the authority other than a lone "/" means it was not an origin.
-    let rest = trimmed.split_once("://").map(|(_, r)| r).unwrap_or("");
-    let after = rest.find(['/', '?', '#']).map(|i| &rest[i..]).unwrap_or("");
+    let rest = split_scheme(trimmed).map(|(_, r)| r).unwrap_or("");
+    let after = rest.find(['/', '?', '#']).and_then(|i| rest.get(i..)).unwrap_or("");
     if !(after.is_empty() || after == "/") || rest.contains('@') {
         return Err(EntryError::Invalid(trimmed.to_owned()));
     }

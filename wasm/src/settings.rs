@@ -1,7 +1,7 @@
 //! The extension's settings: enterprise policy (`storage.managed`, see
 //! `extension/managed_schema.json`) and the customer's own (`storage.local`).
 
-use serde_json::Value;
+use crate::json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::chrome;
@@ -23,12 +23,19 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Reads both areas. Managed storage is empty (or refused, in Firefox without a policy) for a
-    /// while after start: callers re-read on `storage.onChanged`.
-    pub async fn load() -> Settings {
-        let managed = chrome::call_async(&["storage", "managed"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
-        let local = chrome::call_async(&["storage", "local"], "get", &[JsValue::NULL]).await.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
-        Settings { managed, local }
+    /// Reads both areas, then calls `done` (in a later microtask). Managed storage is empty (or
+    /// refused, in Firefox without a policy) for a while after start: callers re-read on
+    /// `storage.onChanged`.
+    pub fn load(done: impl FnOnce(Settings) + 'static) {
+        Self::load_boxed(Box::new(done));
+    }
+
+    fn load_boxed(done: Box<dyn FnOnce(Settings)>) {
+        let read = |r: chrome::Outcome| r.map(|v| chrome::from_js(&v)).unwrap_or(Value::Null);
+        chrome::call_then(&["storage", "managed"], "get", &[JsValue::NULL], move |m| {
+            let managed = read(m);
+            chrome::call_then(&["storage", "local"], "get", &[JsValue::NULL], move |l| done(Settings { managed, local: read(l) }));
+        });
     }
 
     fn strings(v: &Value) -> Option<Vec<String>> {
@@ -40,7 +47,7 @@ impl Settings {
         let user = Self::strings(&self.local[LOCAL_USER_ORIGINS]).unwrap_or_default();
         let (allow, rejected) = Allowlist::from_settings(policy, user);
         if !rejected.is_empty() {
-            chrome::log(&format!("kagi: ignoring invalid origins {rejected:?}"));
+            chrome::log(&["kagi: ignoring invalid origins: ", &rejected.join(", ")].concat());
         }
         allow
     }
@@ -61,7 +68,8 @@ impl Settings {
     }
 }
 
-pub async fn set_local(key: &str, value: &Value) -> Result<(), JsValue> {
-    let obj = chrome::to_js(&serde_json::json!({ key: value }));
-    chrome::call_async(&["storage", "local"], "set", &[obj]).await.map(|_| ())
+/// Stores `key` in `storage.local`, then calls `done` (whether it worked or not).
+pub fn set_local(key: &str, value: &Value, done: impl FnOnce() + 'static) {
+    let obj = chrome::to_js(&crate::json::json!({ key: value }));
+    chrome::call_then(&["storage", "local"], "set", &[obj], move |_| done());
 }

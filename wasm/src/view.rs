@@ -1,7 +1,7 @@
 //! What the popup says about the host, the token and its certificate, computed from the status
 //! the host returns. Plain data in, plain text out, so it is tested natively.
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::expiry::CertState;
 use crate::i18n::{self, t, Lang, Msg};
@@ -172,7 +172,7 @@ fn display_date(rfc3339: &str) -> String {
 mod tests {
     use super::*;
     use crate::expiry::parse_rfc3339_ms;
-    use serde_json::json;
+    use crate::json::json;
 
     fn status(not_after: &str) -> Value {
         let token = json!({"reader":"R","guid":null,"pinRetries":3,"pukRetries":3,"pinDefault":false,"managementKey":"pinProtected","certificate":{

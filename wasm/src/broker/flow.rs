@@ -15,7 +15,9 @@
 //! pulled out keeps it, so a customer who removes the token after each session is not asked again.
 
 use kagi_proto::{CertId, Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
-use serde_json::{json, Value};
+use crate::json::Value;
+
+use crate::json::json;
 
 use super::page::{pin_shape_ok, puk_shape_ok, take_new_pin, take_pin};
 use super::table::Table;
@@ -191,7 +193,7 @@ impl Choices {
     }
 
     fn to_value(&self) -> Value {
-        let mut m = serde_json::Map::new();
+        let mut m = crate::json::Map::new();
         for (origin, c) in self.0.iter() {
             m.insert(origin.clone(), json!({"sha256": c.sha256, "guid": c.guid, "reader": c.reader}));
         }

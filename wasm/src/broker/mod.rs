@@ -17,7 +17,9 @@ mod host;
 mod page;
 pub(crate) mod table;
 
-use serde_json::{json, Value};
+use crate::json::Value;
+
+use crate::json::json;
 
 use crate::origin::Allowlist;
 pub use flow::Phase;

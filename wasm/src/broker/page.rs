@@ -6,7 +6,7 @@
 //! certificates (`issuers`), which the host uses to tell the bank's certificates from others.
 
 use kagi_proto::{Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
-use serde_json::Value;
+use crate::json::Value;
 
 use super::{error, flow, reply_err, Broker, Effect, HostState, Purpose, QueuedRequest};
 use super::{PortId, PortKind};

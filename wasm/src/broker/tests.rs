@@ -772,3 +772,29 @@ fn popup_changes_and_unblocks_the_pin() {
     let e = host_error(&mut b, id_of(&h), json!({"code":"PUK_BLOCKED","message":"x"}), 16);
     assert_eq!(to_port(&e, POPUP)[0]["error"]["code"], "PUK_BLOCKED");
 }
+
+/// The broker writes host requests itself (no serde_json in the WASM): field for field what
+/// `kagi_proto::Request::to_json` writes and `Request::parse` reads back, for every command.
+#[test]
+fn host_requests_as_proto_writes_them() {
+    let origin = r#""origin":"http://127.0.0.1:8480""#;
+    let lines = [
+        r#"{"id":1,"cmd":"status"}"#.to_owned(),
+        r#"{"id":2,"cmd":"status","issuers":["MAA="]}"#.to_owned(),
+        format!(r#"{{"id":3,"cmd":"authenticate",{origin},"nonce":"{NONCE}","pin":"123456","issuers":["MAA=","MAA="]}}"#),
+        format!(r#"{{"id":4,"cmd":"authenticate",{origin},"nonce":"{NONCE}","pin":"123456","issuers":["MAA="],"certificate":"{}"}}"#, sha('a')),
+        format!(r#"{{"id":5,"cmd":"enroll.begin",{origin},"pin":"123456","algorithm":"P-256","issuers":["MAA="]}}"#),
+        format!(r#"{{"id":6,"cmd":"enroll.begin",{origin},"pin":"123456","algorithm":"RSA-2048","issuers":["MAA="],"reader":"{R0}","newPin":"97531864"}}"#),
+        format!(r#"{{"id":7,"cmd":"enroll.finish",{origin},"certificate":"MAA="}}"#),
+        r#"{"id":8,"cmd":"pin.change","pin":"123456","newPin":"97531864"}"#.to_owned(),
+        format!(r#"{{"id":9,"cmd":"pin.change","pin":"123456","newPin":"97531864","reader":"{R1}"}}"#),
+        format!(r#"{{"id":10,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864","reader":"{R1}"}}"#),
+        r#"{"id":11,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864"}"#.to_owned(),
+    ];
+    for line in lines {
+        let r = kagi_proto::Request::parse(line.as_bytes()).unwrap_or_else(|_| panic!("{line}"));
+        let ours = host::request_json(r.id, &r.command);
+        assert_eq!(ours, crate::json::from_serde(r.to_json()), "{line}");
+        assert_eq!(ours, crate::json::from_serde(serde_json::from_str(&line).unwrap()), "{line}");
+    }
+}

@@ -13,7 +13,8 @@ pub fn document() -> Document {
 
 /// `<tag class="class">text</tag>`.
 pub fn el(tag: &str, class: &str, text: &str) -> Element {
-    let e = document().create_element(tag).expect("valid tag name");
+    // Not `expect`: that would format the JsValue error with Debug (and bring in its machinery).
+    let e = document().create_element(tag).unwrap_or_else(|_| panic!("invalid tag name"));
     if !class.is_empty() {
         e.set_class_name(class);
     }

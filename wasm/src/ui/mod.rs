@@ -15,6 +15,6 @@ pub fn start_page(which: &str) {
         "popup" => popup::start(),
         "pin" => pin::start(),
         "options" => options::start(),
-        other => crate::chrome::log(&format!("kagi: unknown page {other}")),
+        other => crate::chrome::log(&["kagi: unknown page ", other].concat()),
     }
 }

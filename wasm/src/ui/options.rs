@@ -1,7 +1,9 @@
 //! The options page: display language, and the customer's extra bank origins unless the
 //! administrator manages them by policy (then shown read-only).
 
-use serde_json::{json, Value};
+use crate::json::Value;
+
+use crate::json::json;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 
@@ -11,10 +13,7 @@ use crate::origin::normalize_entry;
 use crate::settings::{self, Settings, LOCAL_LANGUAGE, LOCAL_USER_ORIGINS};
 
 pub fn start() {
-    wasm_bindgen_futures::spawn_local(async {
-        let s = Settings::load().await;
-        render(&s);
-    });
+    Settings::load(|s| render(&s));
 }
 
 fn reload() {
@@ -43,10 +42,7 @@ fn render(s: &Settings) {
     let sel = select.clone();
     dom::on(&select, "change", move || {
         let v = sel.dyn_ref::<HtmlSelectElement>().map(|x| x.value()).unwrap_or_default();
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = settings::set_local(LOCAL_LANGUAGE, &json!(v)).await;
-            reload();
-        });
+        settings::set_local(LOCAL_LANGUAGE, &json!(v), reload);
     });
     add(&label, &select);
     add(&sec, &label);
@@ -105,9 +101,6 @@ fn render(s: &Settings) {
 }
 
 fn save_origins(list: Vec<String>) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let _ = settings::set_local(LOCAL_USER_ORIGINS, &Value::from(list)).await;
-        reload();
-    });
+    settings::set_local(LOCAL_USER_ORIGINS, &Value::from(list), reload);
 }
 

@@ -9,7 +9,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::{json, Value};
+use crate::json::Value;
+
+use crate::json::json;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
@@ -37,8 +39,8 @@ struct Win {
 type Shared = Rc<RefCell<Win>>;
 
 pub fn start() {
-    wasm_bindgen_futures::spawn_local(async {
-        let lang = Settings::load().await.lang();
+    Settings::load(|s| {
+        let lang = s.lang();
         dom::set_lang(lang, t(lang, Msg::PinTitle));
         let session = session_from_url();
         let port = match chrome::call(&["runtime"], "connect", &[chrome::to_js(&json!({"name": "kagi-pin"}))]) {

@@ -6,7 +6,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde_json::{json, Value};
+use crate::json::Value;
+
+use crate::json::json;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
@@ -38,8 +40,7 @@ struct Popup {
 type Shared = Rc<RefCell<Popup>>;
 
 pub fn start() {
-    wasm_bindgen_futures::spawn_local(async {
-        let settings = Settings::load().await;
+    Settings::load(|settings| {
         let lang = settings.lang();
         dom::set_lang(lang, t(lang, Msg::AppName));
         let port = match chrome::call(&["runtime"], "connect", &[chrome::to_js(&json!({"name": "kagi-popup"}))]) {
