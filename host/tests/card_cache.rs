@@ -57,7 +57,7 @@ fn log_on(host: &mut Host, ca: &TestCa) -> Vec<u8> {
 #[test]
 fn a_warm_log_on_sends_verify_sign_and_the_pin_clear_only_and_sees_another_host_s_acquisition() {
     let _rig = Rig::start().unwrap();
-    let token = VToken::builder().reader(0).pin(PIN).count_apdus(true).spawn().unwrap();
+    let mut token = VToken::builder().reader(0).pin(PIN).count_apdus(true).spawn().unwrap();
     let ca = TestCa::new("Kagi Test CA");
     let mut host = Host::spawn().unwrap();
     let first = acquire(&mut host, &ca, 1, -1);
@@ -97,6 +97,8 @@ fn a_warm_log_on_sends_verify_sign_and_the_pin_clear_only_and_sees_another_host_
     assert!(c.apdus <= 5, "{c:?}");
     let st = only_token(status_for(&mut host, &ca));
     assert_ne!(st.certificate.unwrap().sha256, sha256_hex(&third));
+    // Out of the reader before the next test plugs its token in (pcscd notices within 0.4 s).
+    token.pull().unwrap();
 }
 
 #[test]
@@ -107,7 +109,8 @@ fn a_certificate_deleted_by_yubico_piv_tool_is_seen_by_the_next_status_and_log_o
     // factory management key (so yubico-piv-tool can write).
     let key = SlotKey::p256();
     let cert = key.certificate(&ca, "SH001 SH001001 1898", 365);
-    let token = VToken::builder().reader(0).pin(PIN).key_with_certificate(0x82, &key, &cert).count_apdus(true).spawn().unwrap();
+    let mut token =
+        VToken::builder().reader(0).pin(PIN).key_with_certificate(0x82, &key, &cert).count_apdus(true).spawn().unwrap();
     let mut host = Host::spawn().unwrap();
     assert_eq!(only_token(status_for(&mut host, &ca)).certificate.unwrap().sha256, sha256_hex(&cert));
     assert_eq!(log_on(&mut host, &ca), cert);
@@ -120,4 +123,5 @@ fn a_certificate_deleted_by_yubico_piv_tool_is_seen_by_the_next_status_and_log_o
     assert!(st.certificate.is_none(), "status sees the deletion: {st:?}");
     let n = nonce();
     assert_eq!(authenticate(&mut host, &ca, &n, PIN).error.unwrap().code, ErrorCode::NoCertificate);
+    token.pull().unwrap();
 }
