@@ -15,17 +15,49 @@ use crate::error::{Error, Result};
 use crate::issuer::BankCas;
 use crate::token::{now, pin_from_wire, puk_from_wire, BeginRequest, PendingEnrollment, Tokens};
 
+/// How long a card handle (and what was read through it) is kept after the last operation: a
+/// log-on page asks `status`, then `authenticate` once the PIN is typed, within this. After it
+/// the card is free again for programs that want it exclusively (GnuPG's scdaemon).
+pub const KEEP_CARD_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Shared by the request handlers and the event pump of one connection.
 #[derive(Clone)]
 pub struct Service {
     tokens: Arc<Mutex<Tokens>>,
     pending: Arc<Mutex<Option<PendingEnrollment>>>,
     out: UnboundedSender<Outgoing>,
+    /// Counts card operations; the release timer of an operation acts only if none came after.
+    operations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Service {
     pub fn new(tokens: Tokens, out: UnboundedSender<Outgoing>) -> Service {
-        Service { tokens: Arc::new(Mutex::new(tokens)), pending: Arc::new(Mutex::new(None)), out }
+        Service {
+            tokens: Arc::new(Mutex::new(tokens)),
+            pending: Arc::new(Mutex::new(None)),
+            out,
+            operations: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
+    /// After [`KEEP_CARD_FOR`] without another card operation, gives the kept card handles
+    /// back. One timer per operation, none while idle: no periodic wake-up.
+    fn release_later(&self) {
+        use std::sync::atomic::Ordering;
+        let n = self.operations.fetch_add(1, Ordering::SeqCst) + 1;
+        let (operations, tokens) = (self.operations.clone(), self.tokens.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(KEEP_CARD_FOR).await;
+            if operations.load(Ordering::SeqCst) != n {
+                return; // a later operation has its own timer
+            }
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Ok(mut t) = tokens.lock() {
+                    t.release_idle(KEEP_CARD_FOR);
+                }
+            })
+            .await;
+        });
     }
 
     /// Sends a message to the browser; a closed channel means the browser is gone.
@@ -41,12 +73,14 @@ impl Service {
     /// Runs blocking token work off the async threads.
     async fn with_tokens<R: Send + 'static>(&self, f: impl FnOnce(&mut Tokens) -> Result<R> + Send + 'static) -> Result<R> {
         let tokens = self.tokens.clone();
-        tokio::task::spawn_blocking(move || {
+        let r = tokio::task::spawn_blocking(move || {
             let mut guard = tokens.lock().map_err(|_| Error::Internal("token lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
-        .map_err(|e| Error::Internal(format!("card task: {e}")))?
+        .map_err(|e| Error::Internal(format!("card task: {e}")))?;
+        self.release_later();
+        r
     }
 
     /// Handles one frame body and replies.

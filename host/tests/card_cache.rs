@@ -125,3 +125,26 @@ fn a_certificate_deleted_by_yubico_piv_tool_is_seen_by_the_next_status_and_log_o
     assert_eq!(authenticate(&mut host, &ca, &n, PIN).error.unwrap().code, ErrorCode::NoCertificate);
     token.pull().unwrap();
 }
+
+#[test]
+fn the_card_is_free_for_exclusive_programs_soon_after_the_last_operation() {
+    let _rig = Rig::start().unwrap();
+    let token = VToken::builder().reader(0).pin(PIN).spawn().unwrap();
+    let ca = TestCa::new("Kagi Test CA");
+    let mut host = Host::spawn().unwrap();
+    acquire(&mut host, &ca, 1, 0);
+    log_on(&mut host, &ca);
+    // What GnuPG's scdaemon does by default: open the card exclusively.
+    let exclusive = || {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+        let name = std::ffi::CString::new(token.reader()).unwrap();
+        ctx.connect(&name, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY).map(|c| {
+            let _ = c.disconnect(pcsc::Disposition::LeaveCard);
+        })
+    };
+    assert!(exclusive().is_err(), "right after a log-on the host keeps the card for the next one");
+    std::thread::sleep(kagi_host::service::KEEP_CARD_FOR + std::time::Duration::from_secs(2));
+    exclusive().expect("the host gave the card back");
+    // And the host still works, from a fresh handle.
+    log_on(&mut host, &ca);
+}

@@ -240,6 +240,21 @@ impl PcscContext {
         Ok(card)
     }
 
+    /// Closes (leaving the cards as they are) every kept handle that has not been used for
+    /// `idle`. A kept handle keeps other programs that want the card for themselves (GnuPG's
+    /// scdaemon opens it exclusively by default) out, so it is given back soon after the last
+    /// operation; its cache goes with it (without a handle PC/SC cannot report resets).
+    pub fn release_idle(&mut self, idle: Duration) {
+        let now = std::time::Instant::now();
+        let stale: Vec<String> =
+            self.kept.iter().filter(|(_, c)| c.released_at.is_none_or(|t| now.duration_since(t) >= idle)).map(|(r, _)| r.clone()).collect();
+        for reader in stale {
+            if let Some(card) = self.kept.remove(&reader) {
+                let _ = card.disconnect(Disconnect::Leave);
+            }
+        }
+    }
+
     /// Hands a card back after an operation. [`Disconnect::Leave`] keeps the handle and its
     /// cache for the next operation; [`Disconnect::Reset`] resets the card (PIN and management
     /// key authentication cleared) and keeps the handle and the cache (the reset changes no
@@ -258,6 +273,7 @@ impl PcscContext {
             }
         }
         let reader = card.reader.clone();
+        card.released_at = Some(std::time::Instant::now());
         if let Some(old) = self.kept.insert(reader, card) {
             let _ = old.disconnect(Disconnect::Leave);
         }
@@ -285,6 +301,7 @@ impl PcscContext {
                         cache: CardCache::new(),
                         event_count: None,
                         extended,
+                        released_at: None,
                     });
                 }
                 Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
@@ -324,6 +341,8 @@ pub struct PcscCard {
     event_count: Option<u32>,
     /// The card's ATR announces extended Lc/Le (`card/atr.rs`).
     extended: bool,
+    /// When it was last handed back to [`PcscContext::release`] (kept handles only).
+    released_at: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for PcscCard {

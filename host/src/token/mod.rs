@@ -69,6 +69,14 @@ impl Tokens {
         r
     }
 
+    /// Gives back card handles kept since an operation more than `idle` ago (see
+    /// [`PcscContext::release_idle`]).
+    pub fn release_idle(&mut self, idle: std::time::Duration) {
+        if let Some(ctx) = self.ctx.as_mut() {
+            ctx.release_idle(idle);
+        }
+    }
+
     /// Readers, and every PIV token with its summary (the bank's login certificate when
     /// `issuers` were given).
     pub fn status(&mut self, cas: Option<&BankCas>) -> Result<StatusResult> {
