@@ -26,8 +26,10 @@ pub struct Service {
     tokens: Arc<Mutex<Tokens>>,
     pending: Arc<Mutex<Option<PendingEnrollment>>>,
     out: UnboundedSender<Outgoing>,
-    /// Counts card operations; the release timer of an operation acts only if none came after.
-    operations: Arc<std::sync::atomic::AtomicU64>,
+    /// When the last card operation ended, and whether the timer that gives kept card handles
+    /// back is running.
+    last_operation: Arc<Mutex<tokio::time::Instant>>,
+    release_timer: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Service {
@@ -36,20 +38,35 @@ impl Service {
             tokens: Arc::new(Mutex::new(tokens)),
             pending: Arc::new(Mutex::new(None)),
             out,
-            operations: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            last_operation: Arc::new(Mutex::new(tokio::time::Instant::now())),
+            release_timer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
     /// After [`KEEP_CARD_FOR`] without another card operation, gives the kept card handles
-    /// back. One timer per operation, none while idle: no periodic wake-up.
+    /// back. At most one timer runs: it sleeps until the last operation is that old (sleeping
+    /// again when operations came meanwhile), so an idle host does not wake up at all.
     fn release_later(&self) {
         use std::sync::atomic::Ordering;
-        let n = self.operations.fetch_add(1, Ordering::SeqCst) + 1;
-        let (operations, tokens) = (self.operations.clone(), self.tokens.clone());
+        if let Ok(mut last) = self.last_operation.lock() {
+            *last = tokio::time::Instant::now();
+        }
+        if self.release_timer.swap(true, Ordering::SeqCst) {
+            return; // the running timer sees the new time
+        }
+        let (last, running, tokens) = (self.last_operation.clone(), self.release_timer.clone(), self.tokens.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(KEEP_CARD_FOR).await;
-            if operations.load(Ordering::SeqCst) != n {
-                return; // a later operation has its own timer
+            let due = || last.lock().map(|t| *t + KEEP_CARD_FOR).unwrap_or_else(|_| tokio::time::Instant::now());
+            loop {
+                while tokio::time::Instant::now() < due() {
+                    tokio::time::sleep_until(due()).await;
+                }
+                running.store(false, Ordering::SeqCst);
+                // An operation that ended just now saw this timer still running: keep it then.
+                if tokio::time::Instant::now() < due() && !running.swap(true, Ordering::SeqCst) {
+                    continue;
+                }
+                break;
             }
             let _ = tokio::task::spawn_blocking(move || {
                 if let Ok(mut t) = tokens.lock() {

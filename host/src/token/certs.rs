@@ -1,8 +1,10 @@
 //! Certificates on a token: reading them, telling the bank's apart from everything else, and
 //! choosing the bank's login certificate.
 //!
-//! Kagi reads `9A` and the retired slots the Key History object announces as holding on-card
-//! certificates (SP 800-73-4 Part 1 §3.3.3). A certificate counts as the bank's only when one of
+//! Kagi reads the retired slots the Key History object announces as holding on-card
+//! certificates (SP 800-73-4 Part 1 §3.3.3) — where it puts the bank's certificates, and only
+//! there. `9A`, `9C`, `9D`, `9E` belong to the customer's other uses (a company certificate in
+//! `9A`): not reading them spares a round trip and up to a few KB per cold read. A certificate counts as the bank's only when one of
 //! the request's CAs issued it ([`BankCas::issued`]); any other issuer's certificate is never
 //! shown to a page, never used to sign and never replaced.
 
@@ -129,7 +131,7 @@ impl TokenCerts {
     }
 }
 
-/// Reads the Key History, `9A` and the retired slots it announces with on-card certificates
+/// Reads the Key History and the retired slots it announces with on-card certificates
 /// (without a Key History: retired slots up to the first empty one, as older middleware wrote
 /// them; with one Kagi cannot parse: every retired slot). Unreadable certificates are logged
 /// and skipped: another program's data is not Kagi's to judge.
@@ -142,7 +144,6 @@ pub fn read_certificates<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Re
     };
     // The Key History first: it says which retired slots to read at all.
     let history = read_history(s)?;
-    push(Slot::Authentication, s.read_certificate(Slot::Authentication)?);
     let (last, stop_at_empty) = match &history {
         History::Present(h) => (h.keys_with_on_card_certs.min(RETIRED_SLOTS), false),
         History::Absent => (RETIRED_SLOTS, true),
