@@ -100,20 +100,8 @@ impl Tokens {
     }
 
     /// `authenticate`: the bank's login certificate (or the chosen one) signs the
-    /// `kagi-auth:1` digest after the PIN.
-    pub fn authenticate(
-        &mut self,
-        origin: &Origin,
-        nonce: &Nonce,
-        pin: &Pin,
-        cas: &BankCas,
-        chosen: Option<&CertId>,
-    ) -> Result<LoginToken> {
-        self.authenticate_then(origin, nonce, pin, cas, chosen, |_| {})
-    }
-
-    /// [`authenticate`](Self::authenticate), handing the login token to `signed` as soon as it
-    /// is checked, before the PIN clear (still inside the same PC/SC transaction, so no other
+    /// `kagi-auth:1` digest after the PIN. The login token goes to `signed` as soon as it is
+    /// checked, before the PIN clear (still inside the same PC/SC transaction, so no other
     /// program can use the verified PIN meanwhile): the caller may answer the browser at once.
     pub fn authenticate_then(
         &mut self,
