@@ -1,6 +1,6 @@
 //! Independent tools tests use to put "foreign" content on a token and to check it afterwards:
-//! yubico-piv-tool on a given reader, and openssl making keys and certificates neither Kagi nor
-//! the bank made.
+//! yubico-piv-tool on a given reader, openssl making keys and certificates neither Kagi nor the
+//! bank made, and raw APDUs through PC/SC for what no installed tool sends.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,4 +92,17 @@ pub fn load_foreign_content(reader: &str, dir: &Path) -> Foreign {
     std::fs::write(&kh_file, kh).expect("write");
     ykpiv(reader, &["-a", "write-object", "--id", "0x5FC10C", "-i", p(&kh_file)]).assert_success("write-object");
     Foreign { cert_9a: c9a, cert_82: c82 }
+}
+
+/// A shared-mode PC/SC connection to the card in `reader`, for raw APDUs.
+pub fn pcsc_connect(reader: &str) -> pcsc::Card {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
+    let name = std::ffi::CString::new(reader).expect("reader name");
+    ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY).expect("connect")
+}
+
+/// Sends one short APDU and returns the raw answer (data and status word).
+pub fn pcsc_transmit(card: &pcsc::Card, apdu: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 300];
+    card.transmit(apdu, &mut buf).expect("transmit").to_vec()
 }

@@ -3,23 +3,12 @@
 //! and the latency model makes each exchange cost what it says.
 
 use kagi_rig::{run_with_timeout, Rig, VToken};
-use std::ffi::CString;
+use kagi_rig::tools::{pcsc_connect, pcsc_transmit};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn builder() -> kagi_rig::VTokenBuilder {
     VToken::builder().bin(env!("CARGO_BIN_EXE_kagi-vtoken")).any_free_reader()
-}
-
-fn connect(reader: &str) -> pcsc::Card {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
-    let name = CString::new(reader).unwrap();
-    ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY).unwrap()
-}
-
-fn tx(card: &pcsc::Card, apdu: &[u8]) -> Vec<u8> {
-    let mut buf = [0u8; 300];
-    card.transmit(apdu, &mut buf).expect("transmit").to_vec()
 }
 
 const SELECT: [u8; 16] = [0x00, 0xA4, 0x04, 0x00, 0x0B, 0xA0, 0, 0, 0x03, 0x08, 0, 0, 0x10, 0, 0x01, 0];
@@ -28,18 +17,18 @@ const SELECT: [u8; 16] = [0x00, 0xA4, 0x04, 0x00, 0x0B, 0xA0, 0, 0, 0x03, 0x08, 
 fn apdu_counter_is_current_when_the_response_arrives() {
     let _rig = Rig::start().unwrap();
     let tok = builder().count_apdus(true).spawn().unwrap();
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     let start = tok.apdu_count().unwrap();
     for i in 1..=50u64 {
-        let r = tx(&card, &SELECT);
+        let r = pcsc_transmit(&card, &SELECT);
         assert_eq!(&r[r.len() - 2..], [0x90, 0x00]);
         // Read right after the response: the APDU is already counted, and nothing else is.
         let now = tok.apdu_count().unwrap();
         assert_eq!(now.apdus - start.apdus, i, "after SELECT #{i}");
     }
     let before = tok.apdu_count().unwrap();
-    let r = tx(&card, &[0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x02, 0x00]);
-    let r2 = tx(&card, &[0x00, 0x20, 0x00, 0x80]);
+    let r = pcsc_transmit(&card, &[0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xC1, 0x02, 0x00]);
+    let r2 = pcsc_transmit(&card, &[0x00, 0x20, 0x00, 0x80]);
     let d = &tok.apdu_count().unwrap() - &before;
     assert_eq!(d.apdus, 2);
     assert_eq!(d.bytes_in, 11 + 4);
@@ -69,8 +58,8 @@ fn apdu_counter_counts_an_independent_tool_and_survives_replug() {
     tok.pull().unwrap();
     tok.plug().unwrap();
     assert_eq!(tok.apdu_count().unwrap().apdus, total.apdus);
-    let card = connect(tok.reader());
-    tx(&card, &SELECT);
+    let card = pcsc_connect(tok.reader());
+    pcsc_transmit(&card, &SELECT);
     assert_eq!(tok.apdu_count().unwrap().apdus, total.apdus + 1);
     // Without count_apdus there is no counter.
     drop(card);
@@ -82,11 +71,11 @@ fn apdu_counter_counts_an_independent_tool_and_survives_replug() {
 /// Median round trip of `apdu` over `n` exchanges (the median: other developers' builds share
 /// these 2 cores and make single exchanges late now and then).
 fn median_round_trip(card: &pcsc::Card, apdu: &[u8], n: usize) -> Duration {
-    tx(card, apdu);
+    pcsc_transmit(card, apdu);
     let mut times: Vec<Duration> = (0..n)
         .map(|_| {
             let t0 = Instant::now();
-            tx(card, apdu);
+            pcsc_transmit(card, apdu);
             t0.elapsed()
         })
         .collect();
@@ -99,14 +88,14 @@ fn latency_model_sets_the_cost_of_each_exchange() {
     let _rig = Rig::start().unwrap();
     // Fast mode (the default): well under a millisecond.
     let fast = builder().spawn().unwrap();
-    let card = connect(fast.reader());
+    let card = pcsc_connect(fast.reader());
     let base = median_round_trip(&card, &SELECT, 50);
     drop(card);
     drop(fast);
     // 3 ms per APDU + 20 µs per byte: a SELECT is 16 + 2 (+ the APT) bytes.
     let tok = builder().latency(3000, 20).spawn().unwrap();
-    let card = connect(tok.reader());
-    let r = tx(&card, &SELECT);
+    let card = pcsc_connect(tok.reader());
+    let r = pcsc_transmit(&card, &SELECT);
     let want = Duration::from_micros(3000 + 20 * (SELECT.len() + r.len()) as u64);
     let got = median_round_trip(&card, &SELECT, 20);
     eprintln!("SELECT: fast {base:?}, model {got:?} (model cost {want:?})");
@@ -117,7 +106,7 @@ fn latency_model_sets_the_cost_of_each_exchange() {
     // The USB full-speed model: about 1 ms for a short APDU, about 5 ms for a 256-byte answer.
     let tok = builder().usb_latency().count_apdus(true).spawn().unwrap();
     assert!(tok.log().contains("latency model: 1000 µs per APDU + 16 µs per byte"), "{}", tok.log());
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     let short = median_round_trip(&card, &[0x00, 0x20, 0x00, 0x80], 20);
     assert!(short >= Duration::from_micros(1000 + 16 * 6), "{short:?}");
     let long = median_round_trip(&card, &[0x00, 0xFD, 0x00, 0x00, 0x00], 5);

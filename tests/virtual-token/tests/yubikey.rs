@@ -5,9 +5,8 @@
 //! the token options, the rig's content builder, and two tokens in two readers.
 
 use kagi_rig::testca::TestCa;
-use kagi_rig::tools::{der_of_pem_cert, ok, openssl_key_and_cert, said, ykpiv};
+use kagi_rig::tools::{der_of_pem_cert, ok, openssl_key_and_cert, pcsc_connect, said, ykpiv};
 use kagi_rig::{run_with_timeout, ManagementKey, Rig, SlotKey, VToken, VTokenBuilder, DEFAULT_PIN};
-use std::ffi::CString;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -35,12 +34,6 @@ fn ec_point(key: &Path) -> Vec<u8> {
 }
 
 // ---- Raw APDUs through PC/SC (for what no installed tool sends).
-
-fn connect(reader: &str) -> pcsc::Card {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
-    let name = CString::new(reader).unwrap();
-    ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY).unwrap()
-}
 
 /// Sends one short APDU; returns (data, SW). Collects 61xx with GET RESPONSE.
 fn tx(card: &pcsc::Card, apdu: &[u8]) -> (Vec<u8>, u16) {
@@ -176,7 +169,7 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
     }
     assert_eq!(c.keys.len(), 3);
     // GET METADATA tells the host what is in 83 although it has no certificate.
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     assert_eq!(tx(&card, &SELECT).1, 0x9000);
     let (m, sw) = metadata(&card, 0x83);
     assert_eq!(sw, 0x9000);
@@ -237,7 +230,7 @@ fn non_factory_management_key_with_yubico_piv_tool() {
     // GET METADATA: 3DES, no longer the factory key; survives a re-plug.
     let c = tok.contents().unwrap();
     assert_eq!(c.management_key, ManagementKey::new(0x03, &hex::decode(new).unwrap()));
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     tx(&card, &SELECT);
     let (m, sw) = metadata(&card, 0x9B);
     assert_eq!(sw, 0x9000);
@@ -249,7 +242,7 @@ fn aes_management_key_set_by_apdu_and_used_by_opensc() {
     let _rig = Rig::start().unwrap();
     let tok = token();
     let dir = kagi_rig::temp_dir().unwrap();
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     assert_eq!(tx(&card, &SELECT).1, 0x9000);
     let aes = ManagementKey::random(0x0A);
     assert_eq!(set_mgmt(&card, &aes), 0x6982, "needs the management key");
@@ -283,7 +276,7 @@ fn aes_management_key_set_by_apdu_and_used_by_opensc() {
 fn older_token_options_no_aes_and_no_metadata() {
     let _rig = Rig::start().unwrap();
     let tok = builder().aes_management_key(false).metadata(false).spawn().unwrap();
-    let card = connect(tok.reader());
+    let card = pcsc_connect(tok.reader());
     assert_eq!(tx(&card, &SELECT).1, 0x9000);
     for r in [0x80, 0x81, 0x9B, 0x9A] {
         assert_eq!(metadata(&card, r).1, 0x6D00, "GET METADATA {r:02x}");
