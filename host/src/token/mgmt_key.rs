@@ -92,10 +92,8 @@ pub fn unlock<T: Transport + ?Sized>(s: &mut PivSession<'_, T>) -> Result<(Manag
             return Ok((key, false));
         }
     }
-    if factory != Some(false) {
-        if probe_factory(s, &facts)?.is_some() {
-            return initialise(s, &facts.admin).map(|k| (k, true));
-        }
+    if factory != Some(false) && probe_factory(s, &facts)?.is_some() {
+        return initialise(s, &facts.admin).map(|k| (k, true));
     }
     Err(Error::ManagementKeyUnknown("neither the factory key nor a key stored behind the PIN".into()))
 }
