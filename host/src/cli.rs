@@ -258,17 +258,18 @@ fn pem_or_der(bytes: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
-/// On Windows, what the host keeps for the user in `%LOCALAPPDATA%\Kagi` (its log) goes with a
-/// user uninstall, so the per-user MSI leaves nothing behind. Elsewhere the log is only where
-/// `KAGI_LOG_FILE` put it, which is the user's own business.
+/// What the host keeps for the user goes with a user uninstall: the token records
+/// (`card/remembered.rs`) everywhere, and on Windows the log in `%LOCALAPPDATA%\Kagi`, so the
+/// per-user MSI leaves nothing behind. Elsewhere the log is only where `KAGI_LOG_FILE` put it,
+/// which is the user's own business.
 fn remove_user_data(os: Os) -> Vec<PathBuf> {
-    if os != Os::Windows {
-        return Vec::new();
+    let mut removed = crate::card::remembered::CertMemory::from_env().forget_all();
+    if os == Os::Windows {
+        if let Some(base) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+            removed.extend(crate::log::remove_default_files(&install::paths::windows_data_dir(std::path::Path::new(&base))));
+        }
     }
-    match std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
-        Some(base) => crate::log::remove_default_files(&install::paths::windows_data_dir(std::path::Path::new(&base))),
-        None => Vec::new(),
-    }
+    removed
 }
 
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {

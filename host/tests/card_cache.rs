@@ -2,7 +2,8 @@
 //! `host/src/card/cache.rs`): a log-on in a running host sends exactly VERIFY, GENERAL
 //! AUTHENTICATE and the PIN clear, counted by the virtual token; and what another program writes
 //! (a second Kagi host's acquisition, yubico-piv-tool deleting a certificate) is seen by the
-//! next `status` and log-on.
+//! next `status` and log-on. A host started for one log-on recalls the certificates an
+//! earlier run kept on disk, as far as the token confirms them (`host/src/token/recall.rs`).
 
 mod common;
 
@@ -17,6 +18,7 @@ const VERIFY: u8 = 0x20;
 const GENERAL_AUTHENTICATE: u8 = 0x87;
 const GET_DATA: u8 = 0xCB;
 const SELECT: u8 = 0xA4;
+const GET_METADATA: u8 = 0xF7;
 
 /// The token's counter once it stopped moving (a log-on answers before its PIN clear).
 fn settled(token: &VToken) -> ApduCount {
@@ -98,6 +100,76 @@ fn a_warm_log_on_sends_verify_sign_and_the_pin_clear_only_and_sees_another_host_
     let st = only_token(status_for(&mut host, &ca));
     assert_ne!(st.certificate.unwrap().sha256, sha256_hex(&third));
     // Out of the reader before the next test plugs its token in (pcscd notices within 0.4 s).
+    token.pull().unwrap();
+}
+
+/// A host keeping its token records in `dir`, as every host run by one user does.
+fn host_remembering(dir: &std::path::Path) -> Host {
+    Host::spawn_with(&[&kagi_proto::ids::chrome_origin()], &[("XDG_CACHE_HOME", dir.to_str().unwrap())]).unwrap()
+}
+
+#[test]
+fn a_host_started_for_one_log_on_recalls_only_certificates_the_token_confirms() {
+    let _rig = Rig::start().unwrap();
+    let mut token = VToken::builder().reader(0).pin(PIN).count_apdus(true).spawn().unwrap();
+    let ca = TestCa::new("Kagi Test CA");
+    let memory = tempfile::tempdir().unwrap();
+    // This PC's first host: two acquisitions (82, then 83), then the login page's status.
+    let (first, second) = {
+        let mut host = host_remembering(memory.path());
+        let first = acquire(&mut host, &ca, 1, -3);
+        let second = acquire(&mut host, &ca, 2, -2);
+        assert_eq!(only_token(status_for(&mut host, &ca)).certificate.unwrap().sha256, sha256_hex(&second));
+        (first, second)
+    };
+    assert_ne!(first, second);
+    let records: Vec<_> = std::fs::read_dir(memory.path().join("kagi/tokens")).unwrap().collect();
+    assert_eq!(records.len(), 2, "filed under each Key History the token showed (one slot in use, then two)");
+
+    // A host started for one log-on: no certificate read, the two slots' keys confirmed.
+    let (cert, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
+    assert_eq!(cert, second);
+    assert_eq!(
+        c.by_ins,
+        BTreeMap::from([(SELECT, 1), (GET_DATA, 1), (GET_METADATA, 2), (VERIFY, 2), (GENERAL_AUTHENTICATE, 1)]),
+        "Key History, the keys of 82 and 83, PIN, signature, PIN clear: {c:?}"
+    );
+
+    // Another PC renews: the superseded slot 82 gets a new key and certificate; the Key History
+    // does not change. The record is now wrong about 82, and the token says so.
+    let third = {
+        let mut elsewhere = Host::spawn().unwrap();
+        acquire(&mut elsewhere, &ca, 3, -1)
+    };
+    let (cert, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
+    assert_eq!(cert, third, "the newest certificate, not the recorded one");
+    assert!(c.by_ins[&GET_DATA] > 1, "the certificates were read: {c:?}");
+    // ... and kept: the next cold log-on recalls them again.
+    let (cert, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
+    assert_eq!(cert, third);
+    assert_eq!(c.by_ins[&GET_DATA], 1, "{c:?}");
+    token.pull().unwrap();
+}
+
+#[test]
+fn a_token_without_get_metadata_is_always_read() {
+    let _rig = Rig::start().unwrap();
+    let key = SlotKey::p256();
+    let ca = TestCa::new("Kagi Test CA");
+    let cert = key.certificate(&ca, "SH001 SH001001 1898", 365);
+    let mut token = VToken::builder()
+        .reader(0)
+        .pin(PIN)
+        .metadata(false)
+        .key_with_certificate(0x82, &key, &cert)
+        .count_apdus(true)
+        .spawn()
+        .unwrap();
+    let memory = tempfile::tempdir().unwrap();
+    only_token(status_for(&mut host_remembering(memory.path()), &ca));
+    let (got, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
+    assert_eq!(got, cert);
+    assert!(c.by_ins[&GET_DATA] >= 2, "the certificate is read, not recalled: {c:?}");
     token.pull().unwrap();
 }
 

@@ -79,6 +79,23 @@ impl CardCache {
         }
     }
 
+    /// The kept answers this PC may remember across host runs (`card/remembered.rs`): the
+    /// Key History and the retired slots' certificates, by tag.
+    pub fn remembered_objects(&self) -> impl Iterator<Item = (u32, Option<&[u8]>)> + '_ {
+        self.objects
+            .iter()
+            .filter(|(t, _)| matches!(**t, TAG_KEY_HISTORY | 0x5FC10D..=0x5FC120))
+            .map(|(t, v)| (*t, v.as_deref()))
+    }
+
+    /// Forgets every retired slot's certificate (what [`remembered_objects`] brought back
+    /// from an earlier run, when the token turned out to hold something else).
+    ///
+    /// [`remembered_objects`]: Self::remembered_objects
+    pub fn forget_retired_certificates(&mut self) {
+        self.objects.retain(|t, _| !matches!(*t, 0x5FC10D..=0x5FC120));
+    }
+
     /// Forgets one object (the next read goes to the card).
     pub fn forget_object(&mut self, tag: u32) {
         self.objects.remove(&tag);

@@ -4,13 +4,15 @@
 //! over any transport (command chaining, GET RESPONSE, 6Cxx) and returns typed values;
 //! [`pcsc_backend`] is the real transport over PC/SC (the only module using the `pcsc` crate);
 //! [`memory`] is a scripted transport for tests; [`cache`] keeps what was read from a token
-//! while PC/SC says it is the same, untouched card.
+//! while PC/SC says it is the same, untouched card; [`remembered`] keeps its certificates on
+//! disk per token for the next host run.
 
 pub mod admin;
 pub mod atr;
 pub mod cache;
 pub mod memory;
 pub mod pcsc_backend;
+pub mod remembered;
 pub mod session;
 
 use crate::error::Result;

@@ -110,6 +110,29 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
         }
     }
 
+    /// Whether the session's cache holds nothing read from this token yet (a handle just
+    /// connected): no cache counts as cold.
+    pub fn cache_is_cold(&self) -> bool {
+        self.cache.as_deref().is_none_or(|c| c.object(crate::piv::objects::TAG_KEY_HISTORY).is_none())
+    }
+
+    /// Puts certificate answers an earlier host run read from this token into the cache, as if
+    /// read now (see `card/remembered.rs` for when the caller may). Without a cache: nothing.
+    pub fn recall_certificates(&mut self, answers: impl IntoIterator<Item = (u32, Option<Vec<u8>>)>) {
+        if let Some(c) = self.cache() {
+            for (tag, data) in answers {
+                c.store_object(tag, data.as_deref());
+            }
+        }
+    }
+
+    /// Forgets the retired slots' certificates, so the next reads go to the token.
+    pub fn forget_retired_certificates(&mut self) {
+        if let Some(c) = self.cache() {
+            c.forget_retired_certificates();
+        }
+    }
+
     /// The underlying transport.
     pub fn transport(&mut self) -> &mut T {
         self.tx

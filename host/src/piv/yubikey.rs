@@ -48,6 +48,17 @@ pub struct Metadata {
     pub retries: Option<(u8, u8)>,
     /// Tag `03`: where a key came from (`01` generated, `02` imported).
     pub origin: Option<u8>,
+    /// Tag `04`: a key slot's public key, as the contents of GENERATE's `7F49` template
+    /// (`86` point, or `81` modulus `82` exponent); parse with [`Metadata::public_key`].
+    pub public_key: Option<Vec<u8>>,
+}
+
+impl Metadata {
+    /// The slot's public key (tag `04`), for a key of `alg`.
+    pub fn public_key(&self, alg: crate::piv::KeyAlgorithm) -> Result<Option<crate::piv::keys::PublicKey>> {
+        let Some(v) = &self.public_key else { return Ok(None) };
+        crate::piv::keys::PublicKey::from_7f49(&tlv::encode(0x7F49, v), alg).map(Some)
+    }
 }
 
 /// Parses a GET METADATA answer: a flat sequence of TLVs, each at most once.
@@ -67,7 +78,8 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata> {
     };
     // Every child must be a well-formed TLV (a truncated answer is an error, not a default).
     tlv::parse_all(data)?;
-    Ok(Metadata { algorithm: byte(0x01)?, is_default: byte(0x05)?.map(|b| b != 0), retries, origin: byte(0x03)? })
+    let public_key = tlv::optional_one(data, 0x04, WHAT)?.map(<[u8]>::to_vec);
+    Ok(Metadata { algorithm: byte(0x01)?, is_default: byte(0x05)?.map(|b| b != 0), retries, origin: byte(0x03)?, public_key })
 }
 
 /// YubiKey PIV SET MANAGEMENT KEY: `00 FF FF FF <len> <alg> 9B <key len> <key>` (P2 `FF`: no
@@ -181,6 +193,22 @@ mod tests {
         assert!(parse_metadata(&h("06 01 03")).is_err());
         assert!(parse_metadata(&h("01 01")).is_err(), "truncated");
         assert!(parse_metadata(&h("05 01 01 05 01 00")).is_err(), "duplicate");
+    }
+
+    #[test]
+    fn metadata_of_a_slot_carries_its_public_key() {
+        // A generated P-256 key: alg 11, PIN once / touch never, generated, public key.
+        let point = [&[0x04u8][..], &[0xAB; 64][..]].concat();
+        let mut data = h("01 01 11 02 02 01 01 03 01 01 04 43 86 41");
+        data.extend_from_slice(&point);
+        let m = parse_metadata(&data).unwrap();
+        assert_eq!(m.origin, Some(1));
+        let pk = m.public_key(crate::piv::KeyAlgorithm::EccP256).unwrap().unwrap();
+        assert_eq!(pk, crate::piv::keys::PublicKey::EcP256 { point: point.try_into().unwrap() });
+        // The PIN's metadata has none; a truncated point is an error, not "no key".
+        assert_eq!(parse_metadata(&h("01 01 FF 05 01 01 06 02 03 03")).unwrap().public_key, None);
+        let m = parse_metadata(&h("01 01 11 04 03 86 01 04")).unwrap();
+        assert!(m.public_key(crate::piv::KeyAlgorithm::EccP256).is_err());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!   left afterwards. Every operation reads through the reader's cache (`card/cache.rs`): the
 //!   handle and what was read through it are kept between operations while PC/SC says the card
 //!   is the same and nobody else reset it, so a log-on in a running host sends only VERIFY,
-//!   GENERAL AUTHENTICATE and the PIN clear.
+//!   GENERAL AUTHENTICATE and the PIN clear. What a cold read found is also kept on disk per
+//!   token (`card/remembered.rs`), so a host started for one log-on recalls the certificates
+//!   the token confirms it still holds ([`recall`]) instead of reading them.
 //!
 //! Several readers: the host looks at every reader. `authenticate` uses the one token holding
 //! the bank's login certificate, or the one the request chose (`CHOICE_REQUIRED` otherwise);
@@ -19,6 +21,7 @@
 pub mod certs;
 pub mod flows;
 pub mod mgmt_key;
+pub mod recall;
 pub mod slots;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kagi_proto::{CertId, EnrollBeginResult, EnrollFinishResult, LoginToken, Nonce, Origin, StatusResult, TokenSummary};
 
 use crate::card::pcsc_backend::{Disconnect, PcscCard, PcscContext};
+use crate::card::remembered::{CertMemory, TokenRecord};
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
 use crate::issuer::BankCas;
@@ -42,6 +46,7 @@ pub fn now() -> u64 {
 /// The host's access to tokens. Blocking: call it from `spawn_blocking`.
 pub struct Tokens {
     ctx: Option<PcscContext>,
+    memory: CertMemory,
 }
 
 impl Default for Tokens {
@@ -51,8 +56,13 @@ impl Default for Tokens {
 }
 
 impl Tokens {
+    /// Keeps what it reads in the user's cache directory ([`CertMemory::from_env`]).
     pub fn new() -> Tokens {
-        Tokens { ctx: None }
+        Tokens::with_memory(CertMemory::from_env())
+    }
+
+    pub fn with_memory(memory: CertMemory) -> Tokens {
+        Tokens { ctx: None, memory }
     }
 
     /// Runs `op` on the PC/SC context, establishing it when needed. After `PCSC_UNAVAILABLE`
@@ -80,11 +90,12 @@ impl Tokens {
     /// Readers, and every PIV token with its summary (the bank's login certificate when
     /// `issuers` were given).
     pub fn status(&mut self, cas: Option<&BankCas>) -> Result<StatusResult> {
+        let memory = self.memory.clone();
         self.with_ctx(|ctx| {
             let readers = ctx.list_readers()?;
             let mut tokens = Vec::new();
             for r in readers.iter().filter(|r| r.card_present) {
-                match summary_in(ctx, &r.name, cas) {
+                match summary_in(ctx, &memory, &r.name, cas) {
                     Ok(t) => tokens.push(t),
                     Err(e) => crate::log::info(&format!("reader {}: {e}", r.name)),
                 }
@@ -112,6 +123,7 @@ impl Tokens {
         chosen: Option<&CertId>,
         signed: impl FnOnce(&LoginToken),
     ) -> Result<LoginToken> {
+        let memory = self.memory.clone();
         self.with_ctx(|ctx| {
             // One token inserted: it is the only candidate, and signing selects it anyway (a card
             // that is not PIV fails there as it would here), so no separate look first.
@@ -140,7 +152,11 @@ impl Tokens {
                 }
             };
             let card = ctx.connect(&reader)?;
-            with_pin_then(ctx, card, After::ClearPin, |s| flows::sign_login(s, cas, chosen, pin, origin, nonce, now()), signed)
+            // A handle kept from an earlier operation already holds what the token showed; a new
+            // one reads the token, or recalls what this PC kept of it, and keeps what it read.
+            let keep = card.cache().is_empty().then_some(&memory);
+            let op = |s: &mut PivSession<'_, dyn Transport + '_>| recall::sign_login_recalled(s, &memory, cas, chosen, pin, origin, nonce, now());
+            with_pin_then(ctx, card, After::ClearPin, keep, op, signed)
         })
     }
 
@@ -158,9 +174,13 @@ impl Tokens {
     pub fn enroll_finish(&mut self, pending: &PendingEnrollment, certificate_der: &[u8]) -> Result<EnrollFinishResult> {
         let cert = ParsedCert::parse(certificate_der).map_err(|e| Error::BadRequest(format!("certificate: {e}")))?;
         flows::check_issued(pending, &cert)?;
+        let memory = self.memory.clone();
         self.with_ctx(|ctx| {
             let mut card = ctx.connect(&pending.reader)?;
             let r = card.session(|s| flows::enroll_finish(s, pending, certificate_der));
+            if r.is_ok() {
+                keep_record(&memory, &card);
+            }
             finish(ctx, card, r, Disconnect::Reset)?;
             Ok(EnrollFinishResult { certificate: cert.summary(&slot_hex(pending.slot)) })
         })
@@ -283,9 +303,12 @@ fn read_only<R>(
     finish(ctx, card, r, Disconnect::Leave)
 }
 
-fn summary_in(ctx: &mut PcscContext, reader: &str, cas: Option<&BankCas>) -> Result<TokenSummary> {
+fn summary_in(ctx: &mut PcscContext, memory: &CertMemory, reader: &str, cas: Option<&BankCas>) -> Result<TokenSummary> {
     let mut card = ctx.connect(reader)?;
     let r = card.session(|s| flows::summarise(s, reader, cas, now()));
+    if r.is_ok() {
+        keep_record(memory, &card);
+    }
     // A factory-key probe leaves the management key authenticated: reset then.
     let how = match &r {
         Ok((_, true)) => Disconnect::Reset,
@@ -311,15 +334,24 @@ fn with_pin<R>(
     after: After,
     op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
 ) -> Result<R> {
-    with_pin_then(ctx, card, after, op, |_| {})
+    with_pin_then(ctx, card, after, None, op, |_| {})
+}
+
+/// Keeps on disk what `card`'s cache holds of the token (`card/remembered.rs`), for the next
+/// host run.
+fn keep_record(memory: &CertMemory, card: &PcscCard) {
+    if let Some((history, r)) = TokenRecord::of(card.cache()) {
+        memory.keep(history.as_deref(), &r);
+    }
 }
 
 /// [`with_pin`], handing `op`'s successful result to `done` before the PIN is cleared (inside
-/// the transaction).
+/// the transaction); on success, keeps what was read in `keep` ([`keep_record`]).
 fn with_pin_then<R>(
     ctx: &mut PcscContext,
     mut card: PcscCard,
     after: After,
+    keep: Option<&CertMemory>,
     mut op: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>,
     done: impl FnOnce(&R),
 ) -> Result<R> {
@@ -341,6 +373,9 @@ fn with_pin_then<R>(
         Err(e) | Ok((Err(e), _)) => card_gone(e),
         Ok((Ok(_), _)) => false,
     };
+    if let (Some(memory), Ok((Ok(_), _))) = (keep, &r) {
+        keep_record(memory, &card);
+    }
     let d = ctx.release(card, how, gone);
     let v = r?.0;
     if let Err(e) = d {

@@ -69,7 +69,11 @@ impl Host {
         let dir = crate::temp_dir()?;
         let stderr_path = dir.path().join("host.stderr");
         let mut cmd = host_command();
+        // Each host keeps its token records (`card/remembered.rs`) in its own directory, gone
+        // with it, unless the test names one: tests stay independent of each other and of the
+        // developer's own cache.
         cmd.args(args)
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
