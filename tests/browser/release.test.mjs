@@ -9,10 +9,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  EXTENSION_ID, RELEASE_EXTENSION_DIR, HOST_BIN, ensurePcscd, inContentScript, launchBrowser, recordingHost, serve,
+  ROOT, EXTENSION_ID, RELEASE_EXTENSION_DIR, HOST_BIN, ensurePcscd, inContentScript, launchBrowser, recordingHost, serve,
   sleep, stopAll, takeRigLock, tempDir, waitFor,
 } from "./rig.mjs";
 
+const SHOTS = path.join(ROOT, "build/screenshots");
 let tmp, ctx, server, otherServer, origin, otherOrigin, hostInput;
 
 before(async () => {
@@ -80,6 +81,8 @@ test("the options page says it is the release build, with no built-in origin", a
   assert.match(note, /製品版/);
   assert.doesNotMatch(note, /localhost|127\.0\.0\.1/);
   assert.equal(await o.locator("#origins li").count(), 0);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await o.screenshot({ path: path.join(SHOTS, "options-release.png") });
   await o.close();
 });
 
