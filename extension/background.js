@@ -24,8 +24,18 @@ function adopt(port) {
 api.runtime.onConnect.addListener((port) => (background ? background.onConnect(port, []) : adopt(port)));
 api.storage.onChanged.addListener(() => background && background.reloadSettings());
 
+// The customer's allowlist (storage.local userOrigins) is written by the options page only:
+// content scripts may not read or write storage.local (issue 11). Chromium keeps the level
+// (a per-extension preference); Firefox has no setAccessLevel for storage.local (bug 1724754),
+// so there the content script simply never touches storage.
+api.storage.local.setAccessLevel?.({ accessLevel: "TRUSTED_CONTEXTS" })?.catch?.((e) => console.warn("kagi: storage.local access level:", e));
+
 init().then(() => {
-  background = new Background();
-  background.start();
-  for (const hand_over of early.splice(0)) hand_over();
+  const b = new Background();
+  // Ports that connected meanwhile are handed over once the settings are loaded, so that a
+  // page's port is judged against the real allowlist.
+  b.start(() => {
+    background = b;
+    for (const hand_over of early.splice(0)) hand_over();
+  });
 });

@@ -1,36 +1,85 @@
 #!/usr/bin/env bash
-# Builds the Kagi extension:
-#   build/extension/          unpacked, loadable in Chromium/Chrome/Edge and Firefox
-#   build/kagi-extension.zip  the same files, for the Chrome Web Store / Edge / AMO
-#   build/kagi-extension.crx  packed and signed with extension/keys/dev-signing-key.pem
+# Builds the Kagi extension (issue 11: a release build has no built-in origin and is signed
+# only with a key from outside the tree):
+#   (release, default)  build/extension/          unpacked, loadable in Chromium/Chrome/Edge and Firefox
+#                       build/kagi-extension.zip  the same files, for the Chrome Web Store / Edge / AMO
+#                       build/kagi-extension.crx  only with KAGI_SIGNING_KEY=<path to the release
+#                                                 signing key, outside the source tree>; the test
+#                                                 key (tests/fixtures/) is refused
+#   --dev               build/extension-dev/      development build (kagi-wasm feature dev-origins:
+#                                                 http://localhost and http://127.0.0.1 on any port
+#                                                 are allowed); scripts/demo.sh and the browser
+#                                                 tests load it unpacked. Never distributed.
 # The WASM is built with the workspace's `wasm-release` profile (Cargo.toml), bound with
 # wasm-bindgen at the version Cargo.lock pins and shrunk with wasm-opt -Oz. Prints the WASM size
 # (raw and gzip -9) at the end.
 #
-#   --wasm-only   build only the WASM (build/wasm/: kagi_wasm.js, kagi_wasm_bg.wasm) and print
-#                 its size; scripts/test.d/20-wasm.sh checks it against the budget.
+#   --wasm-only   build only the WASM (build/wasm/ or, with --dev, build/wasm-dev/: kagi_wasm.js,
+#                 kagi_wasm_bg.wasm) and print its size; scripts/test.d/20-wasm.sh checks the
+#                 release one against the budget.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
 cd "$KAGI_ROOT"
 
 wasm_only=0
-case "${1:-}" in
-  --wasm-only) wasm_only=1 ;;
-  "") ;;
-  *) die "usage: $0 [--wasm-only]" ;;
-esac
+dev=0
+for a in "$@"; do
+  case "$a" in
+    --wasm-only) wasm_only=1 ;;
+    --dev) dev=1 ;;
+    *) die "usage: $0 [--dev] [--wasm-only]" ;;
+  esac
+done
+
+src="$KAGI_ROOT/extension"
+# The public half of the test signing key: the manifest's `key`, which fixes the extension id
+# the demo, the tests and kagi_proto::ids::CHROME_EXTENSION_ID use.
+test_public_key=$(tr -d '\n' < "$src/keys/public-key.b64")
+
+# Chromium extension id of a base64 SPKI: first 32 hex digits of its SHA-256, 0-f written a-p.
+extension_id() { base64 -d <<<"$1" | sha256sum | cut -c1-32 | tr 0-9a-f a-p; }
+
+# Checked before anything is built, so a wrong key fails at once.
+release_key=""
+if [ "$dev" = 0 ] && [ "$wasm_only" = 0 ] && [ -n "${KAGI_SIGNING_KEY:-}" ]; then
+  [ -r "$KAGI_SIGNING_KEY" ] || die "KAGI_SIGNING_KEY=$KAGI_SIGNING_KEY is not a readable file"
+  key_path=$(realpath "$KAGI_SIGNING_KEY")
+  case "$key_path/" in
+    "$KAGI_ROOT"/*) die "refusing to sign a release with a key inside the source tree ($key_path): keep the release signing key outside it" ;;
+  esac
+  release_public_key=$(openssl pkey -in "$key_path" -pubout -outform DER 2>/dev/null | base64 -w0) \
+    || die "KAGI_SIGNING_KEY=$key_path is not a private key openssl can read"
+  [ -n "$release_public_key" ] || die "KAGI_SIGNING_KEY=$key_path is not a private key openssl can read"
+  [ "$release_public_key" != "$test_public_key" ] \
+    || die "refusing to sign a release with the test key (tests/fixtures/test-only-extension-signing-key.pem or a copy of it)"
+  release_id=$(extension_id "$release_public_key")
+  expected_id=$(sed -nE 's/^pub const CHROME_EXTENSION_ID: &str = "([a-p]{32})";$/\1/p' proto/src/ids.rs)
+  # The id follows the signing key. The host accepts only kagi_proto::ids::CHROME_EXTENSION_ID,
+  # and the policy templates in manifests/ name it: a CRX with another id would be refused.
+  [ "$release_id" = "$expected_id" ] || die "the release key gives the extension id $release_id, but the host (kagi_proto::ids::CHROME_EXTENSION_ID) and manifests/ name $expected_id (the test key's): put the release key's public key in extension/keys/public-key.b64 and extension/manifest.json \"key\" and its id in proto/src/ids.rs and manifests/ first"
+  release_key="$key_path"
+fi
 
 prereq_extension_rust_target
 prereq_extension_wasm_bindgen
 prereq_extension_npm
 
-out="$KAGI_BUILD/extension"
-wasm_dir="$KAGI_BUILD/wasm"
+if [ "$dev" = 1 ]; then
+  out="$KAGI_BUILD/extension-dev"
+  wasm_dir="$KAGI_BUILD/wasm-dev"
+  features=(--features dev-origins)
+  kind="development build (built-in http://localhost and http://127.0.0.1)"
+else
+  out="$KAGI_BUILD/extension"
+  wasm_dir="$KAGI_BUILD/wasm"
+  features=()
+  kind="release build (no built-in origin)"
+fi
 wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/wasm-release/kagi_wasm.wasm"
 
-say "building kagi-wasm (profile wasm-release, wasm32)"
-cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked
+say "building kagi-wasm, $kind (profile wasm-release, wasm32)"
+cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked "${features[@]}"
 rm -rf "$wasm_dir"
 mkdir -p "$wasm_dir"
 "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$wasm_dir" "$wasm_in"
@@ -52,14 +101,18 @@ say "assembling $out"
 rm -rf "$out"
 mkdir -p "$out"
 cp -r "$wasm_dir" "$out/wasm"
-src="$KAGI_ROOT/extension"
 cp "$src/manifest.json" "$src/managed_schema.json" "$src/background.js" "$src/content.js" "$src/ui.js" "$src/ui.css" \
    "$src/popup.html" "$src/pin.html" "$src/options.html" "$out/"
 cp -r "$src/_locales" "$src/icons" "$out/"
 
 # The manifest's key must be the committed public key (it fixes the extension id).
-key=$(tr -d '\n' < "$src/keys/public-key.b64")
-grep -q "\"key\": \"$key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"
+grep -q "\"key\": \"$test_public_key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"
+
+if [ "$dev" = 1 ]; then
+  echo "extension (development build, not for distribution): $out"
+  wasm_size
+  exit 0
+fi
 
 say "zip"
 rm -f "$KAGI_BUILD/kagi-extension.zip"
@@ -67,18 +120,24 @@ rm -f "$KAGI_BUILD/kagi-extension.zip"
 find "$out" -exec touch -h -d '2024-01-01T00:00:00Z' {} +
 (cd "$out" && find . -type f | LC_ALL=C sort | sed 's|^\./||' | zip -q -X -9 "$KAGI_BUILD/kagi-extension.zip" -@)
 
-say "crx"
 rm -f "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
-profile=$(mktemp -d)
-# chromium writes <dir>.crx next to the directory.
-HOME="$profile" chromium --headless --no-sandbox --disable-gpu --user-data-dir="$profile/ud" \
-  --pack-extension="$out" --pack-extension-key="$src/keys/dev-signing-key.pem" >"$profile/pack.log" 2>&1 || true
-# Chromium helpers may still be writing to the profile for a moment.
-sleep 0.2; rm -rf "$profile" 2>/dev/null || { sleep 1; rm -rf "$profile" 2>/dev/null || true; }
-[ -s "$KAGI_BUILD/extension.crx" ] || die "chromium did not produce a CRX"
-mv "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
+if [ -n "$release_key" ]; then
+  say "crx (signed with $release_key)"
+  profile=$(mktemp -d)
+  # chromium writes <dir>.crx next to the directory.
+  HOME="$profile" chromium --headless --no-sandbox --disable-gpu --user-data-dir="$profile/ud" \
+    --pack-extension="$out" --pack-extension-key="$release_key" >"$profile/pack.log" 2>&1 || true
+  # Chromium helpers may still be writing to the profile for a moment.
+  sleep 0.2; rm -rf "$profile" 2>/dev/null || { sleep 1; rm -rf "$profile" 2>/dev/null || true; }
+  [ -s "$KAGI_BUILD/extension.crx" ] || die "chromium did not produce a CRX"
+  mv "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
+fi
 
-echo "extension: $out"
+echo "extension (release build): $out"
 echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
-echo "crx: $KAGI_BUILD/kagi-extension.crx ($(stat -c %s "$KAGI_BUILD/kagi-extension.crx") bytes)"
+if [ -n "$release_key" ]; then
+  echo "crx: $KAGI_BUILD/kagi-extension.crx ($(stat -c %s "$KAGI_BUILD/kagi-extension.crx") bytes)"
+else
+  echo "crx: not made (set KAGI_SIGNING_KEY to the release signing key, kept outside the tree)"
+fi
 wasm_size

@@ -36,7 +36,9 @@ trap 'exit 130' INT TERM
 if [ "$install" = 1 ]; then "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"; fi
 say "building the workspace and the extension"
 cargo build --workspace --bins --locked -q || die "build failed"
-scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || die "building the extension failed (see $KAGI_BUILD/build-extension.log)"
+# The development build: the demo bank is on http://127.0.0.1 (a release build serves only
+# configured origins).
+scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || die "building the extension failed (see $KAGI_BUILD/build-extension-dev.log)"
 ensure_pcscd
 sleep 0.5   # let pcscd poll its readers once
 
@@ -115,7 +117,7 @@ cat >"$profile/NativeMessagingHosts/jp.kagi.host.json" <<EOF
   "allowed_origins": ["chrome-extension://$ext_id/"]
 }
 EOF
-args=(--user-data-dir="$profile" --load-extension="$KAGI_BUILD/extension" --disable-extensions-except="$KAGI_BUILD/extension"
+args=(--user-data-dir="$profile" --load-extension="$KAGI_BUILD/extension-dev" --disable-extensions-except="$KAGI_BUILD/extension-dev"
       --no-first-run --no-default-browser-check --lang=ja)
 # Branded Chrome ignores --load-extension unless this feature is off.
 case "$browser" in *google-chrome*) args+=(--disable-features=DisableLoadExtensionCommandLineSwitch) ;; esac

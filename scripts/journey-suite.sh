@@ -21,9 +21,10 @@ case "$browser" in
 esac
 [ -d tests/browser/node_modules/puppeteer-core ] || fail "tests/browser/node_modules is missing puppeteer-core (scripts/prereqs.sh runs npm ci)"
 
-# The extension is built once per run of the test command (the timestamp check skips the rebuild).
-if [ ! -f build/extension/manifest.json ] || [ -n "$(find extension wasm proto/src -newer build/extension/manifest.json -print -quit 2>/dev/null)" ]; then
-  scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
+# The development build (the demo bank is on loopback): built once per run of the test command
+# (the timestamp check skips the rebuild).
+if [ ! -f build/extension-dev/manifest.json ] || [ -n "$(find extension wasm proto/src -newer build/extension-dev/manifest.json -print -quit 2>/dev/null)" ]; then
+  scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || fail "scripts/build-extension.sh --dev failed (see $KAGI_BUILD/build-extension-dev.log)"
 fi
 cargo build -q -p kagi-host -p kagi-vtoken -p kagi-bank --locked || fail "building kagi-host / kagi-vtoken / kagi-bank failed"
 

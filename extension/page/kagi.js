@@ -62,7 +62,9 @@ function toError(e) {
 export class Kagi {
   /**
    * Finds the Kagi extension on this page. Rejects with EXTENSION_NOT_INSTALLED when no
-   * content script answers within `timeoutMs`. `issuers`: the bank's CA certificates, used by
+   * content script answers within `timeoutMs`: Kagi is not installed, or this page's origin is
+   * not one Kagi serves (it stays silent there; an administrator's allowedOrigins or the
+   * customer's options page decides). `issuers`: the bank's CA certificates, used by
    * every call that does not name its own.
    */
   static connect({ issuers, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = {}) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-browser enterprise policy suite (tests/browser/policy-chromium.mjs): a policy file in
-# /etc/chromium/policies/managed/ force-installs build/kagi-extension.crx from a localhost update
-# URL, sets allowedOrigins by managed storage; the native host is found through the system
+# /etc/chromium/policies/managed/ force-installs the release build (build/extension, packed by
+# the test with the test signing key) from a localhost update URL, sets allowedOrigins by
+# managed storage; the native host is found through the system
 # manifest written by `kagi-host install --scope system`. Needs root (writes under /etc); the
 # files it writes are removed on any exit. The test holds the rig lock for its whole run.
 set -uo pipefail
@@ -17,7 +18,7 @@ manifest=/etc/chromium/native-messaging-hosts/jp.kagi.host.json
 [ -e "$policy" ] && fail "$policy exists already: remove it first"
 [ -e "$manifest" ] && fail "$manifest exists already (kagi-host package installed?): this suite will not overwrite it"
 
-if [ ! -s "$KAGI_BUILD/kagi-extension.crx" ]; then
+if [ ! -s "$KAGI_BUILD/extension/manifest.json" ]; then
   scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
 fi
 cargo build -q -p kagi-host --locked || fail "building kagi-host failed"

@@ -1,6 +1,8 @@
 // Enterprise deployment in a real browser: headless Chromium with a managed policy file in
 // /etc/chromium/policies/managed/ (built from manifests/chrome/kagi.json) force-installs the
-// packed CRX from a localhost update URL (no --load-extension), sets allowedOrigins through
+// release build (build/extension, packed here into a CRX with the test signing key, which
+// keeps the extension id; releases are signed with KAGI_SIGNING_KEY) from a localhost update
+// URL (no --load-extension), sets allowedOrigins through
 // 3rdparty managed storage, and finds the native host through the system-wide manifest that
 // `kagi-host install --scope system` wrote. Run by scripts/test.d/50-policy-chromium.sh (root:
 // it writes under /etc and removes what it wrote); not picked up by `node --test tests/browser/`.
@@ -12,17 +14,28 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { ROOT, EXTENSION_ID, HOST_BIN, ensurePcscd, sleep, stopAll, takeRigLock, tempDir, waitFor } from "./rig.mjs";
+import { ROOT, EXTENSION_ID, HOST_BIN, RELEASE_EXTENSION_DIR, ensurePcscd, serve, sleep, stopAll, takeRigLock, tempDir, waitFor } from "./rig.mjs";
 
-const CRX = path.join(ROOT, "build/kagi-extension.crx");
+const TEST_SIGNING_KEY = path.join(ROOT, "tests/fixtures/test-only-extension-signing-key.pem");
 const POLICY_FILE = "/etc/chromium/policies/managed/kagi-test.json";
 const SYSTEM_MANIFEST = "/etc/chromium/native-messaging-hosts/jp.kagi.host.json";
 const createdDirs = [];
-let tmp, updateServer, bankServer, ctx, installed, extPage, bankA, bankB, wroteManifest = false;
+let tmp, updateServer, bankServer, loopbackServer, ctx, installed, extPage, bankA, bankB, loopback, wroteManifest = false;
+
+/** Packs the release build with the test key (chromium writes <dir>.crx next to the directory). */
+function packTestCrx(dir) {
+  const ext = path.join(dir, "extension");
+  fs.cpSync(RELEASE_EXTENSION_DIR, ext, { recursive: true });
+  execFileSync("chromium", ["--headless", "--no-sandbox", "--disable-gpu", `--user-data-dir=${path.join(dir, "pack-profile")}`,
+    `--pack-extension=${ext}`, `--pack-extension-key=${TEST_SIGNING_KEY}`], { stdio: "ignore", env: { ...process.env, HOME: dir } });
+  assert.ok(fs.existsSync(`${ext}.crx`), "chromium did not pack the CRX");
+  return `${ext}.crx`;
+}
 
 before(async () => {
-  for (const f of [CRX, HOST_BIN]) assert.ok(fs.existsSync(f), `${f} is missing: run scripts/build-extension.sh and cargo build -p kagi-host`);
+  for (const f of [path.join(RELEASE_EXTENSION_DIR, "manifest.json"), HOST_BIN]) assert.ok(fs.existsSync(f), `${f} is missing: run scripts/build-extension.sh and cargo build -p kagi-host`);
   tmp = tempDir();
+  const CRX = packTestCrx(tmp);
   await takeRigLock();
   assert.ok(!fs.existsSync(POLICY_FILE), `${POLICY_FILE} exists already: not overwriting it`);
   assert.ok(!fs.existsSync(SYSTEM_MANIFEST), `${SYSTEM_MANIFEST} exists already (installed package?): not overwriting it`);
@@ -33,7 +46,7 @@ before(async () => {
   wroteManifest = true;
 
   // Update server: updates.xml (from the template) and the CRX.
-  const version = JSON.parse(fs.readFileSync(path.join(ROOT, "build/extension/manifest.json"), "utf8")).version;
+  const version = JSON.parse(fs.readFileSync(path.join(RELEASE_EXTENSION_DIR, "manifest.json"), "utf8")).version;
   const crx = fs.readFileSync(CRX);
   updateServer = http.createServer((req, res) => {
     const port = updateServer.address().port;
@@ -66,6 +79,9 @@ before(async () => {
   const bankPort = bankServer.address().port;
   bankA = `https://bank-a.test:${bankPort}`;
   bankB = `https://bank-b.test:${bankPort}`;
+  // A local web UI on a loopback port (as any dev server or Docker-published port would be).
+  loopbackServer = await serve("127.0.0.1", 0);
+  loopback = `http://127.0.0.1:${loopbackServer.address().port}`;
 
   // The deployment template, pointed at the local update server and bank.
   const policy = JSON.parse(fs.readFileSync(path.join(ROOT, "manifests/chrome/kagi.json"), "utf8"));
@@ -127,6 +143,7 @@ after(async () => {
   if (ctx) await ctx.close().catch(() => {});
   updateServer?.close();
   bankServer?.close();
+  loopbackServer?.close();
   fs.rmSync(POLICY_FILE, { force: true });
   for (const d of [...createdDirs].reverse()) {
     try { fs.rmdirSync(d); } catch { /* not empty: someone else's files arrived meanwhile */ }
@@ -155,7 +172,7 @@ test("the CRX was force-installed from the update URL", async () => {
   assert.equal(installed.location, "EXTERNAL_POLICY_DOWNLOAD", JSON.stringify(installed));
   assert.equal(installed.registry_status, "ENABLED");
   const version = await extPage.evaluate(() => chrome.runtime.getManifest().version);
-  assert.equal(version, JSON.parse(fs.readFileSync(path.join(ROOT, "build/extension/manifest.json"), "utf8")).version);
+  assert.equal(version, JSON.parse(fs.readFileSync(path.join(RELEASE_EXTENSION_DIR, "manifest.json"), "utf8")).version);
   assert.equal(installed.version, version);
 });
 
@@ -180,11 +197,15 @@ test("the policy's origin is served, and the host is found through the system ma
   await p.close();
 });
 
-test("another origin is refused", async () => {
-  const p = await openBank(bankB);
-  const r = await p.evaluate(() => window.kagiTest.run((k) => k.status()));
-  assert.equal(r.error?.code, "ORIGIN_NOT_ALLOWED", JSON.stringify(r));
-  await p.close();
+test("another origin, and a loopback page, get the silence of a browser without Kagi", async () => {
+  for (const o of [bankB, loopback]) {
+    const p = await openBank(o);
+    const r = await p.evaluate(() => window.kagiTest.run((k) => k.status()));
+    assert.equal(r.error?.code, "EXTENSION_NOT_INSTALLED", `${o}: ${JSON.stringify(r)}`);
+    const seen = await p.evaluate(() => window.kagiTest.seen.messages.filter((m) => m.includes("kagi:ext")));
+    assert.deepEqual(seen, [], o);
+    await p.close();
+  }
 });
 
 test("the options page shows the origins as set by the administrator", async () => {

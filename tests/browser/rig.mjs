@@ -11,7 +11,10 @@ import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const EXTENSION_ID = "gpkpgcigbjckfepkdcenjinhhjllfgac";
-export const EXTENSION_DIR = path.join(ROOT, "build/extension");
+/** The development build (`scripts/build-extension.sh --dev`: http://localhost and http://127.0.0.1 built in). */
+export const EXTENSION_DIR = path.join(ROOT, "build/extension-dev");
+/** The release build (`scripts/build-extension.sh`: no built-in origin). */
+export const RELEASE_EXTENSION_DIR = path.join(ROOT, "build/extension");
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
 export const HOST_BIN = path.join(TARGET, "debug/kagi-host");
 export const VTOKEN_BIN = path.join(TARGET, "debug/kagi-vtoken");
@@ -178,9 +181,11 @@ function issue(dir, csrB64) {
 /**
  * Chromium with the unpacked extension; the native host registered in its own profile.
  * `profile`: the user-data-dir's name under `tmp` (reused across launches: `withHost: false`
- * removes the host manifest from it); `viewport`: page size (Playwright's default 1280×720).
+ * removes the host manifest from it); `viewport`: page size (Playwright's default 1280×720);
+ * `extensionDir`: which build (default the development build); `hostPath`: the program the
+ * host manifest names (default the real host).
  */
-export async function launchBrowser(tmp, { withHost = true, profile, headless = true, viewport } = {}) {
+export async function launchBrowser(tmp, { withHost = true, profile, headless = true, viewport, extensionDir = EXTENSION_DIR, hostPath = HOST_BIN } = {}) {
   const userDataDir = path.join(tmp, profile ?? (withHost ? "profile" : "profile-nohost"));
   const manifest = path.join(userDataDir, "NativeMessagingHosts/jp.kagi.host.json");
   fs.mkdirSync(path.dirname(manifest), { recursive: true });
@@ -188,7 +193,7 @@ export async function launchBrowser(tmp, { withHost = true, profile, headless = 
     fs.writeFileSync(manifest, JSON.stringify({
       name: "jp.kagi.host",
       description: "Kagi native host (test)",
-      path: HOST_BIN,
+      path: hostPath,
       type: "stdio",
       allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
     }));
@@ -204,8 +209,8 @@ export async function launchBrowser(tmp, { withHost = true, profile, headless = 
     ignoreDefaultArgs: ["--disable-extensions"],
     env: { ...process.env, HOME: home, KAGI_LOG_FILE: path.join(tmp, "host.log") },
     args: [
-      `--disable-extensions-except=${EXTENSION_DIR}`,
-      `--load-extension=${EXTENSION_DIR}`,
+      `--disable-extensions-except=${extensionDir}`,
+      `--load-extension=${extensionDir}`,
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync",
     ],
@@ -214,4 +219,29 @@ export async function launchBrowser(tmp, { withHost = true, profile, headless = 
 
 export function tempDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), "kagi-browser-"));
+}
+
+/**
+ * A native host that records what the browser sends it (to `log`) and passes it on to the real
+ * host: tests check that an origin Kagi does not serve never reaches the host.
+ */
+export function recordingHost(dir, log) {
+  const file = path.join(dir, "recording-host.sh");
+  fs.writeFileSync(file, `#!/bin/sh\ntee -a '${log}' | '${HOST_BIN}' "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+/** Runs `expression` in the content script's isolated world of `page` (CDP); returns its value. */
+export async function inContentScript(ctx, page, expression) {
+  const cdp = await ctx.newCDPSession(page);
+  const worlds = [];
+  cdp.on("Runtime.executionContextCreated", (e) => worlds.push(e.context));
+  await cdp.send("Runtime.enable");
+  const world = await waitFor("the content script's world", async () =>
+    worlds.find((c) => c.auxData?.type === "isolated" && c.origin?.startsWith("chrome-extension://")) ??
+    worlds.find((c) => c.auxData?.type === "isolated"), 5000);
+  const r = await cdp.send("Runtime.evaluate", { expression, contextId: world.id, awaitPromise: true, returnByValue: true });
+  await cdp.detach();
+  if (r.exceptionDetails) throw new Error(`in the content script: ${JSON.stringify(r.exceptionDetails)}`);
+  return r.result.value;
 }

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use crate::broker::table::Table;
 use crate::broker::{Broker, Effect, PortId, PortKind};
 use crate::chrome;
-use crate::origin::origin_of_url;
+use crate::origin::{page_origin, Sender};
 use crate::settings::{self, Settings};
 
 struct State {
@@ -45,14 +45,17 @@ impl Background {
         Background { state: Rc::new(RefCell::new(state)) }
     }
 
-    /// Loads the settings, then connects to the host.
-    pub fn start(&self) {
+    /// Loads the settings, connects to the host, then calls `ready` (background.js hands over
+    /// the ports that connected meanwhile: a page's port is judged against the real allowlist,
+    /// not an empty one).
+    pub fn start(&self, ready: js_sys::Function) {
         let st = self.state.clone();
         Settings::load(move |s| {
             st.borrow_mut().broker.set_allowlist(s.allowlist());
             st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
             let fx = st.borrow_mut().broker.start(now());
             run(&st, fx);
+            let _ = ready.call0(&JsValue::NULL);
         });
     }
 
@@ -117,13 +120,15 @@ fn port_kind(port: &JsValue) -> Option<PortKind> {
     let from_extension = !own.is_empty() && url.starts_with(&own);
     match name.as_str() {
         "kagi-page" if !from_extension => {
-            // Top frame of a tab only: bank login pages are not embedded.
-            let frame = chrome::get(&sender, &["frameId"]).as_f64().unwrap_or(0.0);
-            if !chrome::get(&sender, &["tab"]).is_object() || frame != 0.0 {
-                return None;
-            }
-            let origin = chrome::get(&sender, &["origin"]).as_string().filter(|o| o != "null").or_else(|| origin_of_url(&url));
-            Some(PortKind::Page { origin, url })
+            let record = Sender {
+                origin: chrome::get(&sender, &["origin"]).as_string(),
+                frame_id: chrome::get(&sender, &["frameId"]).as_f64(),
+                in_tab: chrome::get(&sender, &["tab"]).is_object(),
+                url,
+            };
+            // A refused record (sub-frame, opaque origin, …) still gets a Page port with no
+            // origin: the broker closes it like any origin it does not serve.
+            Some(PortKind::Page { origin: page_origin(&record), url: record.url })
         }
         "kagi-popup" if from_extension => Some(PortKind::Popup),
         "kagi-pin" if from_extension && url.starts_with(&chrome::extension_url("pin.html")) => Some(PortKind::PinWindow),
@@ -152,6 +157,12 @@ fn run(st: &Shared, effects: Vec<Effect>) {
                 let port = st.borrow().ports.get(&id).cloned();
                 if let Some(p) = port {
                     let _ = chrome::call_on(&p, "postMessage", &[chrome::to_js(&v)]);
+                }
+            }
+            Effect::ClosePort(id) => {
+                let port = st.borrow_mut().ports.remove(&id);
+                if let Some(p) = port {
+                    let _ = chrome::call_on(&p, "disconnect", &[]);
                 }
             }
             Effect::OpenPinWindow { session } => open_pin_window(st, session),

@@ -112,7 +112,8 @@ pub enum Msg {
     Language,
     LanguageAuto,
     BankOrigins,
-    BuiltInOrigins,
+    /// Options page: which build this is (development: built-in loopback origins; release: none).
+    BuildNote,
     SetByAdmin,
     Add,
     Remove,
@@ -216,7 +217,14 @@ pub fn t(lang: Lang, m: Msg) -> &'static str {
         Language => ("表示言語", "Language"),
         LanguageAuto => ("既定", "Default"),
         BankOrigins => ("ご利用の金融機関のアドレス", "Bank addresses"),
-        BuiltInOrigins => ("組み込み: http://localhost と http://127.0.0.1（デモ用）", "Built in: http://localhost and http://127.0.0.1 (demo)"),
+        // Which build this is (issue 11): only the one that applies is compiled in.
+        #[cfg(feature = "dev-origins")]
+        BuildNote => (
+            "開発版：http://localhost と http://127.0.0.1 はどのポートでも利用できます（デモ・テスト用）",
+            "Development build: http://localhost and http://127.0.0.1 on any port may use the token (demo and tests)",
+        ),
+        #[cfg(not(feature = "dev-origins"))]
+        BuildNote => ("製品版：下記のアドレスのページだけが専用USBを利用できます", "Release build: only pages at the addresses below may use the token"),
         SetByAdmin => ("管理者が設定しています（変更できません）", "Set by your administrator (read-only)"),
         Add => ("追加", "Add"),
         Remove => ("削除", "Remove"),

@@ -1,15 +1,52 @@
 //! Which bank origins Kagi serves, and how a sender's URL becomes the origin sent to the host.
 //!
-//! The allowlist is: the built-in demo entries (`http://localhost` and `http://127.0.0.1`, any
-//! port), plus the administrator's `allowedOrigins` policy when set, otherwise the customer's
-//! own extra origins from the options page. Configured entries are exact origins: `https://host[:port]`
-//! (http only for localhost / 127.0.0.1). The origin always comes from the browser's record of the
-//! sender (tab URL / frame), never from anything the page says.
+//! The allowlist is the administrator's `allowedOrigins` policy when set, otherwise the customer's
+//! own origins from the options page. Configured entries are exact origins: `https://host[:port]`
+//! (http only for localhost / 127.0.0.1). A development build (cargo feature `dev-origins`, used by
+//! `scripts/demo.sh` and the browser tests) also allows `http://localhost` and `http://127.0.0.1`
+//! on any port; a release build has no built-in entry (issue 11: any local web UI or dev server
+//! would otherwise reach the token). The origin always comes from the browser's record of the
+//! sender ([`page_origin`]), never from anything the page says.
 
 use kagi_proto::Origin;
 
-/// Hosts the built-in entries allow over http on any port (the demo bank and tests).
+/// Hosts the development build allows over http on any port (the demo bank and tests).
+#[cfg(feature = "dev-origins")]
 const DEFAULT_LOOPBACK_HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
+
+/// Whether this build has the built-in loopback entries (the options page says which build it is).
+pub const DEV_ORIGINS: bool = cfg!(feature = "dev-origins");
+
+/// What the browser recorded about the sender of a content script's port
+/// (`runtime.MessageSender`: `url`, `origin`, `frameId`, `tab`), as far as Kagi reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sender {
+    /// `sender.url`: the URL of the frame's document.
+    pub url: String,
+    /// `sender.origin` (Chromium; Firefox leaves it out): the document's origin, `"null"` when
+    /// opaque (sandboxed document, `data:` URL).
+    pub origin: Option<String>,
+    /// `sender.frameId`: 0 for the top frame of a tab.
+    pub frame_id: Option<f64>,
+    /// Whether `sender.tab` is set (the port comes from a tab, not an extension page).
+    pub in_tab: bool,
+}
+
+/// The page origin of a content script's port, or `None` to refuse it. Fails closed
+/// (issue 11): only the top frame of a tab (`frameId` present and 0: bank log-on pages are not
+/// embedded), never an opaque (`"null"`) origin such as a sandboxed document's, and when the
+/// browser gives `sender.origin` it must be the origin of `sender.url` (it is not replaced by the
+/// URL's origin when they differ). WebExtensions `runtime.MessageSender`.
+pub fn page_origin(s: &Sender) -> Option<String> {
+    if !s.in_tab || s.frame_id != Some(0.0) {
+        return None;
+    }
+    let from_url = origin_of_url(&s.url)?;
+    match &s.origin {
+        Some(o) if *o != from_url => None,
+        _ => Some(from_url),
+    }
+}
 
 /// `s.split_once("://")`, by bytes (core's substring search and its panic paths cost KBs of WASM).
 fn split_scheme(s: &str) -> Option<(&str, &str)> {
@@ -108,7 +145,14 @@ impl Allowlist {
     }
 }
 
-/// The built-in entries: http://localhost and http://127.0.0.1 on any port.
+/// A release build has no built-in entry.
+#[cfg(not(feature = "dev-origins"))]
+fn is_default(_origin: &str) -> bool {
+    false
+}
+
+/// The development build's entries: http://localhost and http://127.0.0.1 on any port.
+#[cfg(feature = "dev-origins")]
 fn is_default(origin: &str) -> bool {
     let Some(rest) = origin.strip_prefix("http://") else { return false };
     let host = match rest.rsplit_once(':') {
@@ -136,6 +180,22 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "dev-origins"))]
+    fn release_build_allows_no_loopback_origin_by_itself() {
+        let a = Allowlist::default();
+        for o in ["http://127.0.0.1:8480", "http://127.0.0.1", "http://localhost:9999", "https://bank.example"] {
+            assert!(!a.allows(o), "{o}");
+        }
+        // The customer's own entry (options page) is served, exactly that port only.
+        let (a, _) = Allowlist::from_settings(None, vec!["http://127.0.0.1:8480".into()]);
+        assert!(a.allows("http://127.0.0.1:8480"));
+        assert!(!a.allows("http://127.0.0.1:8481"));
+        assert!(!a.allows("http://localhost:8480"));
+        const { assert!(!DEV_ORIGINS) };
+    }
+
+    #[test]
+    #[cfg(feature = "dev-origins")]
     fn defaults_allow_loopback_demo_on_any_port_only() {
         let a = Allowlist::default();
         assert!(a.allows("http://127.0.0.1:8480"));
@@ -172,6 +232,44 @@ mod tests {
         assert_eq!(a.configured(), ["https://bank.example".to_string()]);
         assert!(a.allows("https://bank.example"));
         assert!(!a.allows("https://user.example"));
-        assert!(a.allows("http://localhost:1"), "built-in entries stay");
+        assert_eq!(a.allows("http://localhost:1"), DEV_ORIGINS, "built-in entries only in a development build");
+    }
+
+    fn top(url: &str, origin: Option<&str>) -> Sender {
+        Sender { url: url.into(), origin: origin.map(str::to_owned), frame_id: Some(0.0), in_tab: true }
+    }
+
+    #[test]
+    fn sender_origin_from_the_top_frame_of_a_tab() {
+        let s = top("https://bank.example/login?x", Some("https://bank.example"));
+        assert_eq!(page_origin(&s).as_deref(), Some("https://bank.example"));
+        // Firefox gives no sender.origin: the frame URL's origin.
+        assert_eq!(page_origin(&top("https://bank.example:8443/", None)).as_deref(), Some("https://bank.example:8443"));
+    }
+
+    #[test]
+    fn missing_frame_id_is_refused() {
+        let s = Sender { frame_id: None, ..top("https://bank.example/", Some("https://bank.example")) };
+        assert_eq!(page_origin(&s), None);
+        let s = Sender { frame_id: Some(3.0), ..top("https://bank.example/", Some("https://bank.example")) };
+        assert_eq!(page_origin(&s), None, "a sub-frame");
+        let s = Sender { in_tab: false, ..top("https://bank.example/", Some("https://bank.example")) };
+        assert_eq!(page_origin(&s), None, "not from a tab");
+    }
+
+    #[test]
+    fn opaque_origin_is_refused_not_mapped_to_the_url() {
+        // A document sandboxed by its CSP (`sandbox` without allow-same-origin) keeps the bank's
+        // URL but has an opaque origin.
+        assert_eq!(page_origin(&top("https://bank.example/login", Some("null"))), None);
+    }
+
+    #[test]
+    fn sandboxed_or_inherited_origin_that_differs_from_the_url_is_refused() {
+        // about:blank / srcdoc / blob: documents carry their creator's origin, not the URL's.
+        assert_eq!(page_origin(&top("about:blank", Some("https://bank.example"))), None);
+        assert_eq!(page_origin(&top("https://bank.example/", Some("https://other.example"))), None);
+        assert_eq!(page_origin(&top("data:text/html,x", Some("null"))), None);
+        assert_eq!(page_origin(&top("file:///x.html", None)), None);
     }
 }

@@ -147,8 +147,7 @@ impl Broker {
             match &info.kind {
                 PortKind::Popup => out.push(Effect::ToPort(port, json!({"type": "event", "event": msg}))),
                 PortKind::Page { origin, .. } => {
-                    let allowed = origin.as_deref().is_some_and(|o| self.allow.allows(o));
-                    if let (true, Some(ev)) = (allowed, &page_event) {
+                    if let (true, Some(ev)) = (self.page_allowed(origin), &page_event) {
                         out.push(Effect::ToPort(port, json!({"type": "event", "event": ev})));
                     }
                 }

@@ -51,7 +51,8 @@ pub const BACKOFF_MAX_MS: u64 = 60_000;
 /// Who is on the other end of a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortKind {
-    /// A content script; `origin` is derived from the browser's sender record (None: no http(s) origin).
+    /// A content script; `origin` is derived from the browser's sender record
+    /// ([`crate::origin::page_origin`]; None: refused, no http(s) origin of its own).
     Page { origin: Option<String>, url: String },
     Popup,
     PinWindow,
@@ -66,6 +67,9 @@ pub enum Effect {
     DisconnectHost,
     ToHost(Value),
     ToPort(PortId, Value),
+    /// Disconnect a port without a word: a content script on an origin Kagi does not serve
+    /// (issue 11: the page must not learn that Kagi is installed).
+    ClosePort(PortId),
     /// Open `pin.html?session=<id>` in its own window.
     OpenPinWindow { session: u64 },
     /// Remember the bank page that uses Kagi (the popup links to it for renewal).
@@ -227,14 +231,25 @@ impl Broker {
 
     // ----- ports -------------------------------------------------------------------------------
 
+    /// A new port. A content script's port is answered `welcome` when its origin is allowed,
+    /// else closed without a message: the content script says nothing to the page until it is
+    /// welcomed (it asks again later, for a policy that arrives after the page loaded).
     pub fn port_connected(&mut self, port: PortId, kind: PortKind) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match &kind {
+            PortKind::Popup => out.push(Effect::ToPort(port, self.host_note())),
+            PortKind::Page { origin, .. } if self.page_allowed(origin) => out.push(Effect::ToPort(port, json!({"type": "welcome"}))),
+            PortKind::Page { .. } => return vec![Effect::ClosePort(port)],
+            PortKind::PinWindow => {}
+        }
         let popup = kind == PortKind::Popup;
         self.ports.insert(port, PortInfo { kind, subscribed: popup });
-        let mut out = Vec::new();
-        if popup {
-            out.push(Effect::ToPort(port, self.host_note()));
-        }
         out
+    }
+
+    /// Whether a content script's origin is served now (the allowlist can change at any time).
+    fn page_allowed(&self, origin: &Option<String>) -> bool {
+        origin.as_deref().is_some_and(|o| self.allow.allows(o))
     }
 
     pub fn port_disconnected(&mut self, port: PortId, _now: u64) -> Vec<Effect> {

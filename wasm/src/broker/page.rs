@@ -138,12 +138,9 @@ impl Broker {
                         }
                         Some(o)
                     }
-                    None => {
-                        let shown = origin.as_deref().unwrap_or("(none)");
-                        let msg = [shown, " is not a bank origin Kagi serves"].concat();
-                        out.push(Effect::ToPort(port, reply_err(&req, error("ORIGIN_NOT_ALLOWED", &msg))));
-                        return;
-                    }
+                    // No longer allowed (the policy changed while the page was open): no
+                    // answer, as for any origin Kagi does not serve.
+                    None => return,
                 }
             }
             PortKind::Popup => None,

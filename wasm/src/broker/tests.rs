@@ -24,13 +24,22 @@ fn hello(protocol: u32) -> Value {
     json!({"type":"hello","protocol":protocol,"hostVersion":"0.2.0","capabilities":[]})
 }
 
-/// A broker with a ready host, a bank page on an allowed origin and a page on another origin.
+/// The customer's allowlist of these tests: the bank page's origin (a release build allows no
+/// loopback origin by itself; a development build adds http://localhost and http://127.0.0.1).
+fn bank_allowlist() -> Allowlist {
+    let origins = ["http://127.0.0.1:8480", "http://localhost:8480", "http://localhost:1234"];
+    Allowlist::from_settings(None, origins.map(String::from).to_vec()).0
+}
+
+/// A broker with a ready host, a bank page on an allowed origin and a page on another origin
+/// (whose port was closed at once).
 fn ready() -> Broker {
     let mut b = Broker::new();
+    b.set_allowlist(bank_allowlist());
     assert_eq!(b.start(0), vec![Effect::ConnectHost]);
     b.host_message(hello(2), 1);
-    b.port_connected(BANK, page("http://127.0.0.1:8480"));
-    b.port_connected(OTHER, page("http://127.0.0.2:8480"));
+    assert_eq!(b.port_connected(BANK, page("http://127.0.0.1:8480")), vec![Effect::ToPort(BANK, json!({"type":"welcome"}))]);
+    assert_eq!(b.port_connected(OTHER, page("http://127.0.0.2:8480")), vec![Effect::ClosePort(OTHER)]);
     b
 }
 
@@ -194,17 +203,45 @@ fn bad_issuers_are_refused_before_the_host() {
 }
 
 #[test]
-fn other_origins_are_refused_and_never_reach_the_host() {
+fn other_origins_get_silence_and_never_reach_the_host() {
     let mut b = ready();
+    // Its port was closed on connection; anything that still arrives is dropped without a word.
     for cmd in ["status", "authenticate", "enroll.begin", "enroll.finish"] {
         let e = b.port_message(OTHER, request(cmd, "x", login_args()), 10);
-        assert!(to_host(&e).is_empty(), "{cmd}");
-        assert_eq!(to_port(&e, OTHER)[0]["error"]["code"], "ORIGIN_NOT_ALLOWED", "{cmd}");
+        assert!(e.is_empty(), "{cmd}: {e:?}");
     }
-    // A page without an http(s) origin (e.g. a file: URL) is refused too.
-    b.port_connected(9, PortKind::Page { origin: None, url: "file:///x.html".into() });
-    let e = b.port_message(9, request("status", "x", json!({})), 10);
-    assert_eq!(to_port(&e, 9)[0]["error"]["code"], "ORIGIN_NOT_ALLOWED");
+    assert!(b.port_message(OTHER, json!({"type":"subscribe"}), 10).is_empty());
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":"R"}), 11);
+    assert!(to_port(&e, OTHER).is_empty());
+    // A page without an http(s) origin (e.g. a file: URL, or a refused sender record) too.
+    assert_eq!(b.port_connected(9, PortKind::Page { origin: None, url: "file:///x.html".into() }), vec![Effect::ClosePort(9)]);
+    assert!(b.port_message(9, request("status", "x", json!({})), 10).is_empty());
+}
+
+#[test]
+fn release_build_closes_loopback_pages_that_are_not_configured() {
+    let mut b = Broker::new();
+    b.start(0);
+    b.host_message(hello(2), 1);
+    let e = b.port_connected(5, page("http://localhost:3000"));
+    if crate::origin::DEV_ORIGINS {
+        assert_eq!(e, vec![Effect::ToPort(5, json!({"type":"welcome"}))]);
+    } else {
+        assert_eq!(e, vec![Effect::ClosePort(5)], "no built-in loopback origin in a release build");
+    }
+}
+
+#[test]
+fn a_page_whose_origin_is_removed_while_open_gets_no_answer() {
+    let mut b = ready();
+    b.port_message(BANK, json!({"type":"subscribe"}), 2);
+    b.set_allowlist(Allowlist::from_settings(Some(vec!["https://bank.example".into()]), vec![]).0);
+    if crate::origin::DEV_ORIGINS {
+        return; // 127.0.0.1 stays allowed in a development build
+    }
+    assert!(b.port_message(BANK, request("status", "x", json!({})), 3).is_empty());
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":"R"}), 4);
+    assert!(to_port(&e, BANK).is_empty());
 }
 
 #[test]
@@ -245,18 +282,18 @@ fn events_carry_presence_only_and_reach_subscribed_allowed_pages_and_the_popup()
 }
 
 #[test]
-fn policy_arriving_late_opens_an_already_connected_page() {
+fn policy_arriving_late_welcomes_the_page_on_its_next_connection() {
     let mut b = ready();
-    b.port_connected(7, page("https://bank.example"));
-    b.port_message(7, json!({"type":"subscribe"}), 2);
-    let e = b.port_message(7, request("status", "x", json!({})), 3);
-    assert_eq!(to_port(&e, 7)[0]["error"]["code"], "ORIGIN_NOT_ALLOWED");
+    // Before the policy: closed without a word (the content script asks again later).
+    assert_eq!(b.port_connected(7, page("https://bank.example")), vec![Effect::ClosePort(7)]);
     let (allow, _) = Allowlist::from_settings(Some(vec!["https://bank.example".into()]), vec![]);
     b.set_allowlist(allow);
-    let e = b.port_message(7, request("status", "y", json!({})), 4);
+    assert_eq!(b.port_connected(8, page("https://bank.example")), vec![Effect::ToPort(8, json!({"type":"welcome"}))]);
+    b.port_message(8, json!({"type":"subscribe"}), 2);
+    let e = b.port_message(8, request("status", "y", json!({})), 4);
     assert_eq!(to_host(&e).len(), 1);
     let e = b.host_message(json!({"type":"event","event":"removed","reader":"R"}), 5);
-    assert_eq!(to_port(&e, 7).len(), 1);
+    assert_eq!(to_port(&e, 8).len(), 1);
 }
 
 // ----- the host connection -------------------------------------------------------------------
@@ -264,6 +301,7 @@ fn policy_arriving_late_opens_an_already_connected_page() {
 #[test]
 fn missing_host_is_reported_not_hung_and_retried_with_backoff() {
     let mut b = Broker::new();
+    b.set_allowlist(bank_allowlist());
     b.start(0);
     b.port_connected(BANK, page("http://127.0.0.1:8480"));
     // A request while connecting waits for the outcome.
@@ -289,6 +327,7 @@ fn missing_host_is_reported_not_hung_and_retried_with_backoff() {
 #[test]
 fn a_protocol_1_host_is_reported_as_too_old() {
     let mut b = Broker::new();
+    b.set_allowlist(bank_allowlist());
     b.start(0);
     b.port_connected(BANK, page("http://127.0.0.1:8480"));
     b.port_message(BANK, request("status", "s", json!({})), 1);

@@ -51,7 +51,9 @@ fn render(s: &Settings) {
     // Bank origins
     let sec = el("section", "", "");
     add(&sec, &el("h2", "", t(lang, Msg::BankOrigins)));
-    add(&sec, &el("p", "note", t(lang, Msg::BuiltInOrigins)));
+    let build = el("p", "note", t(lang, Msg::BuildNote));
+    build.set_id("build");
+    add(&sec, &build);
     let allow = s.allowlist();
     let list = el("ul", "origins", "");
     list.set_id("origins");
