@@ -49,7 +49,7 @@ fn api_bodies() {
     let mut fresh = bank.client();
     assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "no cookie");
     // A cookie that is not ours.
-    fresh.cookie = Some("kagi_sid=not-a-session".into());
+    fresh.cookie = Some(format!("{}=not-a-session", kagi_bank::session::COOKIE_NAME));
     assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "bogus cookie");
 
     // CSRs: bad base64, not DER, a broken signature, an unsupported key.
@@ -113,6 +113,9 @@ fn pages_and_forms() {
     assert_eq!(c.get("/?reason=%3Cscript%3E&lang=xx").status, 200);
     assert_eq!(c.get("/home").status, 303);
     assert_eq!(c.get("/acquire/complete").location.as_deref(), Some("/acquire"));
+    // A refused 【取得】 opens no session; a nonce does.
+    assert_code(&c.get("/api/certificate"), 401, "NO_SESSION", "refused 【取得】 made no session");
+    c.post_json("/api/nonce", &serde_json::json!({}));
     assert_code(&c.get("/api/certificate"), 404, "NOT_FOUND", "session without acquisition");
     assert_code(&bank.client().get("/api/certificate"), 401, "NO_SESSION", "no session");
     // Every page renders in both languages with the stable ids.
