@@ -57,7 +57,14 @@ pub struct LoginBody {
 
 /// `POST /api/login` `{"nonce", "token": LoginToken}` → `{"redirect": "/home", "customer": {...}}`;
 /// 401 `{"error":{"code": <kagi-verify code>}}` when the token does not verify.
-pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> ApiResult {
+pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, body: Result<ApiJson<LoginBody>, BankError>) -> ApiResult {
+    let body = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => {
+            bank.log(&format!("log-on refused: {} contract=\"-\" status={}", e.code(), e.status().as_u16()));
+            return Err(e);
+        }
+    };
     let result = login_inner(&bank, &headers, &body);
     if let Err(e) = &result {
         // The code and whose certificate it was; never the nonce, the signature or the cookie.

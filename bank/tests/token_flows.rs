@@ -278,6 +278,7 @@ fn renewal_from_a_certificate_log_on_takes_one_call() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(r#"data-eligibility="RENEWAL""#) && page.body.contains(r#"id="save-usb-button""#));
     assert!(!page.body.contains(r#"id="acquire-password""#));
+    assert!(page.body.contains("電子証明書でログオン中のお客様です"), "the page says why no password was asked");
 
     // One call, no password: the acquisition is open, on a new session id, still logged on.
     let before = user.cookie.clone().unwrap();

@@ -82,8 +82,17 @@ fn form_page(lang: Lang, error: Option<(&str, String)>, contract: &str) -> Strin
     layout(lang, Masthead::Ca, title(lang), &body, None, PATH)
 }
 
+/// How the customer reached the save step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// 【取得】 with contract number and password.
+    Contract,
+    /// 【電子証明書を更新する】 while logged on with the certificate.
+    CertificateLogon,
+}
+
 /// Step 2: contract confirmed; the save button runs the extension.
-fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibility) -> String {
+fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibility, via: Via) -> String {
     let kind = match (eligibility, lang) {
         (Eligibility::Renewal { not_after, .. }, Lang::Ja) => format!("電子証明書の更新（現在の電子証明書の有効期限：{}）", jst_date(not_after, lang)),
         (Eligibility::Renewal { not_after, .. }, Lang::En) => format!("Renewal (current certificate valid until {})", jst_date(not_after, lang)),
@@ -105,9 +114,15 @@ fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibil
 </section>
 {prep}"#,
         code = eligibility.code(),
-        confirmed = esc(&match lang {
-            Lang::Ja => format!("契約者情報を確認しました：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind),
-            Lang::En => format!("Contract information confirmed: {} (contract {}) / {}", customer.name, customer.contract_number, kind),
+        confirmed = esc(&match (lang, via) {
+            (Lang::Ja, Via::Contract) => format!("契約者情報を確認しました：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind),
+            (Lang::En, Via::Contract) => format!("Contract information confirmed: {} (contract {}) / {}", customer.name, customer.contract_number, kind),
+            (Lang::Ja, Via::CertificateLogon) => {
+                format!("電子証明書でログオン中のお客様です：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind)
+            }
+            (Lang::En, Via::CertificateLogon) => {
+                format!("Logged on with your certificate: {} (contract {}) / {}", customer.name, customer.contract_number, kind)
+            }
         }),
         h = lang.t("電子証明書更新開始", "Save the certificate"),
         p1 = lang.t("電子証明書の取得（更新）を開始します。ご希望の保存先ボタンを押してください。", "Press the button for where to save the certificate."),
@@ -163,7 +178,7 @@ pub async fn submit(
     bank.check_request_origin(&headers)?;
     let mut out = HeaderMap::new();
     match acquisition::start(&bank, &headers, &mut out, &form.contract_number, &form.password) {
-        Ok((customer, eligibility)) => Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility))).into_response()),
+        Ok((customer, eligibility)) => Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility, Via::Contract))).into_response()),
         Err(e) if e.status().is_client_error() => {
             let text = refusal_text(&e, lang);
             Ok((out, html(e.status(), form_page(lang, Some((e.code(), text)), &form.contract_number))).into_response())
@@ -181,7 +196,9 @@ pub async fn renew(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q
     bank.check_request_origin(&headers)?;
     let mut out = HeaderMap::new();
     match acquisition::renew(&bank, &headers, &mut out) {
-        Ok((customer, eligibility)) => Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility))).into_response()),
+        Ok((customer, eligibility)) => {
+            Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility, Via::CertificateLogon))).into_response())
+        }
         Err(BankError::NotLoggedOn) => Ok(Redirect::to(if en { "/?reason=session&lang=en" } else { "/?reason=session" }).into_response()),
         Err(e) if e.status().is_client_error() => {
             let text = refusal_text(&e, lang);
