@@ -98,7 +98,7 @@ fi
 
 if (exec 3<>/dev/tcp/127.0.0.1/8480) 2>/dev/null; then die "port 8480 is in use: stop what runs there first"; fi
 say "starting the demo bank on http://127.0.0.1:8480/ (data in $bank_dir)"
-"$KAGI_ROOT/target/debug/kagi-bank" serve --port 8480 --data-dir "$bank_dir" >"$KAGI_BUILD/demo-bank.log" 2>&1 &
+"$KAGI_ROOT/target/debug/kagi-bank" serve --demo --port 8480 --data-dir "$bank_dir" >"$KAGI_BUILD/demo-bank.log" 2>&1 &
 remember_pid $!
 for _ in $(seq 1 100); do grep -q "Kagi demo bank on" "$KAGI_BUILD/demo-bank.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "Kagi demo bank on" "$KAGI_BUILD/demo-bank.log" || die "the bank did not start (see $KAGI_BUILD/demo-bank.log)"

@@ -57,10 +57,39 @@ pub struct LoginBody {
 
 /// `POST /api/login` `{"nonce", "token": LoginToken}` → `{"redirect": "/home", "customer": {...}}`;
 /// 401 `{"error":{"code": <kagi-verify code>}}` when the token does not verify.
-pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> ApiResult {
-    bank.check_request_origin(&headers)?;
-    let handle = session::handle_from(&headers).ok_or(BankError::NoSession)?;
-    let origin = bank.request_origin(&headers)?.clone();
+pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, body: Result<ApiJson<LoginBody>, BankError>) -> ApiResult {
+    let body = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => {
+            bank.log(&format!("log-on refused: {} contract=\"-\" status={}", e.code(), e.status().as_u16()));
+            return Err(e);
+        }
+    };
+    let result = login_inner(&bank, &headers, &body);
+    if let Err(e) = &result {
+        // The code and whose certificate it was; never the nonce, the signature or the cookie.
+        let contract = contract_of(&bank, &body.token).unwrap_or_else(|| "-".to_owned());
+        bank.log(&format!("log-on refused: {} contract={contract:?} status={}", e.code(), e.status().as_u16()));
+    }
+    result
+}
+
+/// The contract number of the customer the token's certificate was issued to, if it is one this
+/// bank issued (same serial and same SHA-256).
+fn contract_of(bank: &crate::app::Bank, token: &LoginToken) -> Option<String> {
+    let der = token.certificate_der().ok()?;
+    let info = CertInfo::parse(&der).ok()?;
+    let row = bank.db.certificate(&info.serial).ok()??;
+    if row.sha256 != info.sha256 {
+        return None;
+    }
+    Some(bank.db.customer(row.customer_id).ok()??.contract_number)
+}
+
+fn login_inner(bank: &crate::app::Bank, headers: &HeaderMap, body: &LoginBody) -> ApiResult {
+    bank.check_request_origin(headers)?;
+    let handle = session::handle_from(headers).ok_or(BankError::NoSession)?;
+    let origin = bank.request_origin(headers)?.clone();
     let now = bank.now();
     let attempt = LoginAttempt { token: &body.token, nonce: &body.nonce, session: &handle, expected_origin: &origin };
     let id = bank.verifier.login(attempt, &bank.db, &bank.db, now)?;
@@ -72,7 +101,7 @@ pub async fn login(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(bo
     bank.db.create_session(&new_handle, now, session::SESSION_TTL)?;
     bank.db.set_login(&new_handle, customer.id, &cert.serial)?;
     let mut out = HeaderMap::new();
-    session::set_cookie(&mut out, &value, bank.secure_cookies());
+    session::set_cookie(&mut out, &value);
     let body = json!({
         "redirect": "/home",
         "customer": customer_json(&customer),
@@ -88,7 +117,7 @@ pub async fn logoff(AxState(bank): AxState<State>, headers: HeaderMap, _body: By
         bank.db.delete_session(&handle)?;
     }
     let mut out = HeaderMap::new();
-    session::set_cookie(&mut out, "", bank.secure_cookies());
+    session::set_cookie(&mut out, "");
     Ok((out, Json(json!({"redirect": "/?reason=logoff"}))).into_response())
 }
 
@@ -116,14 +145,34 @@ pub struct AcquireStartBody {
 /// `POST /api/acquire/start` `{"contractNumber", "password"}` → `{"eligibility": "FIRST_ISSUE" |
 /// "RENEWAL" | "REISSUE", "customer": {...}, "submitBefore"}`; 401 `INVALID_CREDENTIALS`; 403
 /// `NOT_IN_RENEWAL_PERIOD` / `REISSUE_REQUIRED`. The JSON twin of the 【取得】 form.
+/// A wrong password counts against the contract number; after
+/// [`acquisition::MAX_PASSWORD_FAILURES`] in an hour, 429 `TOO_MANY_ATTEMPTS` (Japanese message,
+/// `Retry-After`) whatever the password. Success sets a new session cookie.
 pub async fn acquire_start(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(body): ApiJson<AcquireStartBody>) -> ApiResult {
     bank.check_request_origin(&headers)?;
     let mut out = HeaderMap::new();
-    let handle = ensure_session(&bank, &headers, &mut out)?;
-    let (customer, eligibility) = acquisition::start(&bank, &handle, &body.contract_number, &body.password)?;
+    let (customer, eligibility) = acquisition::start(&bank, &headers, &mut out, &body.contract_number, &body.password)?;
+    Ok((out, Json(acquisition_json(&bank, &customer, eligibility))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// `POST /api/acquire/renew` `{}` → the same answer as `/api/acquire/start`, for a session logged
+/// on with the customer's certificate inside its renewal window (no password); 401
+/// `NOT_LOGGED_ON` without such a session, 403 `NOT_IN_RENEWAL_PERIOD` / `REISSUE_REQUIRED`
+/// outside the window. Sets a new session cookie (the log-on carries over).
+pub async fn acquire_renew(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(Empty {}): ApiJson<Empty>) -> ApiResult {
+    bank.check_request_origin(&headers)?;
+    let mut out = HeaderMap::new();
+    let (customer, eligibility) = acquisition::renew(&bank, &headers, &mut out)?;
+    Ok((out, Json(acquisition_json(&bank, &customer, eligibility))).into_response())
+}
+
+fn acquisition_json(bank: &crate::app::Bank, customer: &crate::db::Customer, eligibility: crate::renewal::Eligibility) -> Value {
     let until = bank.now() + session::ACQUISITION_TTL;
-    let body = json!({"eligibility": eligibility.code(), "customer": customer_json(&customer), "submitBefore": rfc3339(until)});
-    Ok((out, Json(body)).into_response())
+    json!({"eligibility": eligibility.code(), "customer": customer_json(customer), "submitBefore": rfc3339(until)})
 }
 
 #[derive(Deserialize)]

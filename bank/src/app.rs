@@ -25,6 +25,43 @@ pub struct Config {
     /// The origins pages are served from and login tokens must be signed for. The first is the
     /// public one. Empty = `http://127.0.0.1:<port>` and `http://localhost:<port>`.
     pub origins: Vec<Origin>,
+    /// Demo mode (`serve --demo`): a bank without customers gets [`DEMO_CUSTOMER`]. A production
+    /// start never creates a customer with a published password.
+    pub demo: bool,
+    /// Where security events go (failed log-ons, wrong passwords, lock-outs).
+    pub log: Arc<dyn Log>,
+}
+
+/// The bank's log of security events, one line each.
+pub trait Log: Send + Sync {
+    fn line(&self, line: &str);
+}
+
+/// The log on standard error, `kagi-bank: ` first (what `serve` uses).
+#[derive(Debug, Default)]
+pub struct StderrLog;
+
+impl Log for StderrLog {
+    fn line(&self, line: &str) {
+        eprintln!("kagi-bank: {line}");
+    }
+}
+
+/// Standard error and a copy in memory, for tests that check what was logged.
+#[derive(Debug, Default)]
+pub struct MemoryLog(std::sync::Mutex<Vec<String>>);
+
+impl MemoryLog {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Log for MemoryLog {
+    fn line(&self, line: &str) {
+        eprintln!("kagi-bank: {line}");
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(line.to_owned());
+    }
 }
 
 /// The demo customer made on first start.
@@ -49,11 +86,12 @@ pub struct Bank {
     pub verifier: Verifier,
     pub clock: Arc<dyn Clock>,
     pub origins: Vec<Origin>,
+    log: Arc<dyn Log>,
 }
 
 impl Bank {
     /// Opens (or creates) the bank in `config.data_dir`. Returns the demo customer when this
-    /// start created it.
+    /// start created it (demo mode only).
     pub fn open(config: Config) -> Result<(Bank, Option<DemoCustomer>), BankError> {
         std::fs::create_dir_all(&config.data_dir)?;
         let now = config.clock.now();
@@ -61,12 +99,12 @@ impl Bank {
         let ca = Ca::load_or_create(&config.data_dir, now)?;
         let verifier = Verifier::new([ca.cert_der.clone()])?;
         let mut seeded = None;
-        if db.customer_count()? == 0 {
+        if config.demo && db.customer_count()? == 0 {
             let d = DEMO_CUSTOMER;
             db.add_customer(d.contract_number, d.common_name, d.name, d.password, now)?;
             seeded = Some(d);
         }
-        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins }, seeded))
+        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins, log: config.log }, seeded))
     }
 
     /// The CA certificates pages pass to the extension as `issuers` (standard base64 DER): the
@@ -79,9 +117,10 @@ impl Bank {
         self.clock.now()
     }
 
-    /// Cookies get `Secure` when the public origin is HTTPS (behind a TLS-terminating proxy).
-    pub fn secure_cookies(&self) -> bool {
-        self.origins.first().is_some_and(|o| o.as_str().starts_with("https://"))
+    /// One line in the bank's log: codes, contract numbers and field names, never a password,
+    /// nonce, signature or cookie.
+    pub fn log(&self, line: &str) {
+        self.log.line(line);
     }
 
     /// The configured origin this request was made to, judged by its `Host` header. Login
@@ -119,6 +158,7 @@ pub fn router(bank: State) -> Router {
         .route("/home", get(pages::home::page))
         .route("/logoff", post(pages::home::logoff))
         .route("/acquire", get(pages::acquire::start_page).post(pages::acquire::submit))
+        .route("/acquire/renew", post(pages::acquire::renew))
         .route("/acquire/complete", get(pages::complete::page))
         .route("/help/install", get(pages::install::page))
         .route("/static/kagi.js", get(pages::assets::kagi_js))
@@ -133,6 +173,7 @@ pub fn router(bank: State) -> Router {
         .route("/api/logoff", post(api::logoff))
         .route("/api/session", get(api::session_info))
         .route("/api/acquire/start", post(api::acquire_start))
+        .route("/api/acquire/renew", post(api::acquire_renew))
         .route("/api/csr", post(api::submit_csr))
         .route("/api/certificate", get(api::certificate))
         .route("/api/issuers", get(api::issuers))
@@ -182,6 +223,6 @@ pub fn ensure_session(bank: &Bank, headers: &HeaderMap, out: &mut HeaderMap) -> 
     }
     let (value, handle) = session::fresh()?;
     bank.db.create_session(&handle, now, session::SESSION_TTL)?;
-    session::set_cookie(out, &value, bank.secure_cookies());
+    session::set_cookie(out, &value);
     Ok(handle)
 }

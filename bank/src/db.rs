@@ -20,8 +20,7 @@ CREATE TABLE IF NOT EXISTS customers (
     contract_number TEXT NOT NULL UNIQUE,   -- 契約者番号, typed on the acquisition page
     common_name     TEXT NOT NULL UNIQUE,   -- customer id string, the certificate's CN
     name            TEXT NOT NULL,          -- company name shown after log-on
-    password_salt   BLOB NOT NULL,
-    password_hash   BLOB NOT NULL,          -- PBKDF2-HMAC-SHA256 of the acquisition password
+    password_phc    TEXT NOT NULL,          -- Argon2id PHC string of the acquisition password
     issued_count    INTEGER NOT NULL DEFAULT 0,
     reissue_pending INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL
@@ -50,6 +49,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     login_customer   INTEGER REFERENCES customers(id),
     login_serial     TEXT
 );
+CREATE TABLE IF NOT EXISTS password_failures (
+    contract_number TEXT NOT NULL,          -- as typed (trimmed): unknown numbers count too
+    at              INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS password_failures_contract ON password_failures(contract_number, at);
 CREATE TABLE IF NOT EXISTS nonces (
     nonce      TEXT PRIMARY KEY,
     session    TEXT NOT NULL,
@@ -58,7 +62,16 @@ CREATE TABLE IF NOT EXISTS nonces (
 );
 ";
 
-const PBKDF2_ITERATIONS: u32 = 20_000;
+/// Databases made before Argon2id kept a PBKDF2-HMAC-SHA256 hash (salt and hash columns); such a
+/// password is checked the old way once and then stored as Argon2id.
+const LEGACY_PBKDF2_ITERATIONS: u32 = 20_000;
+
+/// Argon2id (RFC 9106 §3) with the parameters OWASP's Password Storage Cheat Sheet gives as the
+/// minimum: 19 MiB of memory, 2 passes, 1 lane, 32-byte output, 16-byte random salt. The PHC
+/// string stores them, so raising them later still verifies old hashes.
+pub const ARGON2_MEMORY_KIB: u32 = 19_456;
+pub const ARGON2_PASSES: u32 = 2;
+pub const ARGON2_LANES: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
@@ -95,6 +108,8 @@ pub struct SessionRow {
 
 pub struct Db {
     conn: Mutex<Connection>,
+    /// A database made before Argon2id: `customers` still has the NOT NULL PBKDF2 columns.
+    legacy_password_columns: bool,
 }
 
 impl Db {
@@ -105,7 +120,8 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Db { conn: Mutex::new(conn) })
+        let legacy_password_columns = migrate(&conn)?;
+        Ok(Db { conn: Mutex::new(conn), legacy_password_columns })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -116,14 +132,14 @@ impl Db {
     // ---- customers ----
 
     pub fn add_customer(&self, contract_number: &str, common_name: &str, name: &str, password: &str, now: SystemTime) -> Result<i64, BankError> {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| BankError::Internal(format!("randomness: {e}")))?;
-        let hash = hash_password(&salt, password);
+        let phc = hash_password(password)?;
         let conn = self.conn();
-        conn.execute(
-            "INSERT INTO customers (contract_number, common_name, name, password_salt, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![contract_number, common_name, name, &salt[..], &hash[..], unix(now)],
-        )?;
+        let sql = if self.legacy_password_columns {
+            "INSERT INTO customers (contract_number, common_name, name, password_phc, created_at, password_salt, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, x'', x'')"
+        } else {
+            "INSERT INTO customers (contract_number, common_name, name, password_phc, created_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+        };
+        conn.execute(sql, params![contract_number, common_name, name, phc, unix(now)])?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -151,23 +167,71 @@ impl Db {
 
     /// The customer, if the contract number exists and the password matches.
     pub fn check_password(&self, contract_number: &str, password: &str) -> Result<Option<Customer>, BankError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = self
+        let phc: Option<String> = self
             .conn()
-            .query_row("SELECT password_salt, password_hash FROM customers WHERE contract_number = ?1", [contract_number], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row("SELECT password_phc FROM customers WHERE contract_number = ?1", [contract_number], |r| r.get(0))
             .optional()?;
-        let Some((salt, hash)) = row else {
-            // Same work for an unknown contract number, so timing does not tell which exist.
-            let _ = hash_password(b"0000000000000000", password);
-            return Ok(None);
+        let ok = match phc.as_deref() {
+            None => {
+                // Same work for an unknown contract number, so timing does not tell which exist.
+                let _ = hash_password(password)?;
+                false
+            }
+            Some("") => self.check_legacy_password(contract_number, password)?,
+            Some(phc) => verify_password(phc, password)?,
         };
-        let ok = ring::pbkdf2::verify(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations(), &salt, password.as_bytes(), &hash).is_ok();
         if ok {
             self.customer_by_contract(contract_number)
         } else {
             Ok(None)
         }
+    }
+
+    /// A password stored before Argon2id (PBKDF2): checked, and on success stored as Argon2id.
+    fn check_legacy_password(&self, contract_number: &str, password: &str) -> Result<bool, BankError> {
+        let (salt, hash): (Vec<u8>, Vec<u8>) = self.conn().query_row(
+            "SELECT password_salt, password_hash FROM customers WHERE contract_number = ?1",
+            [contract_number],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let iterations = NonZeroU32::new(LEGACY_PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN);
+        let ok = ring::pbkdf2::verify(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &hash).is_ok();
+        if ok {
+            let phc = hash_password(password)?;
+            self.conn().execute(
+                "UPDATE customers SET password_phc = ?2, password_salt = x'', password_hash = x'' WHERE contract_number = ?1",
+                params![contract_number, phc],
+            )?;
+        }
+        Ok(ok)
+    }
+
+    /// The stored password hash (PHC string) of a customer: for operators and tests, which check
+    /// that it is Argon2id.
+    pub fn password_phc(&self, contract_number: &str) -> Result<Option<String>, BankError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT password_phc FROM customers WHERE contract_number = ?1", [contract_number], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Records a wrong password for `contract_number` and forgets failures older than `window`.
+    pub fn record_password_failure(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(), BankError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM password_failures WHERE at <= ?1", [unix(now) - window.as_secs() as i64])?;
+        conn.execute("INSERT INTO password_failures (contract_number, at) VALUES (?1, ?2)", params![contract_number, unix(now)])?;
+        Ok(())
+    }
+
+    /// Wrong passwords for `contract_number` within `window` before `now`: how many, and when
+    /// the oldest of them was made.
+    pub fn password_failures(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(u32, Option<SystemTime>), BankError> {
+        let (n, oldest): (u32, Option<i64>) = self.conn().query_row(
+            "SELECT COUNT(*), MIN(at) FROM password_failures WHERE contract_number = ?1 AND at > ?2",
+            params![contract_number, unix(now) - window.as_secs() as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((n, oldest.map(from_unix)))
     }
 
     /// What the renewal rule needs about the customer.
@@ -294,6 +358,28 @@ impl Db {
         Ok(())
     }
 
+    /// Moves a session to a new handle (the cookie changes): the old handle stops working. The
+    /// log-on is kept only if it belongs to `keep_login_of`; a pending acquisition is dropped
+    /// (the caller opens the new one).
+    pub fn rotate_session(&self, old: &str, new: &str, now: SystemTime, ttl: Duration, keep_login_of: Option<i64>) -> Result<(), BankError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let login: Option<(Option<i64>, Option<String>)> = tx
+            .query_row("SELECT login_customer, login_serial FROM sessions WHERE handle = ?1", [old], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        tx.execute("DELETE FROM sessions WHERE handle = ?1", [old])?;
+        let (login_customer, login_serial) = match login {
+            Some((Some(c), serial)) if Some(c) == keep_login_of => (Some(c), serial),
+            _ => (None, None),
+        };
+        tx.execute(
+            "INSERT INTO sessions (handle, created_at, expires_at, login_customer, login_serial) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![new, unix(now), unix(now + ttl), login_customer, login_serial],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn delete_session(&self, handle: &str) -> Result<(), BankError> {
         self.conn().execute("DELETE FROM sessions WHERE handle = ?1", [handle])?;
         Ok(())
@@ -328,14 +414,44 @@ fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
     })
 }
 
-fn iterations() -> NonZeroU32 {
-    NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN)
+fn argon2() -> Result<argon2::Argon2<'static>, BankError> {
+    let params = argon2::Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, Some(32))
+        .map_err(|e| BankError::Internal(format!("argon2 parameters: {e}")))?;
+    Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
 }
 
-fn hash_password(salt: &[u8], password: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations(), salt, password.as_bytes(), &mut out);
-    out
+/// The Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password`.
+fn hash_password(password: &str) -> Result<String, BankError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| BankError::Internal(format!("randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| BankError::Internal(format!("salt: {e}")))?;
+    let hash = argon2()?.hash_password(password.as_bytes(), &salt).map_err(|e| BankError::Internal(format!("argon2: {e}")))?;
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the stored PHC string (constant-time comparison inside argon2).
+fn verify_password(phc: &str, password: &str) -> Result<bool, BankError> {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let parsed = PasswordHash::new(phc).map_err(|e| BankError::Internal(format!("stored password hash: {e}")))?;
+    match argon2()?.verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::Password) => Ok(false),
+        Err(e) => Err(BankError::Internal(format!("argon2: {e}"))),
+    }
+}
+
+/// Brings a database made by an older bank up to the current schema: customers whose password
+/// was PBKDF2-hashed get an empty `password_phc` (checked the old way once, see
+/// [`Db::check_password`]). Returns whether the old PBKDF2 columns are there.
+fn migrate(conn: &Connection) -> Result<bool, BankError> {
+    let column = |name: &str| -> Result<bool, BankError> {
+        Ok(conn.query_row("SELECT COUNT(*) FROM pragma_table_info('customers') WHERE name = ?1", [name], |r| r.get(0))?)
+    };
+    if !column("password_phc")? {
+        conn.execute_batch("ALTER TABLE customers ADD COLUMN password_phc TEXT NOT NULL DEFAULT ''")?;
+    }
+    column("password_salt")
 }
 
 /// Nonces live in the same database, so a restart does not invalidate a log-on in progress.

@@ -25,6 +25,10 @@ pub enum BankError {
     AcquisitionExpired,
     #[error("contract number or password is wrong")]
     InvalidCredentials,
+    /// Too many wrong passwords for one contract number: the Japanese text is the message the
+    /// API answers with (pages show it too, English under `?lang=en`).
+    #[error("電子証明書取得パスワードの誤りが続いたため、この契約者番号での電子証明書の取得を一時的に停止しています。しばらくしてから再度お試しいただくか、当金庫までお問い合わせください。")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("the customer may not acquire a certificate now ({})", .0.code())]
     NotEligible(Eligibility),
     #[error("CSR does not parse: {0}")]
@@ -59,6 +63,7 @@ impl BankError {
             BankError::NoAcquisition => "NO_ACQUISITION",
             BankError::AcquisitionExpired => "ACQUISITION_EXPIRED",
             BankError::InvalidCredentials => "INVALID_CREDENTIALS",
+            BankError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             BankError::NotEligible(e) => e.code(),
             BankError::CsrInvalid(_) => "CSR_INVALID",
             BankError::CsrSignature => "CSR_SIGNATURE",
@@ -80,18 +85,29 @@ impl BankError {
             BankError::Login(_) => StatusCode::UNAUTHORIZED,
             BankError::NotFound => StatusCode::NOT_FOUND,
             BankError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BankError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// What a 500 says: the details (SQL, paths, library messages) go to the bank's log only.
+pub const INTERNAL_MESSAGE: &str = "internal error: the bank could not complete the request";
+
 impl IntoResponse for BankError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            eprintln!("kagi-bank: {self}");
+        let message = if status.is_server_error() {
+            eprintln!("kagi-bank: {} {self}", self.code());
+            INTERNAL_MESSAGE.to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = serde_json::json!({"error": {"code": self.code(), "message": message}});
+        let mut res = (status, Json(body)).into_response();
+        if let BankError::TooManyAttempts { retry_after_secs } = self {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_secs));
         }
-        let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
-        (status, Json(body)).into_response()
+        res
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use kagi_bank::clock::{Clock, SystemClock};
 use kagi_bank::db::Db;
+use kagi_bank::app::StderrLog;
 use kagi_bank::{loopback_origins, Bank, BankError, Config};
 use kagi_verify::Origin;
 
@@ -27,7 +28,11 @@ enum Cmd {
     Serve {
         #[arg(long, default_value_t = 8480)]
         port: u16,
-        /// Run as if this many days had passed (renewal demos).
+        /// Demo mode: a bank without customers gets the demo customer (SH001001, password
+        /// kagi-demo-1234). Without it no customer is created: add them with `add-customer`.
+        #[arg(long)]
+        demo: bool,
+        /// Run as if this many days had passed (renewal demos; demo mode only).
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         clock_offset_days: i64,
         /// Public origin(s) login tokens must be signed for, e.g. https://ib.bank.example behind
@@ -72,7 +77,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), BankError> {
     let clock = SystemClock::default();
     match cli.command {
-        Cmd::Serve { port, clock_offset_days, origins } => serve(cli.data_dir, port, clock_offset_days, origins),
+        Cmd::Serve { port, demo, clock_offset_days, origins } => {
+            if clock_offset_days != 0 && !demo {
+                return Err(BankError::BadRequest("--clock-offset-days moves the bank's clock: demo mode only (--demo)".into()));
+            }
+            serve(cli.data_dir, port, demo, clock_offset_days, origins)
+        }
         Cmd::Reissue { contract_number } => {
             let db = existing_db(&cli.data_dir)?;
             let c = db.customer_by_contract(&contract_number)?.ok_or_else(|| BankError::BadRequest(format!("no customer with contract number {contract_number}")))?;
@@ -121,7 +131,7 @@ fn existing_db(dir: &Path) -> Result<Db, BankError> {
     Db::open(&path)
 }
 
-fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>) -> Result<(), BankError> {
+fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Vec<String>) -> Result<(), BankError> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         // Loopback only: a real deployment puts a TLS-terminating proxy in front (README).
@@ -132,8 +142,19 @@ fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>) -
         } else {
             origins.iter().map(|o| Origin::parse(o).map_err(|e| BankError::BadRequest(e.to_string()))).collect::<Result<_, _>>()?
         };
-        let config = Config { data_dir: data_dir.clone(), clock: Arc::new(SystemClock { offset_days }), origins: origins.clone() };
+        let config = Config {
+            data_dir: data_dir.clone(),
+            clock: Arc::new(SystemClock { offset_days }),
+            origins: origins.clone(),
+            demo,
+            log: Arc::new(StderrLog),
+        };
         let (bank, seeded) = Bank::open(config)?;
+        if demo {
+            println!("Demo mode.");
+        } else if bank.db.customer_count()? == 0 {
+            println!("No customers yet: add them with `kagi-bank add-customer`.");
+        }
         if let Some(d) = seeded {
             println!("First start: demo customer created.");
             println!("  契約者番号 (contract number):          {}", d.contract_number);

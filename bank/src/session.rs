@@ -1,5 +1,9 @@
 //! Session cookies. The cookie holds 32 random bytes; the database only ever sees their SHA-256
-//! (the "handle"), so a leaked database does not hand out live sessions.
+//! (the "handle"), so a leaked database does not hand out live sessions. Its name has the
+//! `__Host-` prefix (RFC 6265bis §4.1.3.2): browsers take it only with `Secure`, `Path=/` and no
+//! `Domain`, so a sibling subdomain cannot plant or overwrite it. Browsers count
+//! `http://127.0.0.1` and `http://localhost` as secure contexts (W3C Secure Contexts §3.2), so
+//! the demo on loopback gets it too: verified in Chromium 156 and Firefox ESR 153 (README).
 
 use std::time::Duration;
 
@@ -10,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::BankError;
 
-pub const COOKIE_NAME: &str = "kagi_sid";
+pub const COOKIE_NAME: &str = "__Host-kagi_sid";
 /// How long a session lives (log-on, acquisition or just a nonce).
 pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 /// How long after 【取得】 the CSR may be submitted.
@@ -44,14 +48,12 @@ pub fn fresh() -> Result<(String, String), BankError> {
     Ok((value, handle))
 }
 
-/// `Set-Cookie` for `value` (empty value = delete). `secure` when the bank is served over HTTPS.
-pub fn set_cookie(headers: &mut HeaderMap, value: &str, secure: bool) {
-    let mut c = format!("{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Strict");
+/// `Set-Cookie` for `value` (empty value = delete): always `Secure; Path=/` and no `Domain`,
+/// as the `__Host-` prefix requires.
+pub fn set_cookie(headers: &mut HeaderMap, value: &str) {
+    let mut c = format!("{COOKIE_NAME}={value}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if value.is_empty() {
         c.push_str("; Max-Age=0");
-    }
-    if secure {
-        c.push_str("; Secure");
     }
     if let Ok(v) = HeaderValue::from_str(&c) {
         headers.append(SET_COOKIE, v);

@@ -49,8 +49,21 @@ fn api_bodies() {
     let mut fresh = bank.client();
     assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "no cookie");
     // A cookie that is not ours.
-    fresh.cookie = Some("kagi_sid=not-a-session".into());
+    fresh.cookie = Some(format!("{}=not-a-session", kagi_bank::session::COOKIE_NAME));
     assert_code(&fresh.post_json("/api/login", &json!({"nonce": "x", "token": token})), 401, "NO_SESSION", "bogus cookie");
+    // Each of these refused log-ons is in the log with its code, and no request value (the
+    // 5000-byte nonce, the certificate, the signature) is.
+    let refused: Vec<String> = bank.log.lines().into_iter().filter(|l| l.starts_with("log-on refused: ")).collect();
+    let codes: Vec<&str> = refused.iter().map(|l| l.split(' ').nth(2).unwrap_or("")).collect();
+    assert_eq!(
+        codes,
+        ["BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "BAD_REQUEST", "MALFORMED_TOKEN", "CERT_MALFORMED", "NONCE_UNKNOWN", "NO_SESSION", "NO_SESSION"],
+        "{refused:#?}"
+    );
+    for (line, code) in refused.iter().zip(&codes) {
+        let status = if *code == "BAD_REQUEST" { 400 } else { 401 };
+        assert_eq!(line, &format!("log-on refused: {code} contract=\"-\" status={status}"));
+    }
 
     // CSRs: bad base64, not DER, a broken signature, an unsupported key.
     assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
@@ -113,6 +126,9 @@ fn pages_and_forms() {
     assert_eq!(c.get("/?reason=%3Cscript%3E&lang=xx").status, 200);
     assert_eq!(c.get("/home").status, 303);
     assert_eq!(c.get("/acquire/complete").location.as_deref(), Some("/acquire"));
+    // A refused 【取得】 opens no session; a nonce does.
+    assert_code(&c.get("/api/certificate"), 401, "NO_SESSION", "refused 【取得】 made no session");
+    c.post_json("/api/nonce", &serde_json::json!({}));
     assert_code(&c.get("/api/certificate"), 404, "NOT_FOUND", "session without acquisition");
     assert_code(&bank.client().get("/api/certificate"), 401, "NO_SESSION", "no session");
     // Every page renders in both languages with the stable ids.

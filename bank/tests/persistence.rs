@@ -49,12 +49,13 @@ fn restart_keeps_everything() {
     }
 }
 
-/// Starts `kagi-bank serve --port 0`, returns its stdout up to the "on <origin>" line.
-fn serve_once(dir: &std::path::Path) -> String {
+/// Starts `kagi-bank serve --port 0 <extra>`, returns its stdout up to the "on <origin>" line.
+fn serve_once(dir: &std::path::Path, extra: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kagi-bank"))
         .arg("--data-dir")
         .arg(dir)
         .args(["serve", "--port", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -80,11 +81,38 @@ fn serve_once(dir: &std::path::Path) -> String {
 #[test]
 fn the_binary_prints_the_demo_customer_on_first_start_only() {
     let dir = tempfile::tempdir().unwrap();
-    let first = serve_once(dir.path());
+    let first = serve_once(dir.path(), &["--demo"]);
     assert!(first.contains(CONTRACT) && first.contains(PASSWORD), "{first}");
-    let second = serve_once(dir.path());
+    let second = serve_once(dir.path(), &["--demo"]);
     assert!(!second.contains(PASSWORD), "{second}");
     assert!(dir.path().join("bank.sqlite3").exists() && dir.path().join("ca-cert.pem").exists());
+}
+
+/// A production start (no `--demo`) creates no customer: the published demo password opens
+/// nothing, and the operator is told to add customers.
+#[test]
+fn no_demo_customer_without_demo_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_once(dir.path(), &[]);
+    assert!(!out.contains(CONTRACT) && !out.contains(PASSWORD), "{out}");
+    assert!(out.contains("No customers yet"), "{out}");
+    let listing = Command::new(env!("CARGO_BIN_EXE_kagi-bank")).arg("--data-dir").arg(dir.path()).arg("customers").output().unwrap();
+    assert!(listing.status.success());
+    assert_eq!(String::from_utf8_lossy(&listing.stdout).trim(), "", "no customers");
+    // In-process too: the demo credentials are refused, and stay refused after a demo-less restart.
+    let bank = TestBank::start_mode(dir.path(), manual_clock(), false);
+    assert_eq!(bank.bank.db.customer_count().unwrap(), 0);
+    let r = bank.client().acquire_start(CONTRACT, PASSWORD);
+    assert_eq!((r.status, r.code().as_str()), (401, "INVALID_CREDENTIALS"));
+    // The demo's clock offset is refused outside demo mode.
+    let out = Command::new(env!("CARGO_BIN_EXE_kagi-bank"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--port", "0", "--clock-offset-days", "340"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo mode only"));
 }
 
 /// Behind a proxy (`--origin`), the origin line names the proxy; the line before it names the

@@ -230,6 +230,80 @@ fn acquire_onto_the_token_then_log_on_and_off() {
     enroll_finish(&mut host, &bank.origin, &new_cert);
     let (_, r) = log_on(&bank, &mut host);
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // Every refused log-on above is in the bank's log with its code and the contract number of
+    // the certificate, and nothing else (no nonce, signature or cookie): the whole line is fixed.
+    let refused: Vec<String> = bank.log.lines().into_iter().filter(|l| l.starts_with("log-on refused: ")).collect();
+    let codes: Vec<&str> = refused.iter().map(|l| l.split(' ').nth(2).unwrap_or("")).collect();
+    assert_eq!(codes, ["NONCE_REPLAYED", "BAD_SIGNATURE", "NONCE_WRONG_SESSION", "NONCE_EXPIRED", "CERT_REVOKED"], "{refused:#?}");
+    for (line, code) in refused.iter().zip(&codes) {
+        assert_eq!(line, &format!("log-on refused: {code} contract={CONTRACT:?} status=401"));
+    }
+}
+
+/// One-click renewal: a customer logged on with the current certificate, inside its renewal
+/// window, opens the renewal with one call and no password; the renewed certificate logs on,
+/// and then the window (of the new certificate) is closed again.
+#[test]
+fn renewal_from_a_certificate_log_on_takes_one_call() {
+    let _rig = Rig::start().unwrap();
+    let _token = VToken::builder().reader(0).spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = manual_clock();
+    // The first certificate is issued 340 days ago on the bank's clock: now it is inside its
+    // renewal window and still valid by the PC's clock (the host signs only with such).
+    let real_now = std::time::SystemTime::now();
+    clock.set(at(real_now, -340 * DAY as i64));
+    let bank = TestBank::start(dir.path(), clock);
+    let mut host = Host::spawn().unwrap();
+    let mut c = bank.client();
+    assert_eq!(c.acquire_start(CONTRACT, PASSWORD).status, 200);
+    let begin = first_enroll_begin(&mut host, &bank, "P-256");
+    let r = c.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let first_serial = r.json()["serial"].as_str().unwrap().to_owned();
+    enroll_finish(&mut host, &bank.origin, r.json()["certificate"].as_str().unwrap());
+    bank.clock.set(real_now);
+
+    // Log on with it: /home offers the renewal as a button (a POST), not the password form.
+    let (mut user, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let home = user.get("/home");
+    assert!(home.body.contains(r#"id="renewal-notice""#) && home.body.contains(r#"<form method="post" action="/acquire/renew""#), "{}", home.body);
+    assert!(home.body.contains(r#"id="renew-button""#));
+    // The button itself (in another logged-on session): straight to the save step, no password.
+    let (mut page_user, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = page_user.post_form("/acquire/renew", "");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"data-eligibility="RENEWAL""#) && page.body.contains(r#"id="save-usb-button""#));
+    assert!(!page.body.contains(r#"id="acquire-password""#));
+    assert!(page.body.contains("電子証明書でログオン中のお客様です"), "the page says why no password was asked");
+
+    // One call, no password: the acquisition is open, on a new session id, still logged on.
+    let before = user.cookie.clone().unwrap();
+    let r = user.acquire_renew();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["eligibility"], "RENEWAL");
+    assert_eq!(r.json()["customer"]["contractNumber"], CONTRACT);
+    assert_ne!(user.cookie.clone().unwrap(), before, "new session id at acquisition start");
+    let s = user.get("/api/session").json();
+    assert_eq!((s["loggedOn"].as_bool(), s["serial"].as_str()), (Some(true), Some(first_serial.as_str())));
+    let begin = enroll_begin(&mut host, &bank, "P-256");
+    let r = user.submit_csr(&unb64(&begin.csr));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["issuedCount"], 2);
+    let new_serial = r.json()["serial"].as_str().unwrap().to_owned();
+    enroll_finish(&mut host, &bank.origin, r.json()["certificate"].as_str().unwrap());
+    assert!(bank.log.lines().iter().any(|l| l.starts_with("renewal opened from certificate log-on") && l.contains(CONTRACT)));
+
+    // The renewed certificate logs on; its own window is far off, so one-click renewal is refused.
+    let (mut again, r) = log_on(&bank, &mut host);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["certificate"]["serial"], new_serial.as_str());
+    assert!(!again.get("/home").body.contains("renew-button"));
+    let r = again.acquire_renew();
+    assert_eq!((r.status, r.code().as_str()), (403, "NOT_IN_RENEWAL_PERIOD"));
 }
 
 #[test]

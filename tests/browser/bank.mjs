@@ -40,7 +40,8 @@ export class DemoBank {
   }
 
   async start({ clockOffsetDays = 0 } = {}) {
-    const args = ["serve", "--port", "0", "--data-dir", this.dataDir, "--clock-offset-days", String(clockOffsetDays)];
+    // Demo mode: the demo customer is seeded, and the clock may be moved (renewal steps).
+    const args = ["serve", "--demo", "--port", "0", "--data-dir", this.dataDir, "--clock-offset-days", String(clockOffsetDays)];
     for (const o of this.origins) args.push("--origin", o);
     const out = fs.openSync(this.log, "a");
     const child = spawnTracked(BANK_BIN, args, { stdio: ["ignore", "pipe", out] }, "kagi-bank");

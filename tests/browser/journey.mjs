@@ -131,6 +131,15 @@ function tokenCertificates(reader = 0) {
   return certs;
 }
 
+/** The bank's session cookie as the browser stores it (one, `__Host-` prefixed, Secure, HttpOnly, Path=/). */
+async function sessionCookie(page) {
+  const jar = (await page.cookies()).filter((c) => c.name.endsWith("kagi_sid"));
+  assert.deepEqual(jar.map((c) => c.name), ["__Host-kagi_sid"], "one session cookie, with the __Host- prefix");
+  const [c] = jar;
+  assert.ok(c.secure && c.httpOnly && c.path === "/", `cookie attributes: ${JSON.stringify({ ...c, value: "…" })}`);
+  return c.value;
+}
+
 /** The browser's view of the bank session (the page's own cookie). */
 function session(page) {
   return page.evaluate(() => fetch("/api/session").then((r) => r.json()));
@@ -332,6 +341,7 @@ step("3. log on: login page, PIN window, logged on as the customer", async () =>
   assert.equal(await login.exists("#renewal-notice"), false);
   await login.status("valid");
   assert.equal((await session(login)).loggedOn, true);
+  await sessionCookie(login);
   await shot(login, "home-logged-on");
 });
 
@@ -407,7 +417,7 @@ step("5. wrong PIN twice shows the tries left, then the right PIN logs on; witho
   await login.status("valid");
 });
 
-step("6. renewal: the bank's clock in the window, renewal offered; the old certificate works until the new one is stored", async () => {
+step("6. renewal: the bank's clock in the window, one-click renewal from the log-on; the old certificate works until the new one is stored", async () => {
   await bank.stop();
   await bank.start({ clockOffsetDays: 0 });
   await login.goto(`${origin}/`);
@@ -423,14 +433,15 @@ step("6. renewal: the bank's clock in the window, renewal offered; the old certi
   assert.equal(normSerial(await login.text("#cert-serial")), journey.firstSerial);
   await shot(login, "home-renewal-notice");
 
-  // Renew from the notice's link.
-  await login.press("#renewal-notice a");
-  await login.waitPath("/acquire");
-  await login.fill("#contract-number", DEMO_CUSTOMER.contractNumber);
-  await login.fill("#acquire-password", DEMO_CUSTOMER.password);
-  await login.click("#get-button");
+  // Renew with one click from the notice: the certificate log-on is the proof, no contract
+  // password (the contract form never shows).
+  const loggedOnCookie = await sessionCookie(login);
+  await login.press("#renew-button");
+  await login.waitPath("/acquire/renew");
+  assert.notEqual(await sessionCookie(login), loggedOnCookie, "the session id changes when the acquisition starts");
   await login.waitFor("#save-usb-button");
   assert.equal(await login.attr("#contract-confirmed", "data-eligibility"), "RENEWAL");
+  assert.equal(await login.exists("#acquire-password"), false, "no password asked");
   await shot(login, "renewal-save-step");
 
   // Hold the CSR on its way to the bank: the new key now exists on the token, its certificate not.
@@ -627,7 +638,7 @@ step("9. two tokens in two readers: each bank's page logs on with its own token;
   // A second bank with its own CA (the same names, another key), data and proxy; a second token
   // in the second reader, new (factory PIN).
   // Its origin is on localhost: browsers keep cookies per host, not per port, so on 127.0.0.1 the
-  // two banks' session cookies (both kagi_sid) would overwrite each other.
+  // two banks' session cookies (both __Host-kagi_sid) would overwrite each other.
   proxy2 = new BankProxy(() => bank2.port);
   const origin2 = `http://localhost:${await proxy2.listen(["127.0.0.1"])}`;
   bank2 = new DemoBank(path.join(dir, "bank2"), [origin2], path.join(dir, "bank2.log"));

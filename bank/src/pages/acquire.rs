@@ -1,16 +1,18 @@
 //! 電子証明書取得（更新）開始: contract information → 【取得】 → 【専用USBに保存する】.
 //! The first step is a plain form (works without the extension); the save step runs in the
-//! page script through the extension.
+//! page script through the extension. A customer logged on with their certificate in its
+//! renewal period skips the form: 【電子証明書を更新する】 on /home posts to `/acquire/renew`,
+//! which shows the save step at once.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, RawQuery, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{esc, html, jst_date, kagi_layout, layout, token_status, Lang, Masthead};
 use crate::acquisition;
-use crate::app::{ensure_session, Bank, State};
+use crate::app::{Bank, State};
 use crate::db::Customer;
 use crate::error::BankError;
 use crate::renewal::Eligibility;
@@ -80,8 +82,17 @@ fn form_page(lang: Lang, error: Option<(&str, String)>, contract: &str) -> Strin
     layout(lang, Masthead::Ca, title(lang), &body, None, PATH)
 }
 
+/// How the customer reached the save step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// 【取得】 with contract number and password.
+    Contract,
+    /// 【電子証明書を更新する】 while logged on with the certificate.
+    CertificateLogon,
+}
+
 /// Step 2: contract confirmed; the save button runs the extension.
-fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibility) -> String {
+fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibility, via: Via) -> String {
     let kind = match (eligibility, lang) {
         (Eligibility::Renewal { not_after, .. }, Lang::Ja) => format!("電子証明書の更新（現在の電子証明書の有効期限：{}）", jst_date(not_after, lang)),
         (Eligibility::Renewal { not_after, .. }, Lang::En) => format!("Renewal (current certificate valid until {})", jst_date(not_after, lang)),
@@ -103,9 +114,15 @@ fn save_page(bank: &Bank, lang: Lang, customer: &Customer, eligibility: Eligibil
 </section>
 {prep}"#,
         code = eligibility.code(),
-        confirmed = esc(&match lang {
-            Lang::Ja => format!("契約者情報を確認しました：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind),
-            Lang::En => format!("Contract information confirmed: {} (contract {}) / {}", customer.name, customer.contract_number, kind),
+        confirmed = esc(&match (lang, via) {
+            (Lang::Ja, Via::Contract) => format!("契約者情報を確認しました：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind),
+            (Lang::En, Via::Contract) => format!("Contract information confirmed: {} (contract {}) / {}", customer.name, customer.contract_number, kind),
+            (Lang::Ja, Via::CertificateLogon) => {
+                format!("電子証明書でログオン中のお客様です：{}（契約者番号 {}）／{}", customer.name, customer.contract_number, kind)
+            }
+            (Lang::En, Via::CertificateLogon) => {
+                format!("Logged on with your certificate: {} (contract {}) / {}", customer.name, customer.contract_number, kind)
+            }
         }),
         h = lang.t("電子証明書更新開始", "Save the certificate"),
         p1 = lang.t("電子証明書の取得（更新）を開始します。ご希望の保存先ボタンを押してください。", "Press the button for where to save the certificate."),
@@ -160,12 +177,32 @@ pub async fn submit(
     }
     bank.check_request_origin(&headers)?;
     let mut out = HeaderMap::new();
-    let handle = ensure_session(&bank, &headers, &mut out)?;
-    match acquisition::start(&bank, &handle, &form.contract_number, &form.password) {
-        Ok((customer, eligibility)) => Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility))).into_response()),
+    match acquisition::start(&bank, &headers, &mut out, &form.contract_number, &form.password) {
+        Ok((customer, eligibility)) => Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility, Via::Contract))).into_response()),
         Err(e) if e.status().is_client_error() => {
             let text = refusal_text(&e, lang);
             Ok((out, html(e.status(), form_page(lang, Some((e.code(), text)), &form.contract_number))).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// 【電子証明書を更新する】 (`POST /acquire/renew`, the form on /home): straight to the save step
+/// for a session logged on with the certificate in its renewal period. Without a log-on, back to
+/// the log-on page; outside the window, the contract form with the reason.
+pub async fn renew(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q): RawQuery, body: String) -> Result<Response, BankError> {
+    let en = Lang::from_query(q.as_deref()) == Lang::En || body.split('&').any(|kv| kv == "lang=en");
+    let lang = if en { Lang::En } else { Lang::Ja };
+    bank.check_request_origin(&headers)?;
+    let mut out = HeaderMap::new();
+    match acquisition::renew(&bank, &headers, &mut out) {
+        Ok((customer, eligibility)) => {
+            Ok((out, html(StatusCode::OK, save_page(&bank, lang, &customer, eligibility, Via::CertificateLogon))).into_response())
+        }
+        Err(BankError::NotLoggedOn) => Ok(Redirect::to(if en { "/?reason=session&lang=en" } else { "/?reason=session" }).into_response()),
+        Err(e) if e.status().is_client_error() => {
+            let text = refusal_text(&e, lang);
+            Ok((out, html(e.status(), form_page(lang, Some((e.code(), text)), ""))).into_response())
         }
         Err(e) => Err(e),
     }
@@ -180,6 +217,14 @@ fn refusal_text(e: &BankError, lang: Lang) -> String {
     let text = match e {
         BankError::InvalidCredentials => lang.t("契約者番号または電子証明書取得パスワードが正しくありません。", "The contract number or the certificate password is wrong.").to_owned(),
         BankError::BadRequest(_) => lang.t("契約者番号と電子証明書取得パスワードを入力してください。", "Enter the contract number and the certificate password.").to_owned(),
+        BankError::TooManyAttempts { .. } => match lang {
+            Lang::Ja => e.to_string(),
+            Lang::En => "The certificate password was wrong too many times: obtaining a certificate with this contract number is suspended for now. Please try again later or contact us.".to_owned(),
+        },
+        BankError::Login(_) => lang.t(
+            "ログオンに使用した電子証明書は失効しています。もう一度ログオンしてください。",
+            "The certificate you logged on with has been revoked. Please log on again.",
+        ).to_owned(),
         BankError::NotEligible(Eligibility::TooEarly { window_start, not_after }) => match lang {
             Lang::Ja => format!(
                 "現在は電子証明書の更新期間ではありません（有効期限：{}、更新期間：{}から）。{}",

@@ -24,13 +24,14 @@ pub async fn page(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q)
     let customer = bank.db.customer(cid)?.ok_or(BankError::NotLoggedOn)?;
     let cert = bank.db.certificate(&serial)?.ok_or(BankError::NotLoggedOn)?;
     let renewal = match decide(bank.db.customer_certs(cid)?, now) {
+        // One click: the certificate log-on is the proof, no contract password (acquisition::renew).
         Eligibility::Renewal { window_end, .. } => format!(
-            r#"<div id="renewal-notice" class="notice">{} <a href="/acquire{}">{}</a></div>"#,
+            r#"<div id="renewal-notice" class="notice">{} <form method="post" action="/acquire/renew" class="inline">{}<button id="renew-button" type="submit" class="primary">{}</button></form></div>"#,
             esc(&match lang {
                 Lang::Ja => format!("電子証明書の更新期間中です（{}まで）。", jst_date(window_end, lang)),
                 Lang::En => format!("Your certificate is in its renewal period (until {}).", jst_date(window_end, lang)),
             }),
-            lang.suffix(),
+            if lang == Lang::En { r#"<input type="hidden" name="lang" value="en">"# } else { "" },
             lang.t("電子証明書を更新する", "Renew the certificate"),
         ),
         _ => String::new(),
@@ -84,7 +85,7 @@ pub async fn logoff(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(
     let en = Lang::from_query(q.as_deref()) == Lang::En || body.split('&').any(|kv| kv == "lang=en");
     let to = if en { "/?reason=logoff&lang=en" } else { "/?reason=logoff" };
     let mut res = Redirect::to(to).into_response();
-    session::set_cookie(res.headers_mut(), "", bank.secure_cookies());
+    session::set_cookie(res.headers_mut(), "");
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use kagi_bank::clock::ManualClock;
+use kagi_bank::app::MemoryLog;
 use kagi_bank::{loopback_origins, Bank, Config};
 use serde_json::Value;
 
@@ -33,16 +34,24 @@ pub struct TestBank {
     pub clock: Arc<ManualClock>,
     pub bank: Arc<Bank>,
     pub data_dir: PathBuf,
+    /// What the bank logged (security events).
+    pub log: Arc<MemoryLog>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestBank {
+    /// The bank in demo mode (the demo customer is there), as the tests and the demo run it.
     pub fn start(data_dir: &Path, clock: Arc<ManualClock>) -> TestBank {
+        TestBank::start_mode(data_dir, clock, true)
+    }
+
+    pub fn start_mode(data_dir: &Path, clock: Arc<ManualClock>, demo: bool) -> TestBank {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap() };
+        let log = Arc::new(MemoryLog::default());
+        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap(), demo, log: log.clone() };
         let (bank, _) = Bank::open(config).unwrap();
         let bank = Arc::new(bank);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -60,6 +69,7 @@ impl TestBank {
             clock,
             bank,
             data_dir: data_dir.to_owned(),
+            log,
             stop: Some(tx),
             thread: Some(thread),
         }
@@ -67,6 +77,12 @@ impl TestBank {
 
     pub fn client(&self) -> Client {
         Client::new(&self.base)
+    }
+
+    /// The bank's clock now.
+    pub fn clock_now(&self) -> SystemTime {
+        use kagi_bank::clock::Clock;
+        self.clock.now()
     }
 
     /// The bank's CA certificates as pages pass them to the extension (`issuers`).
@@ -94,7 +110,10 @@ pub fn manual_clock() -> Arc<ManualClock> {
 pub struct Client {
     agent: ureq::Agent,
     pub base: String,
+    /// `name=value` of the session cookie, as the browser would send it.
     pub cookie: Option<String>,
+    /// Every `Set-Cookie` header the bank sent, in order.
+    pub set_cookies: Vec<String>,
 }
 
 pub struct Resp {
@@ -102,6 +121,7 @@ pub struct Resp {
     pub body: String,
     pub location: Option<String>,
     pub content_type: String,
+    pub retry_after: Option<String>,
 }
 
 impl Resp {
@@ -123,7 +143,7 @@ impl Client {
             .max_redirects_will_error(false)
             .build()
             .into();
-        Client { agent, base: base.to_owned(), cookie: None }
+        Client { agent, base: base.to_owned(), cookie: None, set_cookies: Vec::new() }
     }
 
     fn finish(&mut self, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
@@ -131,15 +151,17 @@ impl Client {
         for sc in r.headers().get_all("set-cookie") {
             let sc = sc.to_str().unwrap();
             let pair = sc.split(';').next().unwrap();
-            if let Some(v) = pair.strip_prefix("kagi_sid=") {
+            self.set_cookies.push(sc.to_owned());
+            if let Some(v) = pair.strip_prefix(&format!("{}=", kagi_bank::session::COOKIE_NAME)) {
                 self.cookie = if v.is_empty() { None } else { Some(pair.to_owned()) };
             }
         }
         let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
         let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let status = r.status().as_u16();
         let body = r.body_mut().with_config().limit(10 << 20).read_to_string().unwrap_or_default();
-        Resp { status, body, location, content_type }
+        Resp { status, body, location, content_type, retry_after }
     }
 
     pub fn get(&mut self, path: &str) -> Resp {
@@ -172,6 +194,11 @@ impl Client {
     /// 【取得】 through the JSON API.
     pub fn acquire_start(&mut self, contract: &str, password: &str) -> Resp {
         self.post_json("/api/acquire/start", &serde_json::json!({"contractNumber": contract, "password": password}))
+    }
+
+    /// One-click renewal from a logged-on session.
+    pub fn acquire_renew(&mut self) -> Resp {
+        self.post_json("/api/acquire/renew", &serde_json::json!({}))
     }
 
     pub fn submit_csr(&mut self, csr_der: &[u8]) -> Resp {

@@ -25,6 +25,11 @@ class ChromiumPage extends JourneyPage {
     if (size) await this.page.setViewportSize(size);
     await this.page.screenshot({ path: file });
   }
+  /** The browser's cookies for this page's URL: [{name, value, secure, httpOnly, path, sameSite}]. */
+  async cookies() {
+    const list = await this.page.context().cookies(this.page.url());
+    return list.map((c) => ({ name: c.name, value: c.value, secure: c.secure, httpOnly: c.httpOnly, path: c.path, sameSite: c.sameSite }));
+  }
   closed() {
     return this.page.isClosed();
   }

@@ -34,6 +34,11 @@ class FirefoxPage extends JourneyPage {
     if (size) await this.page.setViewport(size);
     await this.page.screenshot({ path: file });
   }
+  /** The browser's cookies for this page's URL: [{name, value, secure, httpOnly, path, sameSite}]. */
+  async cookies() {
+    const list = await withTimeout(this.page.cookies(), 10000, "cookies timed out");
+    return list.map((c) => ({ name: c.name, value: c.value, secure: c.secure, httpOnly: c.httpOnly, path: c.path, sameSite: c.sameSite }));
+  }
   closed() {
     return this.page.isClosed();
   }
