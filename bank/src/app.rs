@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use kagi_verify::{Origin, Verifier};
+use kagi_verify::{AttestationPolicy, Origin, Verifier};
 
 use crate::ca::Ca;
 use crate::clock::Clock;
@@ -49,6 +49,9 @@ pub struct Bank {
     pub verifier: Verifier,
     pub clock: Arc<dyn Clock>,
     pub origins: Vec<Origin>,
+    /// Key attestation required at issuance, under these roots (`attestation.rs`); `None`
+    /// (the default): not required.
+    pub attestation: Option<AttestationPolicy>,
 }
 
 impl Bank {
@@ -66,7 +69,13 @@ impl Bank {
             db.add_customer(d.contract_number, d.common_name, d.name, d.password, now)?;
             seeded = Some(d);
         }
-        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins }, seeded))
+        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins, attestation: None }, seeded))
+    }
+
+    /// From now on, issues only for keys attested under `policy`'s roots.
+    pub fn require_attestation(mut self, policy: AttestationPolicy) -> Bank {
+        self.attestation = Some(policy);
+        self
     }
 
     /// The CA certificates pages pass to the extension as `issuers` (standard base64 DER): the

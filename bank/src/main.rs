@@ -34,6 +34,11 @@ enum Cmd {
         /// a TLS proxy. Default: http://127.0.0.1:<port> and http://localhost:<port>.
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Require key attestation at issuance: the CSR's key must be attested by a token
+        /// chaining to one of these root certificates (PEM or DER files; repeatable). Default:
+        /// not required.
+        #[arg(long = "attestation-root")]
+        attestation_roots: Vec<PathBuf>,
     },
     /// Mark a customer for reissue (再発行): revokes their certificates and lets them acquire a
     /// new one outside the renewal period.
@@ -72,7 +77,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), BankError> {
     let clock = SystemClock::default();
     match cli.command {
-        Cmd::Serve { port, clock_offset_days, origins } => serve(cli.data_dir, port, clock_offset_days, origins),
+        Cmd::Serve { port, clock_offset_days, origins, attestation_roots } => {
+            serve(cli.data_dir, port, clock_offset_days, origins, &attestation_roots)
+        }
         Cmd::Reissue { contract_number } => {
             let db = existing_db(&cli.data_dir)?;
             let c = db.customer_by_contract(&contract_number)?.ok_or_else(|| BankError::BadRequest(format!("no customer with contract number {contract_number}")))?;
@@ -121,7 +128,12 @@ fn existing_db(dir: &Path) -> Result<Db, BankError> {
     Db::open(&path)
 }
 
-fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>) -> Result<(), BankError> {
+fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>, attestation_roots: &[PathBuf]) -> Result<(), BankError> {
+    // Read before anything is served: a bank told to require attestation never runs without it.
+    let attestation = match attestation_roots {
+        [] => None,
+        roots => Some(kagi_bank::attestation::load_roots(roots)?),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         // Loopback only: a real deployment puts a TLS-terminating proxy in front (README).
@@ -133,7 +145,11 @@ fn serve(data_dir: PathBuf, port: u16, offset_days: i64, origins: Vec<String>) -
             origins.iter().map(|o| Origin::parse(o).map_err(|e| BankError::BadRequest(e.to_string()))).collect::<Result<_, _>>()?
         };
         let config = Config { data_dir: data_dir.clone(), clock: Arc::new(SystemClock { offset_days }), origins: origins.clone() };
-        let (bank, seeded) = Bank::open(config)?;
+        let (mut bank, seeded) = Bank::open(config)?;
+        if let Some(policy) = attestation {
+            println!("Key attestation required at issuance ({} root file(s)).", attestation_roots.len());
+            bank = bank.require_attestation(policy);
+        }
         if let Some(d) = seeded {
             println!("First start: demo customer created.");
             println!("  契約者番号 (contract number):          {}", d.contract_number);
