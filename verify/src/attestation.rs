@@ -16,7 +16,7 @@
 
 use std::time::SystemTime;
 
-use der::Decode;
+use der::{Decode, Encode};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use x509_cert::request::CertReq;
 use x509_cert::Certificate;
@@ -58,6 +58,8 @@ pub struct AttestedKey {
     /// SHA-256 of the attestation certificate of the token's F9 key, lowercase hex: one per
     /// token, for the bank's records.
     pub attestation_key_sha256: String,
+    /// The attested key: DER SubjectPublicKeyInfo.
+    pub public_key_info: Vec<u8>,
 }
 
 /// The attestation roots a bank trusts (and intermediates between them and tokens' F9
@@ -95,19 +97,31 @@ impl AttestationPolicy {
         let att = attestation.ok_or(VerifyError::AttestationRequired)?;
         let invalid = VerifyError::AttestationInvalid;
         let csr = CertReq::from_der(csr_der).map_err(|e| invalid(AttestationFault::Csr(e.to_string())))?;
+        let requested = csr.info.public_key.to_der().map_err(|e| invalid(AttestationFault::Csr(e.to_string())))?;
+        let facts = self.verify_statement(att, now)?;
+        // Both re-encoded from their parsed form (DER is canonical): algorithm, parameters and
+        // key bits must all be equal.
+        if facts.public_key_info != requested {
+            return Err(invalid(AttestationFault::KeyMismatch));
+        }
+        Ok(facts)
+    }
+
+    /// The statement on its own: it chains to a configured root at `now` and its extensions
+    /// are well formed. Says which key it attests ([`AttestedKey::public_key_info`]) and what
+    /// the token says about it; [`AttestationPolicy::check`] also ties it to a CSR.
+    pub fn verify_statement(&self, att: KeyAttestation<'_>, now: SystemTime) -> Result<AttestedKey, VerifyError> {
+        let invalid = VerifyError::AttestationInvalid;
         let statement = Certificate::from_der(att.certificate).map_err(|e| invalid(AttestationFault::Malformed(e.to_string())))?;
         Certificate::from_der(att.intermediate).map_err(|e| invalid(AttestationFault::Malformed(e.to_string())))?;
         self.check_chain(&att, now)?;
-        let attested = statement.tbs_certificate().subject_public_key_info();
-        let requested = &csr.info.public_key;
-        let same = attested.algorithm.oid == requested.algorithm.oid
-            && attested.algorithm.parameters == requested.algorithm.parameters
-            && attested.subject_public_key == requested.subject_public_key;
-        if !same {
-            return Err(invalid(AttestationFault::KeyMismatch));
-        }
         let mut facts = facts(&statement).map_err(invalid)?;
         facts.attestation_key_sha256 = sha256_hex(att.intermediate);
+        facts.public_key_info = statement
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| invalid(AttestationFault::Malformed(e.to_string())))?;
         Ok(facts)
     }
 

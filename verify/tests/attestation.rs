@@ -163,3 +163,31 @@ fn yubico_extensions_are_checked_for_their_form() {
     assert_eq!(AttestationPolicy::new(Vec::<Vec<u8>>::new()).unwrap_err().code(), "BAD_TRUST_ANCHOR");
     assert_eq!(AttestationPolicy::new([b"junk".to_vec()]).unwrap_err().code(), "BAD_TRUST_ANCHOR");
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yubikey-5.4.3").join(name);
+    pem_to_der(&std::fs::read_to_string(path).unwrap())
+}
+
+/// What a real YubiKey 5 (5.4.3) answered to ATTEST for slot 9C and its F9 certificate, under
+/// Yubico's PIV attestation root: the chain Kagi's host relays from a real token validates, and
+/// the facts read are the token's (fixtures/yubikey-5.4.3/README.md).
+#[test]
+fn test_yk5_attestation_chains_to_yubicos_root() {
+    let (att, f9, root) = (fixture("attest-9c.pem"), fixture("f9.pem"), fixture("yubico-piv-root-ca.pem"));
+    let yubico = AttestationPolicy::new([root]).unwrap();
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000); // 2026-05-28
+    let facts = yubico.verify_statement(KeyAttestation { certificate: &att, intermediate: &f9 }, at).expect("genuine YubiKey chain");
+    assert_eq!(facts.slot, Some(0x9C));
+    assert_eq!(facts.firmware, Some([5, 4, 3]));
+    assert_eq!(facts.serial, Some(25_515_137));
+    assert_eq!((facts.pin_policy, facts.touch_policy), (Some(3), Some(1)));
+    // The test root does not vouch for a real YubiKey, nor Yubico's for the virtual token.
+    let test_root = AttestationPolicy::new([pem_to_der(&kagi_rig::attestation_root_pem().unwrap())]).unwrap();
+    let r = test_root.verify_statement(KeyAttestation { certificate: &att, intermediate: &f9 }, at);
+    assert!(matches!(fault(r), AttestationFault::Chain(_)));
+    // A CSR for another key is refused even with the genuine statement.
+    let other = software_csr(&KeyPair::generate().unwrap());
+    let r = yubico.check(&other, Some(KeyAttestation { certificate: &att, intermediate: &f9 }), at);
+    assert_eq!(fault(r), AttestationFault::KeyMismatch);
+}
