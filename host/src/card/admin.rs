@@ -1,7 +1,8 @@
 //! Token administration over a [`PivSession`]: PIN change and unblock, GET METADATA, YubiKey
-//! attestation, and the management key's life cycle (set, store behind the PIN, read back). The APDUs are built and
-//! parsed in [`crate::piv::commands`] and [`crate::piv::yubikey`]; this file only runs them and
-//! maps status words to what the customer can do.
+//! attestation, and the management key's life cycle (set, store behind the PIN, read back).
+//! The APDUs are built and parsed in [`crate::piv::commands`], [`crate::piv::yubikey`] and
+//! [`crate::piv::attest`]; this file only runs them and maps status words to what the customer
+//! can do.
 
 use zeroize::Zeroizing;
 
