@@ -176,20 +176,26 @@ fn acquisition_json(bank: &crate::app::Bank, customer: &crate::db::Customer, eli
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CsrBody {
     /// PKCS#10, DER, standard base64 (what `acquireCertificate`'s `submitCsr` receives).
     csr: String,
+    /// The token's key attestation and its F9 certificate, as `enroll.begin` returned them
+    /// (`submitCsr`'s second argument); checked only when the bank requires attestation.
+    attestation: Option<String>,
+    attestation_intermediate: Option<String>,
 }
 
-/// `POST /api/csr` `{"csr"}` → 201 `{"serial", "certificate", "issuedCount", "notBefore", "notAfter"}`
-/// (certificate = standard base64 DER, what `submitCsr` resolves with).
+/// `POST /api/csr` `{"csr", "attestation"?, "attestationIntermediate"?}` → 201 `{"serial", "certificate", "issuedCount", "notBefore", "notAfter"}`
+/// (certificate = standard base64 DER, what `submitCsr` resolves with); 403
+/// `ATTESTATION_REQUIRED` / `ATTESTATION_INVALID` when the bank requires key attestation.
 pub async fn submit_csr(AxState(bank): AxState<State>, headers: HeaderMap, ApiJson(body): ApiJson<CsrBody>) -> ApiResult {
     bank.check_request_origin(&headers)?;
     let handle = session::handle_from(&headers).ok_or(BankError::NoSession)?;
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.csr.trim())
         .map_err(|_| BankError::BadRequest("csr is not standard base64".into()))?;
+    crate::attestation::check(&bank, &der, body.attestation.as_deref(), body.attestation_intermediate.as_deref())?;
     let row = acquisition::issue(&bank, &handle, &der)?;
     Ok((StatusCode::CREATED, Json(cert_json(&row.der, &row.serial, row.issued_count)?)).into_response())
 }

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use kagi_verify::{Origin, Verifier};
+use kagi_verify::{AttestationPolicy, Origin, Verifier};
 
 use crate::ca::Ca;
 use crate::clock::Clock;
@@ -87,6 +87,9 @@ pub struct Bank {
     pub clock: Arc<dyn Clock>,
     pub origins: Vec<Origin>,
     log: Arc<dyn Log>,
+    /// Key attestation required at issuance, under these roots (`attestation.rs`); `None`
+    /// (the default): not required.
+    pub attestation: Option<AttestationPolicy>,
 }
 
 impl Bank {
@@ -104,7 +107,13 @@ impl Bank {
             db.add_customer(d.contract_number, d.common_name, d.name, d.password, now)?;
             seeded = Some(d);
         }
-        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins, log: config.log }, seeded))
+        Ok((Bank { db, ca, verifier, clock: config.clock, origins: config.origins, log: config.log, attestation: None }, seeded))
+    }
+
+    /// From now on, issues only for keys attested under `policy`'s roots.
+    pub fn require_attestation(mut self, policy: AttestationPolicy) -> Bank {
+        self.attestation = Some(policy);
+        self
     }
 
     /// The CA certificates pages pass to the extension as `issuers` (standard base64 DER): the

@@ -39,6 +39,9 @@ pub enum BankError {
     CsrKey(String),
     #[error("log-on refused: {0}")]
     Login(#[from] VerifyError),
+    /// The bank requires key attestation and the CSR's key is not attested (`attestation.rs`).
+    #[error("certificate not issued: {0}")]
+    Attestation(VerifyError),
     #[error("this server does not serve origin {0}")]
     OriginNotServed(String),
     #[error("not found")]
@@ -68,7 +71,7 @@ impl BankError {
             BankError::CsrInvalid(_) => "CSR_INVALID",
             BankError::CsrSignature => "CSR_SIGNATURE",
             BankError::CsrKey(_) => "CSR_KEY_UNSUPPORTED",
-            BankError::Login(e) => e.code(),
+            BankError::Login(e) | BankError::Attestation(e) => e.code(),
             BankError::OriginNotServed(_) => "ORIGIN_NOT_SERVED",
             BankError::NotFound => "NOT_FOUND",
             BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => "INTERNAL",
@@ -83,6 +86,7 @@ impl BankError {
             BankError::NotEligible(_) | BankError::OriginNotServed(_) => StatusCode::FORBIDDEN,
             BankError::Login(e) if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
             BankError::Login(_) => StatusCode::UNAUTHORIZED,
+            BankError::Attestation(_) => StatusCode::FORBIDDEN,
             BankError::NotFound => StatusCode::NOT_FOUND,
             BankError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BankError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,

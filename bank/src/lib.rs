@@ -4,12 +4,14 @@
 //!
 //! - [`app`]: state, routes, serving; [`api`]: JSON endpoints; [`pages`]: HTML.
 //! - [`db`]: SQLite (customers, certificates, sessions, nonces); [`ca`]: the CA.
-//! - [`acquisition`] and [`renewal`]: who may obtain a certificate when; [`clock`]: injectable time.
+//! - [`acquisition`] and [`renewal`]: who may obtain a certificate when; [`attestation`]: the
+//!   optional key attestation policy at issuance; [`clock`]: injectable time.
 #![forbid(unsafe_code)]
 
 pub mod acquisition;
 pub mod api;
 pub mod app;
+pub mod attestation;
 pub mod ca;
 pub mod clock;
 pub mod db;

@@ -39,6 +39,11 @@ enum Cmd {
         /// a TLS proxy. Default: http://127.0.0.1:<port> and http://localhost:<port>.
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// Require key attestation at issuance: the CSR's key must be attested by a token
+        /// chaining to one of these root certificates (PEM or DER files; repeatable). Default:
+        /// not required.
+        #[arg(long = "attestation-root")]
+        attestation_roots: Vec<PathBuf>,
     },
     /// Mark a customer for reissue (再発行): revokes their certificates and lets them acquire a
     /// new one outside the renewal period.
@@ -77,11 +82,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), BankError> {
     let clock = SystemClock::default();
     match cli.command {
-        Cmd::Serve { port, demo, clock_offset_days, origins } => {
+        Cmd::Serve { port, demo, clock_offset_days, origins, attestation_roots } => {
             if clock_offset_days != 0 && !demo {
                 return Err(BankError::BadRequest("--clock-offset-days moves the bank's clock: demo mode only (--demo)".into()));
             }
-            serve(cli.data_dir, port, demo, clock_offset_days, origins)
+            serve(cli.data_dir, port, demo, clock_offset_days, origins, &attestation_roots)
         }
         Cmd::Reissue { contract_number } => {
             let db = existing_db(&cli.data_dir)?;
@@ -131,7 +136,12 @@ fn existing_db(dir: &Path) -> Result<Db, BankError> {
     Db::open(&path)
 }
 
-fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Vec<String>) -> Result<(), BankError> {
+fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Vec<String>, attestation_roots: &[PathBuf]) -> Result<(), BankError> {
+    // Read before anything is served: a bank told to require attestation never runs without it.
+    let attestation = match attestation_roots {
+        [] => None,
+        roots => Some(kagi_bank::attestation::load_roots(roots)?),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         // Loopback only: a real deployment puts a TLS-terminating proxy in front (README).
@@ -149,11 +159,15 @@ fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Ve
             demo,
             log: Arc::new(StderrLog),
         };
-        let (bank, seeded) = Bank::open(config)?;
+        let (mut bank, seeded) = Bank::open(config)?;
         if demo {
             println!("Demo mode.");
         } else if bank.db.customer_count()? == 0 {
             println!("No customers yet: add them with `kagi-bank add-customer`.");
+        }
+        if let Some(policy) = attestation {
+            println!("Key attestation required at issuance ({} root file(s)).", attestation_roots.len());
+            bank = bank.require_attestation(policy);
         }
         if let Some(d) = seeded {
             println!("First start: demo customer created.");

@@ -25,7 +25,8 @@ button.addEventListener("click", async () => {
     if (tokensOf(st).length === 0) throw { code: "TOKEN_ABSENT" };
     await kagi.acquireCertificate({
       algorithm: "P-256",
-      submitCsr: async (csr) => (await api("/api/csr", { csr })).certificate,
+      // The token's key attestation, when it has one, goes with the CSR (a bank may require it).
+      submitCsr: async (csr, attestation) => (await api("/api/csr", { csr, ...attestation })).certificate,
       // A step this page has no words for (a newer extension) keeps the general message.
       onProgress: ({ step }) => say(t(hasText("step_" + step) ? "step_" + step : "saving"), step),
     });

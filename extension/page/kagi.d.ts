@@ -94,12 +94,25 @@ export type AcquireStep = "choose" | "confirm" | "pin" | "unblock" | "generate" 
 /** Steps of a log-on, reported as progress while the PIN window is open. */
 export type LoginStep = "choose" | "pin" | "unblock" | "sign";
 
+/**
+ * A token's statement that it generated the CSR's key (YubiKey PIV attestation), standard base64
+ * DER: the attestation certificate and the certificate of the token's attestation key (slot F9).
+ * Both or neither.
+ */
+export interface KeyAttestation {
+  attestation?: string;
+  attestationIntermediate?: string;
+}
+
 export interface AcquireOptions {
   /** The bank's CA certificates; default: those given to Kagi.connect(). */
   issuers?: Issuers;
   algorithm?: "P-256" | "RSA-2048";
-  /** Sends the CSR (standard base64 DER) to the bank's CA; resolves with the certificate (standard base64 DER). */
-  submitCsr: (csrBase64: string) => Promise<string>;
+  /**
+   * Sends the CSR (standard base64 DER) to the bank's CA; resolves with the certificate (standard
+   * base64 DER). `attestation`: the token's key attestation when it has one, else `{}`.
+   */
+  submitCsr: (csrBase64: string, attestation: KeyAttestation) => Promise<string>;
   onProgress?: (p: { step: AcquireStep }) => void;
 }
 

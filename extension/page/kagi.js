@@ -6,7 +6,7 @@
 //   const st = await kagi.status();                       // {host, readers, tokens, token}
 //   const off = kagi.onTokenChange(ev => ...);            // {type: "inserted"|"removed", reader}
 //   const login = await kagi.authenticate(nonce);
-//   const done = await kagi.acquireCertificate({ algorithm: "P-256", submitCsr: async csr => cert });
+//   const done = await kagi.acquireCertificate({ algorithm: "P-256", submitCsr: async (csr, attestation) => cert });
 //
 // `issuers` are the bank's CA certificates (1 to 8, standard base64 DER or PEM): Kagi uses and
 // replaces only certificates they issued. Give them once to connect() or per call ({issuers}).
@@ -144,9 +144,12 @@ export class Kagi {
 
   /**
    * Acquires (or renews) the login certificate onto the token: confirm + PIN in the extension's
-   * window, key generation on the token, `submitCsr(csrBase64)` (the page sends the CSR to its CA
-   * and returns the issued certificate, standard base64 DER), then storing it. `onProgress({step})`
-   * is optional. Resolves with `{certificate: CertSummary}`.
+   * window, key generation on the token, `submitCsr(csrBase64, attestation)` (the page sends the
+   * CSR to its CA and returns the issued certificate, standard base64 DER), then storing it.
+   * `attestation` is `{attestation, attestationIntermediate}` (standard base64 DER: the token's
+   * statement that it generated the key, and its F9 certificate) when the token can attest, else
+   * `{}`; a bank that requires key attestation sends both with the CSR. `onProgress({step})` is
+   * optional. Resolves with `{certificate: CertSummary}`.
    */
   async acquireCertificate({ issuers, algorithm = "P-256", submitCsr, onProgress } = {}) {
     if (typeof submitCsr !== "function") throw new KagiError("BAD_REQUEST", "submitCsr must be a function");
@@ -156,7 +159,9 @@ export class Kagi {
     progress("issue");
     let certificate;
     try {
-      certificate = await submitCsr(begun.csr);
+      const attestation = begun.attestation && begun.attestationIntermediate
+        ? { attestation: begun.attestation, attestationIntermediate: begun.attestationIntermediate } : {};
+      certificate = await submitCsr(begun.csr, attestation);
       if (typeof certificate !== "string" || certificate.length === 0) {
         throw new KagiError("BAD_REQUEST", "submitCsr must resolve with the certificate in base64");
       }

@@ -177,13 +177,27 @@ mod tests {
     #[test]
     fn enroll_replies() {
         let begin =
-            EnrollBeginResult { reader: "R".into(), slot: "82".into(), algorithm: crate::KeyAlgorithm::P256, csr: "MIIB".into() };
+            EnrollBeginResult {
+                reader: "R".into(),
+                slot: "82".into(),
+                algorithm: crate::KeyAlgorithm::P256,
+                csr: "MIIB".into(),
+                attestation: None,
+                attestation_intermediate: None,
+            };
         let r = Reply::ok(5, &begin);
         assert_eq!(
             serde_json::to_value(&r).unwrap(),
             serde_json::json!({"id":5,"result":{"reader":"R","slot":"82","algorithm":"P-256","csr":"MIIB"}})
         );
         assert_eq!(r.into_result::<EnrollBeginResult>().unwrap(), begin);
+        let attested = EnrollBeginResult { attestation: Some("MIIC".into()), attestation_intermediate: Some("MIID".into()), ..begin };
+        let r = Reply::ok(5, &attested);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["result"],
+            serde_json::json!({"reader":"R","slot":"82","algorithm":"P-256","csr":"MIIB","attestation":"MIIC","attestationIntermediate":"MIID"})
+        );
+        assert_eq!(r.into_result::<EnrollBeginResult>().unwrap(), attested);
         let finish = EnrollFinishResult { certificate: cert() };
         assert_eq!(Reply::ok(6, &finish).into_result::<EnrollFinishResult>().unwrap(), finish);
     }

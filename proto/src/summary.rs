@@ -109,6 +109,16 @@ pub struct EnrollBeginResult {
     pub algorithm: crate::KeyAlgorithm,
     /// PKCS#10 certificate signing request, DER, standard base64, signed by the new key on the token.
     pub csr: String,
+    /// The token's attestation that it generated this key (YubiKey PIV attestation: ATTEST,
+    /// INS F9): an X.509 certificate for the CSR's public key, DER, standard base64. Absent
+    /// when the token cannot attest (not a YubiKey, firmware before 4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
+    /// The certificate of the token's attestation key (slot F9, object 5FFF01) that signed
+    /// `attestation`, DER, standard base64; it chains to the token vendor's attestation root.
+    /// Present exactly when `attestation` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_intermediate: Option<String>,
 }
 
 /// Result of `enroll.finish`.

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
 import {
   ROOT, EXTENSION_ID, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, ensurePcscd, launchBrowser, makeCa, serve,
   sleep, spawnTracked, stopAll, takeRigLock, tempDir, waitFor,
@@ -223,6 +224,11 @@ test("acquisition: confirm with first-use set-up, wrong PIN shows tries left, fa
   const dedup = steps.filter((s, i) => s !== steps[i - 1]);
   assert.deepEqual(dedup.slice(0, 4), ["confirm", "pin", "generate", "pin"], dedup.join());
   assert.deepEqual(dedup.slice(-3), ["generate", "issue", "store"], dedup.join());
+  // submitCsr got the token's key attestation beside the CSR: openssl finds it chains to
+  // kagi-vtoken's test attestation root through the F9 certificate, for the CSR's key.
+  const [sub] = await allowed.evaluate(() => window.kagiTest.seen.submitted);
+  assert.deepEqual(Object.keys(sub.attestation).sort(), ["attestation", "attestationIntermediate"]);
+  checkAttestation(sub.csr, sub.attestation);
   // The bank page saw every message between it and the extension: none carries a PIN, and
   // the page has no PIN field of its own.
   const seen = await allowed.evaluate(() => window.kagiTest.seen.messages);
@@ -240,6 +246,22 @@ test("acquisition: confirm with first-use set-up, wrong PIN shows tries left, fa
   assert.equal(st.token.managementKey, "pinProtected", "set up for first use");
   assert.notEqual(st.token.pinDefault, true);
 });
+
+/** openssl: `att` (base64 DER statement + F9 certificate) chains to the test attestation root and attests the CSR's key. */
+function checkAttestation(csrB64, att) {
+  const dir = fs.mkdtempSync(path.join(tmp, "att-"));
+  const pem = (b64) => `-----BEGIN CERTIFICATE-----\n${b64.match(/.{1,64}/g).join("\n")}\n-----END CERTIFICATE-----\n`;
+  const f = (name, text) => { fs.writeFileSync(path.join(dir, name), text); return path.join(dir, name); };
+  const root = f("root.pem", execFileSync(VTOKEN_BIN, ["--print-attestation-root"]).toString());
+  const stmt = f("att.pem", pem(att.attestation));
+  const f9 = f("f9.pem", pem(att.attestationIntermediate));
+  const csr = f("csr.der", Buffer.from(csrB64, "base64"));
+  const verified = execFileSync("openssl", ["verify", "-CAfile", root, "-untrusted", f9, stmt]).toString();
+  assert.match(verified, /: OK/);
+  const attKey = execFileSync("openssl", ["x509", "-in", stmt, "-noout", "-pubkey"]).toString();
+  const csrKey = execFileSync("openssl", ["req", "-inform", "DER", "-in", csr, "-noout", "-pubkey"]).toString();
+  assert.equal(attKey, csrKey, "the attested key is the CSR's");
+}
 
 /** Logs on from the allowed page with `pin`; returns the login token. */
 async function logOn(pin, { choose } = {}) {

@@ -66,9 +66,46 @@ pub enum VerifyError {
     /// A bank-supplied store (nonces, certificate records) failed.
     #[error("store failure: {0}")]
     Store(String),
-    /// A CA certificate given to [`crate::Verifier::new`] is not usable as a trust anchor.
+    /// A CA certificate given to [`crate::Verifier::new`] (or an attestation root given to
+    /// [`crate::AttestationPolicy::new`]) is not usable as a trust anchor.
     #[error("CA certificate is not a usable trust anchor: {0}")]
     BadTrustAnchor(String),
+    /// The bank requires key attestation and the request carries none (a key made in
+    /// software, or a token that cannot attest).
+    #[error("key attestation is required")]
+    AttestationRequired,
+    /// The key attestation does not hold (the fault says what).
+    #[error("key attestation is not valid: {0}")]
+    AttestationInvalid(AttestationFault),
+}
+
+/// What is wrong with a key attestation: every one is `ATTESTATION_INVALID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttestationFault {
+    /// The CSR does not parse.
+    Csr(String),
+    /// The statement or the attestation key certificate does not parse.
+    Malformed(String),
+    /// The chain statement ← attestation key certificate ← configured root does not validate
+    /// (unknown root, bad signature, outside validity, CA constraints); rustls-webpki's reason.
+    Chain(String),
+    /// The attested key is not the key of the CSR.
+    KeyMismatch,
+    /// One of Yubico's attestation extensions is malformed (named).
+    Extension(&'static str),
+}
+
+impl std::fmt::Display for AttestationFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttestationFault::Csr(m) => write!(f, "CSR does not parse: {m}"),
+            AttestationFault::Malformed(m) => write!(f, "certificate does not parse: {m}"),
+            AttestationFault::Chain(m) => write!(f, "does not chain to an attestation root: {m}"),
+            AttestationFault::KeyMismatch => f.write_str("attests another key than the CSR's"),
+            AttestationFault::Extension(what) => write!(f, "malformed {what} extension"),
+        }
+    }
 }
 
 impl VerifyError {
@@ -95,6 +132,8 @@ impl VerifyError {
             VerifyError::UnknownToBank => "CERT_UNKNOWN_TO_BANK",
             VerifyError::Store(_) => "STORE",
             VerifyError::BadTrustAnchor(_) => "BAD_TRUST_ANCHOR",
+            VerifyError::AttestationRequired => "ATTESTATION_REQUIRED",
+            VerifyError::AttestationInvalid(_) => "ATTESTATION_INVALID",
         }
     }
 

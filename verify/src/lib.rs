@@ -7,11 +7,14 @@
 //!   bank's own origin and the issued nonce, ES256/RS256 signature with the certificate's key,
 //!   chain to the bank's CA (rustls-webpki), validity, digitalSignature, clientAuth, and the
 //!   bank's records through [`CertificateRecords`].
+//! - [`AttestationPolicy::check`]: for issuance, that a CSR's key was generated on a token
+//!   whose attestation chains to the bank's configured attestation roots (YubiKey-style).
 //! - [`VerifyError`]: exactly what failed, with a stable [`VerifyError::code`].
 //!
 //! See README.md for an integrator's walk-through and `docs/protocol.md` for the digest.
 #![forbid(unsafe_code)]
 
+mod attestation;
 mod cert;
 mod error;
 mod nonce;
@@ -19,8 +22,9 @@ mod records;
 mod signature;
 mod verifier;
 
+pub use attestation::{AttestationPolicy, AttestedKey, KeyAttestation};
 pub use cert::{CertInfo, PublicKey};
-pub use error::{StoreError, VerifyError};
+pub use error::{AttestationFault, StoreError, VerifyError};
 pub use kagi_proto::{LoginToken, Nonce, Origin, SignatureAlgorithm};
 pub use nonce::{issue_nonce, redeem_nonce, MemoryNonceStore, NonceRecord, NonceStore, NONCE_TTL};
 pub use records::{CertStatus, CertificateRecords, NoRecords};

@@ -43,17 +43,27 @@ pub struct TestBank {
 impl TestBank {
     /// The bank in demo mode (the demo customer is there), as the tests and the demo run it.
     pub fn start(data_dir: &Path, clock: Arc<ManualClock>) -> TestBank {
-        TestBank::start_mode(data_dir, clock, true)
+        TestBank::start_full(data_dir, clock, true, |b| b)
     }
 
+    /// The bank in demo mode or not.
     pub fn start_mode(data_dir: &Path, clock: Arc<ManualClock>, demo: bool) -> TestBank {
+        TestBank::start_full(data_dir, clock, demo, |b| b)
+    }
+
+    /// [`TestBank::start`] with the bank adjusted before it serves (e.g. a policy turned on).
+    pub fn start_with(data_dir: &Path, clock: Arc<ManualClock>, adjust: impl FnOnce(Bank) -> Bank) -> TestBank {
+        TestBank::start_full(data_dir, clock, true, adjust)
+    }
+
+    fn start_full(data_dir: &Path, clock: Arc<ManualClock>, demo: bool, adjust: impl FnOnce(Bank) -> Bank) -> TestBank {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(MemoryLog::default());
         let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap(), demo, log: log.clone() };
         let (bank, _) = Bank::open(config).unwrap();
-        let bank = Arc::new(bank);
+        let bank = Arc::new(adjust(bank));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = bank.clone();
         let thread = std::thread::spawn(move || {

@@ -1,15 +1,17 @@
-//! Token administration over a [`PivSession`]: PIN change and unblock, GET METADATA, and the
-//! management key's life cycle (set, store behind the PIN, read back). The APDUs are built and
-//! parsed in [`crate::piv::commands`] and [`crate::piv::yubikey`]; this file only runs them and
-//! maps status words to what the customer can do.
+//! Token administration over a [`PivSession`]: PIN change and unblock, GET METADATA, YubiKey
+//! attestation, and the management key's life cycle (set, store behind the PIN, read back).
+//! The APDUs are built and parsed in [`crate::piv::commands`], [`crate::piv::yubikey`] and
+//! [`crate::piv::attest`]; this file only runs them and maps status words to what the customer
+//! can do.
 
 use zeroize::Zeroizing;
 
 use crate::card::session::PivSession;
 use crate::card::Transport;
 use crate::error::{Error, Result};
+use crate::piv::attest::{self, Attestation};
 use crate::piv::commands;
-use crate::piv::objects::{ManagementKey, Pin};
+use crate::piv::objects::{ManagementKey, Pin, Slot};
 use crate::piv::status::Status;
 use crate::piv::yubikey::{self, AdminData, Metadata, TAG_ADMIN_DATA, TAG_PRINTED};
 
@@ -52,6 +54,42 @@ impl<T: Transport + ?Sized> PivSession<'_, T> {
         let parsed = data.as_deref().map(yubikey::parse_metadata).transpose()?;
         self.keep_metadata(key_ref, data.as_deref());
         Ok(parsed)
+    }
+
+    /// YubiKey ATTEST for the key in `slot`, with the F9 certificate it chains to. `None` when
+    /// the token cannot vouch for it: not a YubiKey or firmware before 4.3 (`6D00`), a key it
+    /// did not generate (`6A80`), no key (`6A88`), no F9 certificate, or an answer that is not
+    /// one certificate (logged). Attestation is optional: only a removed card or a dead reader
+    /// fails the caller.
+    pub fn attestation(&mut self, slot: Slot) -> Result<Option<Attestation>> {
+        let r = self.exchange(&attest::attest(slot))?;
+        match r.status() {
+            Status::Success => {}
+            s => {
+                crate::log::info(&format!("no attestation for slot {:02x}: {s:?}", slot.key_ref()));
+                return Ok(None);
+            }
+        }
+        let certificate = match attest::parse_attestation(&r.data) {
+            Ok(c) => c,
+            Err(e) => {
+                crate::log::warn(&format!("attestation answer not understood: {e}"));
+                return Ok(None);
+            }
+        };
+        let intermediate = match self.get_data(attest::TAG_ATTESTATION_CERT) {
+            Ok(Some(v)) if !v.is_empty() => commands::parse_certificate_object(&v),
+            Ok(_) => Err(Error::Malformed("no F9 attestation certificate (5FFF01)".into())),
+            Err(e @ (Error::Malformed(_) | Error::Status { .. } | Error::SecurityStatus(_) | Error::NotFound(_))) => Err(e),
+            Err(e) => return Err(e),
+        };
+        match intermediate {
+            Ok(intermediate) => Ok(Some(Attestation { certificate, intermediate })),
+            Err(e) => {
+                crate::log::warn(&format!("attestation without its F9 certificate: {e}"));
+                Ok(None)
+            }
+        }
     }
 
     /// YubiKey SET MANAGEMENT KEY (the current key must be authenticated). `Ok(false)` when the

@@ -2,6 +2,7 @@
 //! no I/O. The transport and the exchange loop live in [`crate::card`].
 
 pub mod apdu;
+pub mod attest;
 pub mod commands;
 pub mod keys;
 pub mod mgmt;

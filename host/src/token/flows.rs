@@ -145,7 +145,8 @@ pub struct BeginRequest<'a> {
 /// `enroll.begin` on this token: PIN (new PIN first on a factory token), the slot chosen
 /// before anything is written, the management key unlocked (or initialised), the slot reserved
 /// (over the bank's superseded certificate, if any), a new key generated there with Kagi's
-/// placeholder certificate beside it, and a CSR signed by it.
+/// placeholder certificate beside it, a CSR signed by it, and the token's attestation of the
+/// key when it has one (YubiKey ATTEST).
 pub fn enroll_begin<T: Transport + ?Sized>(
     s: &mut PivSession<'_, T>,
     reader: &str,
@@ -174,8 +175,18 @@ pub fn enroll_begin<T: Transport + ?Sized>(
     slots::announce_retired_slot(s, slot)?;
     let cn = format!("Kagi token {}", guid.map(hex::encode).unwrap_or_default());
     let csr = crate::csr::build(req.algorithm, &public_key_bits, cn.trim(), &mut |d: &[u8; 32]| s.sign_digest(slot, alg, d))?;
+    // The token's word that it made this key, for a bank that requires it; absent when the
+    // token cannot attest.
+    let attestation = s.attestation(slot)?;
     Ok((
-        EnrollBeginResult { reader: reader.to_owned(), slot: slot_hex(slot), algorithm: req.algorithm, csr: b64(&csr) },
+        EnrollBeginResult {
+            reader: reader.to_owned(),
+            slot: slot_hex(slot),
+            algorithm: req.algorithm,
+            csr: b64(&csr),
+            attestation: attestation.as_ref().map(|a| b64(&a.certificate)),
+            attestation_intermediate: attestation.as_ref().map(|a| b64(&a.intermediate)),
+        },
         PendingEnrollment {
             origin: req.origin.clone(),
             reader: reader.to_owned(),

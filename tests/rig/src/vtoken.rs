@@ -47,6 +47,16 @@ fn newest_source_mtime() -> Option<SystemTime> {
     newest
 }
 
+/// kagi-vtoken's test attestation root certificate, PEM (`kagi-vtoken --print-attestation-root`):
+/// what a bank configured to require attestation trusts in tests.
+pub fn attestation_root_pem() -> io::Result<String> {
+    let out = Command::new(vtoken_bin()?).arg("--print-attestation-root").output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!("kagi-vtoken --print-attestation-root: {}", out.status)));
+    }
+    String::from_utf8(out.stdout).map_err(io::Error::other)
+}
+
 /// The `kagi-vtoken` binary: `KAGI_VTOKEN_BIN`, else `<target>/debug` or `<target>/release`;
 /// runs `cargo build -p kagi-vtoken` (once per process) when it is missing or older than
 /// its sources.
@@ -190,6 +200,13 @@ impl VTokenBuilder {
     /// only, like older YubiKeys (SET MANAGEMENT KEY with AES: 6A80).
     pub fn aes_management_key(mut self, accepted: bool) -> Self {
         self.contents.aes_mgmt = Some(accepted);
+        self
+    }
+    /// Does the token answer the YubiKey ATTEST instruction (default: yes, a YubiKey 5, with
+    /// an F9 key under kagi-vtoken's test attestation root)? `false`: 6D00, like PIV cards that
+    /// are not YubiKeys.
+    pub fn attestation(mut self, supported: bool) -> Self {
+        self.contents.attestation = Some(supported);
         self
     }
     /// A private key in a slot (9A, 9C, 9D, 9E, 82–95), as if imported by another tool

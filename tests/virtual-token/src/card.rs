@@ -152,7 +152,14 @@ pub struct Card {
 impl Card {
     /// Loads (or creates) the state and builds the card.
     pub fn new(store: Store, delay: Duration) -> Result<Self, String> {
-        let st = store.load_or_create()?;
+        let mut st = store.load_or_create()?;
+        if st.options.attestation && st.attestation_key.is_none() {
+            // A token made before attestation existed (or with it off) gets its F9 key now.
+            let (f9, cert) = crate::attestation::new_f9().map_err(|e| format!("attestation key: {}", e.0))?;
+            st.attestation_key = Some(f9.to_stored());
+            st.objects.insert(objects::tag_key(objects::TAG_ATTESTATION), hex::encode(crate::attestation::f9_object(&cert)));
+            store.save(&st).map_err(|e| format!("writing state: {e}"))?;
+        }
         let mut keys = BTreeMap::new();
         for (k, v) in &st.keys {
             let r = u8::from_str_radix(k, 16).map_err(|e| format!("key reference {k}: {e}"))?;
@@ -281,6 +288,7 @@ impl Card {
             0xF7 => self.get_metadata(p1, p2),
             0xFE => self.import_key(p1, p2, data),
             0xFF => self.set_management_key(p1, p2, data),
+            0xF9 => self.attest(p1, p2),
             _ => Err(sw::INS_NOT_SUPPORTED),
         }
     }
@@ -572,3 +580,7 @@ mod tests;
 #[cfg(test)]
 #[path = "card_yubikey_tests.rs"]
 mod yubikey_tests;
+
+#[cfg(test)]
+#[path = "card_attest_tests.rs"]
+mod attest_tests;

@@ -1,13 +1,13 @@
 //! The YubiKey extensions of the PIV application that Kagi's host and yubico-piv-tool rely on,
 //! as YubiKey 5 firmware (5.4) answers them: GET METADATA (F7), SET MANAGEMENT KEY (FF),
-//! IMPORT ASYMMETRIC KEY (FE), GET VERSION (FD) and GET SERIAL (F8). Encodings follow
+//! IMPORT ASYMMETRIC KEY (FE), GET VERSION (FD), GET SERIAL (F8) and ATTEST (F9). Encodings follow
 //! Yubico's yubikit `piv.py` (`get_*_metadata`, `set_management_key`, `put_key`) and
 //! yubico-piv-tool `lib/ykpiv.c` / `lib/util.c` (`ykpiv_util_parse_metadata`).
 //! The standard PIV commands are in `card.rs`.
 
 use super::{sw, Card, CmdResult, VERSION};
 use crate::crypto::{self, AsymKey, MgmtKey};
-use crate::objects::{self, ORIGIN_IMPORTED, TOUCH_ALWAYS, TOUCH_NEVER};
+use crate::objects::{self, ORIGIN_GENERATED, ORIGIN_IMPORTED, TOUCH_ALWAYS, TOUCH_NEVER};
 use crate::state::{KeyInfo, DEFAULT_PIN, DEFAULT_PUK};
 use crate::tlv;
 
@@ -178,5 +178,39 @@ impl Card {
         eprintln!("kagi-vtoken: imported alg {alg:02x} key into slot {keyref:02x}");
         self.store_key(keyref, key, KeyInfo { origin: ORIGIN_IMPORTED, pin_policy, touch_policy })?;
         Ok(Vec::new())
+    }
+
+    /// YubiKey ATTEST (INS F9, firmware 4.3+; Yubico "PIV attestation", yubikit `attest_key`,
+    /// ykpiv `ykpiv_attest`): `00 F9 <slot> 00` → the DER X.509 statement that the key in
+    /// `slot` was generated on this token, signed by the F9 key (long answers in 61xx pieces).
+    /// Needs no PIN. An imported key is refused (6A80: the token cannot vouch for a key made
+    /// elsewhere), an empty slot answers 6A88, F9 itself and other references 6A86. With the
+    /// `attestation` option off the instruction does not exist (6D00), as on a PIV card that is
+    /// not a YubiKey.
+    pub(super) fn attest(&self, slot: u8, p2: u8) -> CmdResult {
+        if !self.st.options.attestation {
+            return Err(sw::INS_NOT_SUPPORTED);
+        }
+        if p2 != 0x00 || !objects::is_asym_key_ref(slot) {
+            return Err(sw::INCORRECT_P1P2);
+        }
+        let key = self.keys.get(&slot).ok_or(sw::REF_DATA_NOT_FOUND)?;
+        let info = self.key_info(slot);
+        if info.origin != ORIGIN_GENERATED {
+            return Err(sw::WRONG_DATA);
+        }
+        let stored = self.st.attestation_key.as_ref().ok_or(sw::REF_DATA_NOT_FOUND)?;
+        let f9 = AsymKey::from_stored(stored).map_err(|_| sw::NO_PRECISE_DIAGNOSIS)?;
+        let facts = crate::attestation::Facts {
+            slot,
+            firmware: VERSION,
+            token_serial: self.st.serial,
+            pin_policy: info.pin_policy,
+            touch_policy: info.touch_policy,
+        };
+        crate::attestation::attest(&f9, key, &facts).map_err(|e| {
+            eprintln!("kagi-vtoken: attestation of {slot:02x} failed: {}", e.0);
+            sw::NO_PRECISE_DIAGNOSIS
+        })
     }
 }

@@ -100,7 +100,7 @@ fn set_management_key_switches_key_and_algorithm() {
 
 #[test]
 fn token_without_aes_refuses_aes_management_keys() {
-    let mut c = card_with(Options { metadata: true, aes_management_key: false });
+    let mut c = card_with(Options { aes_management_key: false, ..Options::default() });
     assert_eq!(mutual_auth(&mut c, &default_key()), sw::OK);
     assert_eq!(set_mgmt(&mut c, 0xFF, ALG_AES192, &[7; 24]), sw::WRONG_DATA);
     assert_eq!(set_mgmt(&mut c, 0xFF, ALG_AES128, &[7; 16]), sw::WRONG_DATA);
@@ -236,7 +236,7 @@ fn slot_metadata_of_generated_keys_with_policies() {
 
 #[test]
 fn token_without_metadata_does_not_know_the_instruction() {
-    let mut c = card_with(Options { metadata: false, aes_management_key: true });
+    let mut c = card_with(Options { metadata: false, ..Options::default() });
     for r in [0x80, 0x81, 0x9B, 0x9A] {
         assert_eq!(metadata(&mut c, r).1, sw::INS_NOT_SUPPORTED);
     }

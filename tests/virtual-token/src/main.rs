@@ -2,6 +2,7 @@
 //! reader driver, for Kagi's integration tests. See README.md.
 #![forbid(unsafe_code)]
 
+mod attestation;
 mod card;
 mod counter;
 mod crypto;
@@ -56,6 +57,14 @@ struct Args {
     /// Stored in the state file; without the flag the stored setting stays.
     #[arg(long, value_parser = on_off)]
     aes_management_key: Option<bool>,
+    /// Answer the YubiKey ATTEST instruction (INS F9) from an F9 key whose certificate chains to
+    /// the test attestation root (on: a YubiKey 5; off: 6D00 like other PIV cards). Stored in
+    /// the state file; without the flag the stored setting stays.
+    #[arg(long, value_parser = on_off)]
+    attestation: Option<bool>,
+    /// Print the test attestation root certificate (PEM) and exit.
+    #[arg(long)]
+    print_attestation_root: bool,
     /// Latency model: wait this long before answering each command APDU. Given without a
     /// value: the full-speed USB CCID figure (see README.md "Latency model"). Default 0.
     #[arg(long, num_args = 0..=1)]
@@ -84,7 +93,7 @@ fn on_off(s: &str) -> Result<bool, String> {
 
 /// Loads or creates the state and stores the options given on the command line.
 fn apply_options(store: &state::Store, args: &Args) -> Result<(), String> {
-    if args.metadata.is_none() && args.aes_management_key.is_none() && !args.init_only {
+    if args.metadata.is_none() && args.aes_management_key.is_none() && args.attestation.is_none() && !args.init_only {
         return Ok(());
     }
     let mut st = store.load_or_create()?;
@@ -94,11 +103,26 @@ fn apply_options(store: &state::Store, args: &Args) -> Result<(), String> {
     if let Some(on) = args.aes_management_key {
         st.options.aes_management_key = on;
     }
+    if let Some(on) = args.attestation {
+        st.options.attestation = on;
+    }
     store.save(&st).map_err(|e| format!("writing state: {e}"))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_attestation_root {
+        return match attestation::root_pem() {
+            Ok(pem) => {
+                print!("{pem}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kagi-vtoken: {}", e.0);
+                ExitCode::from(2)
+            }
+        };
+    }
     let port = args.port.unwrap_or(vpcd::BASE_PORT + args.reader);
     let store = state::Store::new(args.state.clone());
     if let Err(e) = apply_options(&store, &args) {

@@ -23,6 +23,10 @@ pub const TAG_PRINTED_INFO: u32 = 0x5FC109;
 #[cfg_attr(not(test), allow(dead_code))]
 pub const TAG_ADMIN_DATA: u32 = 0x5FFF00;
 
+/// YubiKey attestation certificate object: the certificate of the F9 attestation key
+/// (yubico-piv-tool `YKPIV_OBJ_ATTESTATION`), read freely like any certificate.
+pub const TAG_ATTESTATION: u32 = 0x5FFF01;
+
 /// Data objects whose read access rule is "PIN" (SP 800-73-4 Part 1 Table 2 / Table 3:
 /// Cardholder Fingerprints, Cardholder Facial Image, Printed Information, Cardholder Iris
 /// Images; "PIN or OCC" where OCC exists, and this token has no OCC). Every other object

@@ -49,6 +49,10 @@ pub struct Persistent {
     /// Which YubiKey behaviours this token has (absent: a YubiKey 5 with firmware 5.4).
     #[serde(default)]
     pub options: Options,
+    /// The attestation key in slot F9 (its certificate is the object 5FFF01), made when the
+    /// token first starts with attestation on (`attestation.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_key: Option<StoredKey>,
 }
 
 fn touch_never() -> u8 {
@@ -81,11 +85,15 @@ pub struct Options {
     /// AUTHENTICATE with them). Off: like a YubiKey before 5.4, 3DES only.
     #[serde(default = "yes")]
     pub aes_management_key: bool,
+    /// Answers the YubiKey ATTEST instruction (INS F9, firmware 4.3+) with a statement from
+    /// its F9 key. Off: 6D00, like a PIV card that is not a YubiKey.
+    #[serde(default = "yes")]
+    pub attestation: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { metadata: true, aes_management_key: true }
+        Options { metadata: true, aes_management_key: true, attestation: true }
     }
 }
 
@@ -116,6 +124,7 @@ impl Persistent {
             mgmt_touch: crate::objects::TOUCH_NEVER,
             key_info: BTreeMap::new(),
             options: Options::default(),
+            attestation_key: None,
         })
     }
 }
@@ -201,7 +210,7 @@ mod tests {
             m.remove(k);
         }
         let st: Persistent = serde_json::from_value(v).unwrap();
-        assert_eq!(st.options, Options { metadata: true, aes_management_key: true });
+        assert_eq!(st.options, Options { metadata: true, aes_management_key: true, attestation: true });
         assert_eq!(st.mgmt_touch, crate::objects::TOUCH_NEVER);
         assert!(st.key_info.is_empty());
         let partial: Options = serde_json::from_str(r#"{"metadata":false}"#).unwrap();

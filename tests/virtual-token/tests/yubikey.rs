@@ -376,3 +376,39 @@ fn two_tokens_in_two_readers() {
     let out = ok("opensc-tool", &["-l"]);
     assert_eq!(out.stdout.lines().filter(|l| l.contains("Yes") && l.contains("Virtual PCD")).count(), 2, "{}", out.stdout);
 }
+
+#[test]
+fn attestation_with_yubico_piv_tool() {
+    let _rig = Rig::start().unwrap();
+    let tok = builder().key(0x9A, &SlotKey::p256()).spawn().unwrap();
+    let dir = kagi_rig::temp_dir().unwrap();
+    let d = dir.path();
+    let root = d.join("root.pem");
+    std::fs::write(&root, kagi_rig::attestation_root_pem().unwrap()).unwrap();
+    // yubico-piv-tool reads the F9 certificate and gets a statement for a key it generated.
+    let f9 = d.join("f9.pem");
+    std::fs::write(&f9, ok("yubico-piv-tool", &["-r", tok.reader(), "-a", "read-certificate", "-s", "f9"]).stdout).unwrap();
+    let public = d.join("9c.pub.pem");
+    let out = ykpiv(tok.reader(), &["-a", "generate", "-s", "9c", "-A", "ECCP256", "-o", p(&public)]);
+    out.assert_success("generate 9c");
+    let att = d.join("9c.att.pem");
+    let out = ykpiv(tok.reader(), &["-a", "attest", "-s", "9c"]);
+    out.assert_success("attest 9c");
+    std::fs::write(&att, &out.stdout).unwrap();
+    let verified = ok("openssl", &["verify", "-CAfile", p(&root), "-untrusted", p(&f9), p(&att)]);
+    assert!(verified.stdout.contains(": OK"), "{verified:?}");
+    let attested = ok("openssl", &["x509", "-in", p(&att), "-noout", "-pubkey"]).stdout;
+    assert_eq!(attested, std::fs::read_to_string(&public).unwrap(), "the statement is for the generated key");
+    let text = ok("openssl", &["x509", "-in", p(&att), "-noout", "-subject", "-ext", "1.3.6.1.4.1.41482.3.8"]);
+    assert!(text.stdout.contains("PIV Attestation 9c"), "{}", text.stdout);
+    // The key imported into 9A: the token cannot vouch for it; nor for an empty slot.
+    assert!(!ykpiv(tok.reader(), &["-a", "attest", "-s", "9a"]).success(), "imported key attested");
+    assert!(!ykpiv(tok.reader(), &["-a", "attest", "-s", "9d"]).success(), "empty slot attested");
+    // A PIV card that is not a YubiKey: no ATTEST at all.
+    let plain = builder().attestation(false).spawn().unwrap();
+    let out = ykpiv(plain.reader(), &["-a", "generate", "-s", "9c", "-A", "ECCP256"]);
+    out.assert_success("generate on the plain card");
+    let card = pcsc_connect(plain.reader());
+    assert_eq!(tx(&card, &SELECT).1, 0x9000);
+    assert_eq!(tx(&card, &[0x00, 0xF9, 0x9C, 0x00, 0x00]).1, 0x6D00);
+}

@@ -721,8 +721,12 @@ fn pin_change_required_by_the_host_asks_for_a_new_pin_and_resends() {
     let e = b.port_message(WINDOW, json!({"type":"pin","pin":"123456","newPin":"24681357","newPinConfirm":"24681357"}), 16);
     let h = the_host_request(&e);
     assert_eq!((h["cmd"].as_str(), h["newPin"].as_str()), (Some("enroll.begin"), Some("24681357")));
-    let e = host_reply(&mut b, id_of(&h), json!({"reader":R0,"slot":"82","algorithm":"P-256","csr":"MIIB"}), 17);
+    // The token's key attestation reaches the page untouched, beside the CSR.
+    let attested = json!({"reader":R0,"slot":"82","algorithm":"P-256","csr":"MIIB","attestation":"MIIC","attestationIntermediate":"MIID"});
+    let e = host_reply(&mut b, id_of(&h), attested, 17);
     assert_eq!(view(&e)["newPin"], false, "done with the new PIN");
+    let r = &to_port(&e, BANK)[0]["result"];
+    assert_eq!((r["attestation"].as_str(), r["attestationIntermediate"].as_str()), (Some("MIIC"), Some("MIID")));
 }
 
 #[test]

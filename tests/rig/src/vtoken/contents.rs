@@ -117,6 +117,7 @@ pub(crate) struct Contents {
     pub mgmt: Option<ManagementKey>,
     pub metadata: Option<bool>,
     pub aes_mgmt: Option<bool>,
+    pub attestation: Option<bool>,
     pub keys: BTreeMap<u8, SlotKey>,
     /// Object contents (inside `53`) by tag.
     pub objects: BTreeMap<u32, Vec<u8>>,
@@ -129,6 +130,7 @@ impl Contents {
             && self.mgmt.is_none()
             && self.metadata.is_none()
             && self.aes_mgmt.is_none()
+            && self.attestation.is_none()
             && self.keys.is_empty()
             && self.objects.is_empty()
     }
@@ -144,6 +146,9 @@ impl Contents {
         }
         if let Some(a) = self.aes_mgmt {
             cmd.args(["--aes-management-key", on_off(a)]);
+        }
+        if let Some(a) = self.attestation {
+            cmd.args(["--attestation", on_off(a)]);
         }
         let out = cmd.output().map_err(|e| err(&format!("{} --init-only", bin.display()), e))?;
         if !out.status.success() {
