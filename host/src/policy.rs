@@ -109,7 +109,7 @@ impl Policy {
     /// the list by another NUL); empty strings (blank lines in the policy editor) are skipped.
     pub fn from_multi_sz(source: &str, bytes: &[u8]) -> Policy {
         let invalid = |why: &str| Policy::Invalid { source: source.to_owned(), why: why.to_owned() };
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return invalid("REG_MULTI_SZ of an odd number of bytes");
         }
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
