@@ -5,7 +5,7 @@
 //! - `61xx` answers are completed with GET RESPONSE until the final status word, accumulating data;
 //! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx` — except a command
 //!   that carries a PIN or PUK (`commands::carries_reference_data`): it has no Le to correct,
-//!   so `6Cxx` is its answer (an error), and the PIN goes to the card once;
+//!   so `6Cxx` is its answer (an error), not a reason to send the PIN again;
 //! - GET DATA goes out as one extended APDU (case 4E, Le = `0000`) when the card announced
 //!   extended Lc/Le in its ATR (`atr.rs`), so a certificate needs no GET RESPONSE chain.
 //!

@@ -248,8 +248,8 @@ pub fn verify_pin(pin: &Pin) -> Command {
 }
 
 /// Whether `cmd` carries reference data — a PIN or PUK: VERIFY with data, CHANGE REFERENCE
-/// DATA, RESET RETRY COUNTER (SP 800-73-4 Part 2 §3.2.1–§3.2.3). Such a command goes to the
-/// card once: never re-sent with another Le on `6Cxx` (it has no Le to correct), never copied.
+/// DATA, RESET RETRY COUNTER (SP 800-73-4 Part 2 §3.2.1–§3.2.3). Such a command is never
+/// re-sent with another Le on `6Cxx` (it has no Le to correct).
 pub fn carries_reference_data(cmd: &Command) -> bool {
     matches!(cmd.ins, INS_VERIFY | INS_CHANGE_REFERENCE_DATA | INS_RESET_RETRY_COUNTER) && !cmd.data.is_empty()
 }
