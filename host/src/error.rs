@@ -82,6 +82,10 @@ pub enum Error {
     /// The request's origin is not a bank origin Kagi may serve.
     #[error("origin not allowed: {0}")]
     OriginNotAllowed(String),
+    /// The machine's host policy exists but cannot be used (`policy.rs`): every request is
+    /// refused until the administrator fixes it.
+    #[error("host policy invalid: {0}")]
+    PolicyInvalid(String),
     /// `enroll.finish` without a matching `enroll.begin` in this connection.
     #[error("no certificate acquisition in progress")]
     NoEnrollment,
@@ -122,6 +126,7 @@ impl Error {
             Error::CertMismatch => ErrorCode::CertMismatch,
             Error::BadRequest(_) => ErrorCode::BadRequest,
             Error::OriginNotAllowed(_) => ErrorCode::OriginNotAllowed,
+            Error::PolicyInvalid(_) => ErrorCode::PolicyInvalid,
             Error::NoEnrollment => ErrorCode::NoEnrollment,
             Error::SecurityStatus(_)
             | Error::ManagementKeyRejected

@@ -3,7 +3,8 @@
 //! - [`piv`]: PIV (NIST SP 800-73-4) commands built and parsed without I/O.
 //! - [`card`]: the one transport trait, PIV sessions over it, and the PC/SC backend.
 //! - [`nm`]: native messaging on stdin/stdout.
-//! - [`service`]: request dispatch and the per-connection state.
+//! - [`service`]: request dispatch and the per-connection state; [`policy`]: the machine's
+//!   host policy (which bank origins this host serves).
 //! - [`token`]: what Kagi does with tokens (the bank's certificates only); [`issuer`]: whose
 //!   certificate is whose.
 //! - [`cli`], [`install`], [`doctor`]: the commands people and installers run (`install`,
@@ -20,6 +21,7 @@ pub mod issuer;
 pub mod log;
 pub mod nm;
 pub mod piv;
+pub mod policy;
 pub mod service;
 pub mod token;
 pub mod x509;

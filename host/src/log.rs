@@ -6,6 +6,10 @@
 //! The default file is kept small: past [`MAX_LOG_BYTES`] it becomes `kagi-host.log.old` (the
 //! previous one is replaced) when the next host starts. `kagi-host uninstall --scope user`
 //! removes both ([`remove_default_files`]).
+//!
+//! What goes in: codes, command and field names, the host's own words; never a value from a
+//! request (a PIN sent as a number included: `kagi_proto::request` refuses without quoting
+//! it). The file is created `0600` and never opened through a symbolic link ([`open`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -33,17 +37,52 @@ pub fn log_path(kagi_log_file: Option<OsString>, local_app_data: Option<OsString
     Some((crate::install::paths::windows_data_dir(Path::new(&base)).join(LOG_NAME), true))
 }
 
-/// Opens the log for appending; a default log is rotated first when too big.
+/// Opens the log for appending; a default log is rotated first when too big. The file is the
+/// customer's alone (created `0600`; an existing one is narrowed to that) and never reached
+/// through a symbolic link: a link planted at the log's path would otherwise make the host
+/// append to, or create, a file of the planter's choosing.
 fn open(path: &Path, rotate: bool) -> Option<std::fs::File> {
     if rotate {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).ok()?;
         }
-        if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() > MAX_LOG_BYTES) {
             let _ = std::fs::rename(path, path.with_file_name(OLD_LOG_NAME));
         }
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path).ok()
+    open_private(path).ok()
+}
+
+/// Unix: `O_NOFOLLOW` (a symbolic link as the last component fails with `ELOOP`) and mode
+/// `0600` at creation; the mode of a file that was already there is set through the open
+/// descriptor, so no other path is touched.
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+/// Windows: `FILE_FLAG_OPEN_REPARSE_POINT` opens a symbolic link or junction itself instead of
+/// its target; one found that way is refused. The file inherits the ACL of
+/// `%LOCALAPPDATA%\Kagi` (the user, SYSTEM and administrators).
+#[cfg(windows)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    let f = std::fs::OpenOptions::new().create(true).append(true).custom_flags(FILE_FLAG_OPEN_REPARSE_POINT).open(path)?;
+    let meta = f.metadata()?;
+    if meta.file_type().is_symlink() || !meta.is_file() {
+        return Err(std::io::Error::other("the log path is a link"));
+    }
+    Ok(f)
 }
 
 fn file() -> Option<&'static std::sync::Mutex<std::fs::File>> {
@@ -113,6 +152,33 @@ mod tests {
         assert_eq!(log_path(None, Some(local.into()), false), None);
         assert_eq!(log_path(None, None, true), None);
         assert_eq!(log_path(Some("".into()), Some("".into()), true), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_private_and_never_reached_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("k.log");
+        let mut f = open(&log, false).unwrap();
+        f.write_all(b"one\n").unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+        // A log someone left readable to others is narrowed.
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open(&log, false).unwrap());
+        assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+        // A link at the log's path, to an existing file or to none: nothing is written there.
+        let target = d.path().join("target.txt");
+        std::fs::write(&target, "theirs").unwrap();
+        let link = d.path().join("link.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open(&link, false).is_none());
+        assert!(open(&link, true).is_none(), "rotation does not follow it either");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs");
+        let dangling = d.path().join("dangling.log");
+        std::os::unix::fs::symlink(d.path().join("new.txt"), &dangling).unwrap();
+        assert!(open(&dangling, false).is_none());
+        assert!(!d.path().join("new.txt").exists(), "no file created through the link");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kagi_host::card::pcsc_backend;
 use kagi_host::nm::{self, Incoming};
+use kagi_host::policy::Policy;
 use kagi_host::service::{oversize_reply, Service};
 use kagi_host::token::Tokens;
 use kagi_host::log;
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
         return ExitCode::from(3);
     }
     log::info(&format!("started by {caller:?}"));
+    // Read once per connection (the browser starts a host per port): an administrator's change
+    // applies from the next page that connects.
+    let policy = Policy::system();
+    match policy {
+        Policy::Invalid { .. } => log::error(&policy.describe()),
+        _ => log::info(&policy.describe()),
+    }
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -37,7 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve()) {
+    match rt.block_on(serve(policy)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error(&format!("stdin/stdout: {e}"));
@@ -46,10 +54,10 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve() -> std::io::Result<()> {
+async fn serve(policy: Policy) -> std::io::Result<()> {
     let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(nm::write_frames(tokio::io::stdout(), out_rx));
-    let service = Service::new(Tokens::new(), out_tx);
+    let service = Service::new(Tokens::new(), out_tx).with_policy(policy);
     service.send(Outgoing::Hello(Hello::current(VERSION)));
 
     // Reader and card changes: a blocking watcher thread feeds the event pump.
@@ -68,25 +76,19 @@ async fn serve() -> std::io::Result<()> {
         })
     };
 
-    let mut stdin = tokio::io::stdin();
+    let mut frames = nm::stdin_frames()?;
     let mut in_flight = tokio::task::JoinSet::new();
     let result = loop {
-        match nm::read_frame(&mut stdin).await {
-            Ok(Some(Incoming::Frame(body))) => {
+        match frames.recv().await {
+            Some(Ok(Some(Incoming::Frame(body)))) => {
                 let service = service.clone();
                 in_flight.spawn(async move { service.handle_frame(&body).await });
             }
-            Ok(Some(Incoming::Oversize(len))) => {
-                // Refuse first: the sender may be waiting for an answer before sending the rest.
-                service.send(oversize_reply(len));
-                match nm::skip(&mut stdin, len).await {
-                    Ok(true) => {}
-                    Ok(false) => break Ok(()),
-                    Err(e) => break Err(e),
-                }
-            }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
+            // Refused first (the reader thread skips the body meanwhile): the sender may be
+            // waiting for an answer before sending the rest.
+            Some(Ok(Some(Incoming::Oversize(len)))) => service.send(oversize_reply(len)),
+            Some(Ok(None)) | None => break Ok(()),
+            Some(Err(e)) => break Err(e),
         }
         while in_flight.try_join_next().is_some() {}
     };

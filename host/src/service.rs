@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::card::pcsc_backend::ReaderEvent;
 use crate::error::{Error, Result};
 use crate::issuer::BankCas;
+use crate::policy::Policy;
 use crate::token::{now, pin_from_wire, puk_from_wire, BeginRequest, PendingEnrollment, Tokens};
 
 /// How long a card handle (and what was read through it) is kept after the last operation: a
@@ -26,6 +27,8 @@ pub struct Service {
     tokens: Arc<Mutex<Tokens>>,
     pending: Arc<Mutex<Option<PendingEnrollment>>>,
     out: UnboundedSender<Outgoing>,
+    /// The machine's host policy, read at start.
+    policy: Arc<Policy>,
     /// When the last card operation ended, and whether the timer that gives kept card handles
     /// back is running.
     last_operation: Arc<Mutex<tokio::time::Instant>>,
@@ -38,9 +41,16 @@ impl Service {
             tokens: Arc::new(Mutex::new(tokens)),
             pending: Arc::new(Mutex::new(None)),
             out,
+            policy: Arc::new(Policy::Absent),
             last_operation: Arc::new(Mutex::new(tokio::time::Instant::now())),
             release_timer: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
+    }
+
+    /// This service under the machine's host policy (`policy.rs`).
+    pub fn with_policy(mut self, policy: Policy) -> Service {
+        self.policy = Arc::new(policy);
+        self
     }
 
     /// After [`KEEP_CARD_FOR`] without another card operation, gives the kept card handles
@@ -100,24 +110,31 @@ impl Service {
         r
     }
 
-    /// Handles one frame body and replies.
+    /// Handles one frame body and replies. Log lines name the command, the id, the code and
+    /// the host's own words: never a value from the request (refusals of `Request::parse` and
+    /// of the policy are written without them).
     pub async fn handle_frame(&self, body: &[u8]) {
         let reply = match Request::parse(body) {
             Ok(req) => {
                 let id = req.id;
                 let name = req.command.name();
-                match self.execute(req).await {
+                let result = match self.policy.check(&req.command) {
+                    Ok(()) => self.execute(req).await,
+                    Err(e) => Err(e),
+                };
+                match result {
                     Ok(Some(reply)) => reply,
                     // Already answered (a log-on answers before its PIN clear).
                     Ok(None) => return,
                     Err(e) => {
-                        crate::log::info(&format!("{name} #{id}: {e}"));
+                        crate::log::info(&format!("{name} #{id}: {}: {e}", e.code().as_str()));
                         Reply::err(Some(id), e.to_wire())
                     }
                 }
             }
             Err(RequestError { id, error }) => {
-                crate::log::info(&format!("refused request: {}", error.message));
+                let which = id.map_or_else(|| "without id".to_owned(), |id| format!("#{id}"));
+                crate::log::info(&format!("refused request {which}: {}: {}", error.code.as_str(), error.message));
                 Reply::err(id, error)
             }
         };
@@ -190,7 +207,7 @@ impl Service {
                 let pending = self.pending()?.take().ok_or(Error::NoEnrollment)?;
                 if pending.origin != origin {
                     *self.pending()? = Some(pending);
-                    return Err(Error::OriginNotAllowed(format!("{origin} did not begin this acquisition")));
+                    return Err(Error::OriginNotAllowed("this origin did not begin the acquisition".into()));
                 }
                 let (result, pending) = self
                     .with_tokens(move |t| {

@@ -398,3 +398,23 @@ fn group_policy_templates_write_what_the_reg_files_write() {
         }
     }
 }
+
+#[test]
+fn the_host_policy_template_writes_what_the_host_reads() {
+    use kagi_host::policy::{REGISTRY_KEY, REGISTRY_VALUE};
+    let dir = repo().join("manifests/windows");
+    let admx = std::fs::read_to_string(dir.join("admx/kagi.admx")).unwrap();
+    let policy = admx
+        .split("<policy ")
+        .skip(1)
+        .find(|p| p.contains(&format!(r#"key="{REGISTRY_KEY}""#)))
+        .unwrap_or_else(|| panic!("no policy for {REGISTRY_KEY}"));
+    // Machine only (a user can write HKCU), and a REG_MULTI_SZ value: multiText.
+    assert!(policy.contains(r#"class="Machine""#), "{policy}");
+    assert!(policy.contains(&format!(r#"<multiText id="HostAllowedOriginsText" valueName="{REGISTRY_VALUE}""#)), "{policy}");
+    for lang in ["en-US", "ja-JP"] {
+        let adml = std::fs::read_to_string(dir.join("admx").join(lang).join("kagi.adml")).unwrap();
+        assert!(adml.contains(r#"<multiTextBox refId="HostAllowedOriginsText">"#), "{lang}");
+        assert!(adml.contains(r"HKLM\Software\Policies\Kagi"), "{lang}: the explanation names the key");
+    }
+}

@@ -31,7 +31,8 @@ pub enum ErrorCode {
     NoCertificate,
     /// The certificate does not belong to the key on the token.
     CertMismatch,
-    /// The origin is not a bank origin Kagi serves.
+    /// The origin is not a bank origin Kagi serves: not in the form browsers give, not the one
+    /// that began an acquisition, or not in the machine's host policy (`allowedOrigins`).
     OriginNotAllowed,
     /// `enroll.finish` without a preceding `enroll.begin`.
     NoEnrollment,
@@ -62,6 +63,10 @@ pub enum ErrorCode {
     /// Several of the bank's certificates (or tokens) match and the request did not say which:
     /// the customer chooses in Kagi's window.
     ChoiceRequired,
+    /// The machine's host policy (`/etc/kagi/policy.json`, or `HKLM\Software\Policies\Kagi` on
+    /// Windows) exists but cannot be read: the host refuses every request until the
+    /// administrator fixes it (fail closed; `kagi-host doctor` says what is wrong).
+    PolicyInvalid,
 }
 
 impl ErrorCode {
@@ -91,6 +96,7 @@ impl ErrorCode {
             ErrorCode::TokenFull => "TOKEN_FULL",
             ErrorCode::ManagementKeyUnknown => "MANAGEMENT_KEY_UNKNOWN",
             ErrorCode::ChoiceRequired => "CHOICE_REQUIRED",
+            ErrorCode::PolicyInvalid => "POLICY_INVALID",
         }
     }
 }
@@ -180,6 +186,7 @@ mod tests {
             ErrorCode::TokenFull,
             ErrorCode::ManagementKeyUnknown,
             ErrorCode::ChoiceRequired,
+            ErrorCode::PolicyInvalid,
         ] {
             let v = serde_json::to_value(&code).unwrap();
             assert_eq!(v["code"], code.as_str());

@@ -14,6 +14,7 @@
 //! `wasm32-unknown-unknown`. The protocol is documented with JSON examples in `docs/protocol.md`.
 #![forbid(unsafe_code)]
 
+mod args;
 mod b64;
 pub mod error;
 pub mod frame;

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::error::{ErrorCode, WireError};
+use crate::args::{shown_name, wipe, Args};
+use crate::error::{ErrorCode, ProtoError, WireError};
 use crate::issuers::Issuers;
 use crate::login::{Nonce, Origin};
 
@@ -143,62 +144,6 @@ impl Command {
     pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusArgs {
-    #[serde(default)]
-    issuers: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthenticateArgs {
-    origin: String,
-    nonce: String,
-    pin: Pin,
-    issuers: Vec<String>,
-    #[serde(default)]
-    certificate: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EnrollBeginArgs {
-    origin: String,
-    pin: Pin,
-    algorithm: KeyAlgorithm,
-    issuers: Vec<String>,
-    #[serde(default)]
-    reader: Option<String>,
-    #[serde(default)]
-    new_pin: Option<Pin>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PinChangeArgs {
-    pin: Pin,
-    new_pin: Pin,
-    #[serde(default)]
-    reader: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PinUnblockArgs {
-    puk: Pin,
-    new_pin: Pin,
-    #[serde(default)]
-    reader: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrollFinishArgs {
-    origin: String,
-    certificate: String,
-}
-
 /// A request: the id the reply will echo, and the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -214,79 +159,91 @@ pub struct RequestError {
 }
 
 impl Request {
-    /// Parses one frame body.
+    /// Parses one frame body. Refusals name fields, never values (see `args.rs`), and every
+    /// string and number of the request is wiped before its memory is freed.
     pub fn parse(body: &[u8]) -> Result<Request, RequestError> {
         let no_id = |error| RequestError { id: None, error };
         let text = std::str::from_utf8(body).map_err(|_| no_id(WireError::bad_request("frame is not valid UTF-8")))?;
-        let value: Value = serde_json::from_str(text).map_err(|e| no_id(WireError::bad_request(format!("invalid JSON: {e}"))))?;
-        let Value::Object(mut map) = value else {
-            return Err(no_id(WireError::bad_request("request must be a JSON object")));
+        // serde_json's syntax errors name a position, not the text there.
+        let mut value: Value = serde_json::from_str(text).map_err(|e| no_id(WireError::bad_request(format!("invalid JSON: {e}"))))?;
+        let map = match &mut value {
+            Value::Object(m) => std::mem::take(m),
+            other => {
+                wipe(other);
+                return Err(no_id(WireError::bad_request("request must be a JSON object")));
+            }
         };
-        let id = match map.remove("id") {
-            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| no_id(WireError::bad_request("id must be an unsigned integer")))?,
-            Some(_) => return Err(no_id(WireError::bad_request("id must be an unsigned integer"))),
-            None => return Err(no_id(WireError::bad_request("missing field `id`"))),
-        };
+        let mut args = Args::new(map);
+        let id = args.id().map_err(|m| no_id(WireError::bad_request(m)))?;
         let fail = |error| RequestError { id: Some(id), error };
-        let cmd = match map.remove("cmd") {
-            Some(Value::String(s)) => s,
-            Some(_) => return Err(fail(WireError::bad_request("cmd must be a string"))),
-            None => return Err(fail(WireError::bad_request("missing field `cmd`"))),
+        let cmd = args.string("cmd").map_err(|m| fail(WireError::bad_request(m)))?;
+        let command = Self::command(&cmd, &mut args).map_err(fail)?;
+        args.finish().map_err(|m| fail(WireError::bad_request(format!("{cmd}: {m}"))))?;
+        Ok(Request { id, command })
+    }
+
+    /// The command `cmd` with its arguments taken from `args`.
+    fn command(cmd: &str, args: &mut Args) -> Result<Command, WireError> {
+        let bad = |m: String| WireError::bad_request(format!("{cmd}: {m}"));
+        // The refusal says why, not what the origin was.
+        let origin = |s: String| {
+            Origin::parse(&s).map_err(|e| match e {
+                ProtoError::Origin { why, .. } => WireError::new(ErrorCode::OriginNotAllowed, format!("origin: {why}")),
+                other => WireError::new(ErrorCode::OriginNotAllowed, other.to_string()),
+            })
         };
-        let args = Value::Object(map);
-        let bad = |e: serde_json::Error| fail(WireError::bad_request(format!("{cmd}: {e}")));
-        let origin = |s: String| Origin::parse(&s).map_err(|e| fail(WireError::new(ErrorCode::OriginNotAllowed, e.to_string())));
-        let issuers = |v: Vec<String>| Issuers::parse(&v).map_err(|e| fail(WireError::bad_request(e.to_string())));
+        let issuers = |v: Vec<String>| Issuers::parse(&v).map_err(|e| WireError::bad_request(e.to_string()));
         // A PIN the customer chose is checked here, before anything reaches a token.
         let new_pin = |p: Pin| match p.check_new() {
             Ok(()) => Ok(p),
-            Err(code) => Err(fail(WireError::new(code, "newPin: 6 to 8 digits, not 123456, not one digit repeated"))),
+            Err(code) => Err(WireError::new(code, "newPin: 6 to 8 digits, not 123456, not one digit repeated")),
         };
-        let command = match cmd.as_str() {
-            "status" => {
-                let a: StatusArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::Status { issuers: a.issuers.map(issuers).transpose()? }
-            }
+        Ok(match cmd {
+            "status" => Command::Status { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
             "authenticate" => {
-                let a: AuthenticateArgs = serde_json::from_value(args).map_err(bad)?;
-                let nonce = Nonce::parse(&a.nonce).map_err(|e| fail(WireError::bad_request(e.to_string())))?;
-                let certificate = match a.certificate {
-                    Some(c) => Some(CertId::parse(&c).ok_or_else(|| fail(WireError::bad_request("certificate must be a SHA-256, lowercase hex")))?),
+                let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
+                let certificate = args.opt_string("certificate").map_err(bad)?;
+                let (o, n, pin, i) = (o.map_err(bad)?, n.map_err(bad)?, pin.map_err(bad)?, i.map_err(bad)?);
+                let nonce = Nonce::parse(&n).map_err(|e| WireError::bad_request(e.to_string()))?;
+                let certificate = match certificate {
+                    Some(c) => Some(CertId::parse(&c).ok_or_else(|| WireError::bad_request("certificate must be a SHA-256, lowercase hex"))?),
                     None => None,
                 };
-                Command::Authenticate { origin: origin(a.origin)?, nonce, pin: a.pin, issuers: issuers(a.issuers)?, certificate }
+                Command::Authenticate { origin: origin(o)?, nonce, pin, issuers: issuers(i)?, certificate }
             }
             "enroll.begin" => {
-                let a: EnrollBeginArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::EnrollBegin {
-                    origin: origin(a.origin)?,
-                    pin: a.pin,
-                    algorithm: a.algorithm,
-                    issuers: issuers(a.issuers)?,
-                    reader: a.reader,
-                    new_pin: a.new_pin.map(new_pin).transpose()?,
-                }
+                let (o, pin, alg, i) = (args.string("origin"), args.pin("pin"), args.string("algorithm"), args.strings("issuers"));
+                let (reader, np) = (args.opt_string("reader"), args.opt_pin("newPin"));
+                let (o, pin, alg, i, reader, np) = (o.map_err(bad)?, pin.map_err(bad)?, alg.map_err(bad)?, i.map_err(bad)?, reader.map_err(bad)?, np.map_err(bad)?);
+                let algorithm = match alg.as_str() {
+                    "P-256" => KeyAlgorithm::P256,
+                    "RSA-2048" => KeyAlgorithm::Rsa2048,
+                    _ => return Err(bad("`algorithm` must be \"P-256\" or \"RSA-2048\"".into())),
+                };
+                Command::EnrollBegin { origin: origin(o)?, pin, algorithm, issuers: issuers(i)?, reader, new_pin: np.map(new_pin).transpose()? }
             }
             "pin.change" => {
-                let a: PinChangeArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::PinChange { pin: a.pin, new_pin: new_pin(a.new_pin)?, reader: a.reader }
+                let (pin, np, reader) = (args.pin("pin"), args.pin("newPin"), args.opt_string("reader"));
+                let (pin, np, reader) = (pin.map_err(bad)?, np.map_err(bad)?, reader.map_err(bad)?);
+                Command::PinChange { pin, new_pin: new_pin(np)?, reader }
             }
             "pin.unblock" => {
-                let a: PinUnblockArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::PinUnblock { puk: a.puk, new_pin: new_pin(a.new_pin)?, reader: a.reader }
+                let (puk, np, reader) = (args.pin("puk"), args.pin("newPin"), args.opt_string("reader"));
+                let (puk, np, reader) = (puk.map_err(bad)?, np.map_err(bad)?, reader.map_err(bad)?);
+                Command::PinUnblock { puk, new_pin: new_pin(np)?, reader }
             }
             "enroll.finish" => {
-                let a: EnrollFinishArgs = serde_json::from_value(args).map_err(bad)?;
-                Command::EnrollFinish { origin: origin(a.origin)?, certificate: a.certificate }
+                let (o, certificate) = (args.string("origin"), args.string("certificate"));
+                let (o, certificate) = (o.map_err(bad)?, certificate.map_err(bad)?);
+                Command::EnrollFinish { origin: origin(o)?, certificate }
             }
             _ => {
-                return Err(fail(WireError::new(
-                    ErrorCode::UnknownCommand { command: cmd.clone() },
-                    format!("unknown command `{cmd}`"),
-                )))
+                return Err(WireError::new(
+                    ErrorCode::UnknownCommand { command: cmd.to_owned() },
+                    format!("unknown command {}", shown_name(cmd)),
+                ))
             }
-        };
-        Ok(Request { id, command })
+        })
     }
 
     /// Serialises the request as the extension sends it. Written out field by field (the
@@ -471,8 +428,21 @@ mod tests {
         ));
         assert_eq!(e.error.code, ErrorCode::BadRequest);
 
-        let e = err(&format!(r#"{{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":123456,"algorithm":"P-256","issuers":["{CA}"]}}"#));
-        assert!(e.error.message.contains("invalid type"), "{}", e.error.message);
+        // A PIN of the wrong type, or under a field the command does not know: the refusal
+        // names the field, never the value (it is logged).
+        let e = err(&format!(r#"{{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":482915,"algorithm":"P-256","issuers":["{CA}"]}}"#));
+        assert_eq!(e.error.message, "enroll.begin: `pin` must be a string, not a number");
+        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"https://bank.example","nonce":"{NONCE}","pin":["482915"],"issuers":["{CA}"]}}"#));
+        assert_eq!(e.error.message, "authenticate: `pin` must be a string, not an array");
+        let e = err(r#"{"id":9,"cmd":"pin.change","pin":"482915","newPin":"193847","482915":"482915"}"#);
+        assert_eq!((e.id, e.error.code.clone()), (Some(9), ErrorCode::BadRequest));
+        assert!(!e.error.message.contains("482915"), "{}", e.error.message);
+        let e = err(r#"{"id":9,"cmd":"482915"}"#);
+        assert_eq!(e.error.code, ErrorCode::UnknownCommand { command: "482915".into() });
+        assert!(!e.error.message.contains("482915"), "{}", e.error.message);
+        let e = err(&format!(r#"{{"id":9,"cmd":"authenticate","origin":"https://482915.example/x","nonce":"{NONCE}","pin":"482915","issuers":["{CA}"]}}"#));
+        assert_eq!(e.error.code, ErrorCode::OriginNotAllowed);
+        assert!(!e.error.message.contains("482915"), "{}", e.error.message);
 
         let e = err(&format!(r#"{{"id":9,"cmd":"enroll.begin","origin":"https://bank.example","pin":"123456","algorithm":"P-384","issuers":["{CA}"]}}"#));
         assert_eq!(e.error.code, ErrorCode::BadRequest);

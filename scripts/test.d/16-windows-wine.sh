@@ -13,6 +13,10 @@
 #     insert/remove events), service_faults (pcscd crash and restart, readers unplugged, port
 #     closed mid-request) and cli's --parent-window launch. The tests run inside the root (the
 #     cargo runner is `scripts/wine/root.sh run`), where trixie's pcscd and OpenSC live;
+#     Then the host policy as the ADMX policy writes it (`wine reg add HKLM\Software\Policies\Kagi
+#     /v allowedOrigins /t REG_MULTI_SZ`): doctor reports it (HOST_POLICY_OK), the installed exe
+#     refuses another origin (ORIGIN_NOT_ALLOWED) and passes the named one; a REG_SZ value fails
+#     closed (POLICY_INVALID for every request, HOST_POLICY_INVALID); without it HOST_POLICY_NONE;
 #  4. silent uninstall leaves no file and no key;
 #  5. per-user MSI: install runs `kagi-host.exe install --scope user` (HKCU keys, manifests with
 #     the absolute path), doctor finds all four, uninstall removes keys, files, the log directory
@@ -43,7 +47,7 @@ mkdir -p "$log"
 target_dir="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}"
 ROOT="$KAGI_ROOT/scripts/wine/root.sh"
 # The number of checks each part would have made, so a part that cannot run is counted as skipped.
-N_MSI_MACHINE=8; N_TOKEN_TESTS=21; N_UNINSTALL=3; N_MSI_USER=7
+N_MSI_MACHINE=8; N_TOKEN_TESTS=21; N_POLICY=5; N_UNINSTALL=3; N_MSI_USER=7
 
 # ---- 1. build
 t0=$(date +%s)
@@ -51,20 +55,20 @@ if cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
   ok "kagi-host.exe cross-built ($(( $(date +%s) - t0 )) s)"
 else
   bad "kagi-host.exe cross build (see $log/cross-build.log)"; tail -20 "$log/cross-build.log"
-  skip "$((1 + N_MSI_MACHINE + N_TOKEN_TESTS + N_UNINSTALL + N_MSI_USER))" "checks that need the exe"; finish
+  skip "$((1 + N_MSI_MACHINE + N_TOKEN_TESTS + N_POLICY + N_UNINSTALL + N_MSI_USER))" "checks that need the exe"; finish
 fi
 mapfile -t msis < <(scripts/build-msi.sh --no-build 2>"$log/build-msi.log")
 if [ ${#msis[@]} = 2 ] && [ -s "${msis[0]}" ] && [ -s "${msis[1]}" ]; then
   ok "MSI packages built: $(basename "${msis[0]}") $(basename "${msis[1]}")"
 else
   bad "MSI packages (see $log/build-msi.log)"; cat "$log/build-msi.log"
-  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_UNINSTALL + N_MSI_USER))" "checks that need the packages"; finish
+  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_POLICY + N_UNINSTALL + N_MSI_USER))" "checks that need the packages"; finish
 fi
 machine_msi=${msis[0]}; user_msi=${msis[1]}
 
 # ---- the Wine root
 if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
-  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_UNINSTALL + N_MSI_USER))" "checks under Wine: they need root (chroot)"
+  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_POLICY + N_UNINSTALL + N_MSI_USER))" "checks under Wine: they need root (chroot)"
   finish
 fi
 t0=$(date +%s)
@@ -72,7 +76,7 @@ if "$ROOT" ensure >"$log/root.log" 2>&1; then
   echo "       Wine root ready ($(( $(date +%s) - t0 )) s): $("$ROOT" path)"
 else
   bad "creating the Wine root (see $log/root.log)"; tail -20 "$log/root.log"
-  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_UNINSTALL + N_MSI_USER))" "checks under Wine: no root"
+  skip "$((N_MSI_MACHINE + N_TOKEN_TESTS + N_POLICY + N_UNINSTALL + N_MSI_USER))" "checks under Wine: no root"
   finish
 fi
 w() { "$ROOT" run "$@"; }
@@ -117,6 +121,29 @@ all_four_ok() { # SCOPE: every browser's manifest found and right in that scope
 # The virtual token (a Linux program, run inside the root on the root's vpcd ports).
 cargo build -q --locked -p kagi-vtoken 2>"$log/vtoken-build.log" || { bad "building kagi-vtoken (see $log/vtoken-build.log)"; }
 
+CHROME_EXTENSION_ID=$(sed -n 's/.*CHROME_EXTENSION_ID: &str = "\([a-p]*\)".*/\1/p' proto/src/ids.rs)
+# The installed exe as Chrome starts it, given requests (JSON without id) as arguments: prints
+# each reply's error code, or "ok".
+nm_codes() {
+  python3 - "$ROOT" "$1" "chrome-extension://$CHROME_EXTENSION_ID/" "${@:2}" <<'PY'
+import json, struct, subprocess, sys
+root, exe, origin, *reqs = sys.argv[1:]
+p = subprocess.Popen([root, "run", "wine", exe, origin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def read():
+    n = struct.unpack("=I", p.stdout.read(4))[0]
+    return json.loads(p.stdout.read(n))
+read()  # hello
+for i, r in enumerate(reqs, 1):
+    body = json.dumps(dict(json.loads(r), id=i)).encode()
+    p.stdin.write(struct.pack("=I", len(body)) + body); p.stdin.flush()
+    m = read()
+    while m["type"] != "reply" or m["id"] != i:
+        m = read()
+    print(m["error"]["code"] if "error" in m else "ok")
+p.stdin.close(); p.wait(timeout=30)
+PY
+}
+
 # ---- 2. per-machine MSI
 machine_exe='C:\Program Files\Kagi\kagi-host.exe'
 if w wine msiexec /i "$(winpath "$machine_msi")" /qn >"$log/msiexec-machine.log" 2>&1; then
@@ -156,7 +183,7 @@ sys.exit(0 if c and "SCardSvr" in c[0]["fixEn"] and "pcscd" not in json.dumps(ch
   machine_installed=1
 else
   bad "per-machine MSI: msiexec /i /qn (see $log/msiexec-machine.log)"
-  skip "$((N_MSI_MACHINE - 1 + N_TOKEN_TESTS + N_UNINSTALL))" "per-machine checks and host tests: not installed"
+  skip "$((N_MSI_MACHINE - 1 + N_TOKEN_TESTS + N_POLICY + N_UNINSTALL))" "per-machine checks and host tests: not installed"
   machine_installed=0
 fi
 
@@ -191,6 +218,29 @@ if [ "$machine_installed" = 1 ]; then
     grep -q 'started by Chromium' "$local_appdata/Kagi/kagi-host.log"
 fi
 
+# ---- 3b. the host policy in the registry, read by the installed exe
+if [ "$machine_installed" = 1 ]; then
+  pkey='HKLM\Software\Policies\Kagi'
+  nonce=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+  auth() { printf '{"cmd":"authenticate","origin":"%s","nonce":"%s","pin":"482915","issuers":["MAA="]}' "$1" "$nonce"; }
+  w wine reg add "$pkey" /v allowedOrigins /t REG_MULTI_SZ /d 'https://bank.example\0https://www2.bank.example' /f >"$log/policy.log" 2>&1
+  codes=$(doctor_codes "$machine_exe")
+  check "host policy (REG_MULTI_SZ): doctor reports HOST_POLICY_OK with both origins" \
+    sh -c 'printf "%s\n" "$1" | grep -q "^HOST_POLICY_OK " && grep -q "https://www2.bank.example" "$2"' _ "$codes" "$log/doctor.json"
+  replies=$(nm_codes "$machine_exe" "$(auth https://evil.example)" "$(auth https://bank.example)" '{"cmd":"status"}' | tr -d '\r' | tr '\n' ' ')
+  echo "       replies under the policy: $replies"
+  # The named origin passes the policy (and then fails on the stand-in CA certificate).
+  check "host policy: the installed exe refuses another origin itself (ORIGIN_NOT_ALLOWED), not the named one" \
+    sh -c 'set -- $1; [ "$1" = ORIGIN_NOT_ALLOWED ] && [ "$2" != ORIGIN_NOT_ALLOWED ] && [ "$2" != POLICY_INVALID ] && [ "$3" != POLICY_INVALID ]' _ "$replies"
+  w wine reg add "$pkey" /v allowedOrigins /t REG_SZ /d 'https://bank.example' /f >>"$log/policy.log" 2>&1
+  replies=$(nm_codes "$machine_exe" '{"cmd":"status"}' "$(auth https://bank.example)" | tr -d '\r' | tr '\n' ' ')
+  echo "       replies under a REG_SZ policy: $replies"
+  check "host policy of another type (REG_SZ): every request refused (POLICY_INVALID)" test "$replies" = "POLICY_INVALID POLICY_INVALID "
+  check "host policy of another type: doctor says HOST_POLICY_INVALID" sh -c 'printf "%s\n" "$1" | grep -q "^HOST_POLICY_INVALID "' _ "$(doctor_codes "$machine_exe")"
+  w wine reg delete "$pkey" /f >>"$log/policy.log" 2>&1
+  check "no host policy: doctor says HOST_POLICY_NONE" sh -c 'printf "%s\n" "$1" | grep -q "^HOST_POLICY_NONE "' _ "$(doctor_codes "$machine_exe")"
+fi
+
 # ---- 4. per-machine uninstall
 if [ "$machine_installed" = 1 ]; then
   if w wine msiexec /x "$(winpath "$machine_msi")" /qn >>"$log/msiexec-machine.log" 2>&1; then
@@ -207,7 +257,6 @@ fi
 # ---- 5. per-user MSI
 user_dir="$local_appdata/Programs/Kagi"
 user_exe_win='C:\users\root\AppData\Local\Programs\Kagi\kagi-host.exe'
-CHROME_EXTENSION_ID=$(sed -n 's/.*CHROME_EXTENSION_ID: &str = "\([a-p]*\)".*/\1/p' proto/src/ids.rs)
 if w wine msiexec /i "$(winpath "$user_msi")" /qn >"$log/msiexec-user.log" 2>&1; then
   ok "per-user MSI: msiexec /i /qn"
   check "per-user: kagi-host.exe in %LOCALAPPDATA%\\Programs\\Kagi, manifests written by install --scope user" \

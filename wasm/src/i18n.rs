@@ -352,6 +352,7 @@ pub fn error_text(lang: Lang, code: &str, retries: Option<u8>) -> String {
         "CERT_MISMATCH" => ("発行された電子証明書がこの専用USBと一致しません。当金庫までお問合せください。", "The issued certificate does not match this USB token. Please contact your bank."),
         "ORIGIN_NOT_ALLOWED" => ("このページでは専用USBを利用できません。", "This page may not use the USB token."),
         "NO_ENROLLMENT" => ("電子証明書の取得を最初からやり直してください。", "Please start the certificate acquisition again."),
+        "POLICY_INVALID" => ("管理ソフトの設定に誤りがあります。当金庫までお問合せください。", "The token software is misconfigured. Please contact your bank."),
         "HOST_NOT_INSTALLED" => ("専用USBの管理ソフトがインストールされていません。", "The USB token software is not installed."),
         "UNKNOWN_COMMAND" => ("管理ソフトが古いため処理できません。最新の管理ソフトをインストールしてください。", "The token software is too old. Please install the latest version."),
         "CANCELLED" => ("キャンセルしました。", "Cancelled."),
@@ -390,7 +391,7 @@ mod tests {
             E::CardRemoved, E::NotPiv, E::NoCertificate, E::CertMismatch, E::OriginNotAllowed, E::NoEnrollment,
             E::UnknownCommand { command: String::new() }, E::BadRequest, E::HostNotInstalled, E::Internal,
             E::PukIncorrect { retries: 2 }, E::PukBlocked, E::PinWeak, E::PinChangeRequired, E::TokenFull,
-            E::ManagementKeyUnknown, E::ChoiceRequired,
+            E::ManagementKeyUnknown, E::ChoiceRequired, E::PolicyInvalid,
         ];
         let internal = error_text(Lang::Ja, "INTERNAL", None);
         for code in proto.iter().map(E::as_str).chain(OWN_CODES) {

@@ -3,7 +3,9 @@
 //! The exchange loop (SP 800-73-4 Part 2 §3 and ISO/IEC 7816-4 §5.1):
 //! - data over 255 bytes goes out as a command chain (CLA | 0x10 on all but the last APDU);
 //! - `61xx` answers are completed with GET RESPONSE until the final status word, accumulating data;
-//! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx`;
+//! - a `6Cxx` answer makes us re-send the same APDU once with Le = `xx` — except a command
+//!   that carries a PIN or PUK (`commands::carries_reference_data`): it has no Le to correct,
+//!   so `6Cxx` is its answer (an error), not a reason to send the PIN again;
 //! - GET DATA goes out as one extended APDU (case 4E, Le = `0000`) when the card announced
 //!   extended Lc/Le in its ATR (`atr.rs`), so a certificate needs no GET RESPONSE chain.
 //!
@@ -23,6 +25,7 @@ use crate::piv::mgmt::MutualAuth;
 use crate::piv::objects::{KeyAlgorithm, ManagementKey, Pin, Slot, TAG_CHUID, TAG_DISCOVERY, TAG_KEY_HISTORY};
 use crate::piv::status::Status;
 use crate::piv::{mgmt, pkcs1};
+use zeroize::Zeroizing;
 
 /// Upper bound on one accumulated response (a PIV object is at most a few KiB; 64 KiB leaves
 /// room for large certificates) so a misbehaving card cannot make us loop forever.
@@ -59,9 +62,10 @@ fn confirms_piv(s: Status) -> bool {
     matches!(s, Status::Success | Status::VerifyFailed { .. } | Status::Blocked)
 }
 
-/// Set (or replace) the Le byte of a serialised short APDU.
-fn with_le(apdu: &[u8], le: u8) -> Vec<u8> {
-    let mut out = apdu.to_vec();
+/// Set (or replace) the Le byte of a serialised short APDU (a copy, wiped on drop like the
+/// original).
+fn with_le(apdu: &[u8], le: u8) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(apdu.to_vec());
     let has_le = match apdu.len() {
         0..=4 => false,
         5 => true, // case 2: header + Le
@@ -190,7 +194,7 @@ impl<'a, T: Transport + ?Sized> PivSession<'a, T> {
                 return Ok(r);
             }
         }
-        let resp = self.transmit_le(last)?;
+        let resp = if commands::carries_reference_data(cmd) { self.transmit(last)? } else { self.transmit_le(last)? };
         self.collect(resp)
     }
 
@@ -412,10 +416,10 @@ mod tests {
 
     #[test]
     fn le_rewrite() {
-        assert_eq!(with_le(&[0, 0xC0, 0, 0], 5), [0, 0xC0, 0, 0, 5]);
-        assert_eq!(with_le(&[0, 0xC0, 0, 0, 0], 5), [0, 0xC0, 0, 0, 5]);
-        assert_eq!(with_le(&[0, 0xCB, 0x3F, 0xFF, 1, 0x7E], 5), [0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 5]);
-        assert_eq!(with_le(&[0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 0], 5), [0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 5]);
+        assert_eq!(*with_le(&[0, 0xC0, 0, 0], 5), [0, 0xC0, 0, 0, 5]);
+        assert_eq!(*with_le(&[0, 0xC0, 0, 0, 0], 5), [0, 0xC0, 0, 0, 5]);
+        assert_eq!(*with_le(&[0, 0xCB, 0x3F, 0xFF, 1, 0x7E], 5), [0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 5]);
+        assert_eq!(*with_le(&[0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 0], 5), [0, 0xCB, 0x3F, 0xFF, 1, 0x7E, 5]);
     }
 
     #[test]
@@ -451,6 +455,42 @@ mod tests {
             .expect("00CB3FFF 03 5C017E 14", "7E 12 4F 0B A0000003080000100001 00 5F2F 02 40 00 90 00");
         let d = PivSession::new(&mut t).read_discovery().unwrap().unwrap();
         assert_eq!(d.pin_usage_policy, Some([0x40, 0]));
+        t.assert_done();
+    }
+
+    #[test]
+    fn verify_answered_wrong_le_is_not_resent() {
+        // A card (or something posing as one) answering 6Cxx to VERIFY would have the PIN sent
+        // again with an Le it made up: VERIFY has no Le, so 6Cxx is its answer.
+        let mut t = MemoryTransport::new().expect("00 20 00 80 08 343832393135FFFF", "6C 08");
+        let r = PivSession::new(&mut t).verify_pin(&Pin::new("482915").unwrap());
+        assert!(matches!(r, Err(Error::Status { op: "VERIFY", sw: 0x6C08 })), "{r:?}");
+        t.assert_done();
+        // The same for the PIN change and the unblock, which carry PIN and PUK.
+        let mut t = MemoryTransport::new()
+            .expect("00 24 00 80 10 343832393135FFFF 313933383437FFFF", "6C 10")
+            .expect("00 2C 00 80 10 3132333435363738 313933383437FFFF", "6C 00");
+        let mut s = PivSession::new(&mut t);
+        assert!(s.change_pin(&Pin::new("482915").unwrap(), &Pin::new("193847").unwrap()).is_err());
+        assert!(s.unblock_pin(&Pin::puk("12345678").unwrap(), &Pin::new("193847").unwrap()).is_err());
+        t.assert_done();
+        // VERIFY without data (the tries left) has no PIN: nothing changes for it.
+        let mut t = MemoryTransport::new().expect("00 20 00 80", "63 C3");
+        assert_eq!(PivSession::new(&mut t).pin_retries().unwrap(), PinState::Retries(3));
+    }
+
+    #[test]
+    fn verify_answered_61xx_fetches_the_rest_without_the_pin() {
+        // 61xx is ISO/IEC 7816-4 "more data": GET RESPONSE collects it; the PIN is not re-sent.
+        let mut t = MemoryTransport::new()
+            .expect("00 20 00 80 08 343832393135FFFF", "61 02")
+            .expect("00 C0 00 00 02", "AB CD 90 00");
+        PivSession::new(&mut t).verify_pin(&Pin::new("482915").unwrap()).unwrap();
+        t.assert_done();
+        let mut t = MemoryTransport::new()
+            .expect("00 20 00 80 08 343832393135FFFF", "61 02")
+            .expect("00 C0 00 00 02", "63 C2");
+        assert!(matches!(PivSession::new(&mut t).verify_pin(&Pin::new("482915").unwrap()), Err(Error::PinIncorrect { retries: 2 })));
         t.assert_done();
     }
 

@@ -40,6 +40,8 @@ pub struct Env {
     pub policies: fn(&Env, Browser) -> Vec<Value>,
     /// Seconds since the Unix epoch.
     pub now: u64,
+    /// The host policy the host enforces (`policy.rs`).
+    pub host_policy: crate::policy::Policy,
 }
 
 impl Env {
@@ -53,6 +55,7 @@ impl Env {
             browsers_present: Vec::new(),
             policies: read_policies,
             now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            host_policy: crate::policy::Policy::system(),
         };
         env.browsers_present = Browser::ALL.into_iter().filter(|b| browser_installed(&env, *b)).collect();
         env

@@ -7,6 +7,7 @@
 
 mod browsers;
 mod env;
+mod policy;
 mod token;
 
 #[cfg(test)]
@@ -62,6 +63,12 @@ pub enum Code {
     CertRenewalPassed,
     /// Not yet valid (often a wrong PC clock).
     CertNotYetValid,
+    /// No host policy: the extension's allowlist decides which pages may use the token.
+    HostPolicyNone,
+    /// A host policy names the bank origins the host serves.
+    HostPolicyOk,
+    /// A host policy is there but cannot be used: the host refuses every request.
+    HostPolicyInvalid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -189,6 +196,7 @@ impl Report {
 /// Runs every check.
 pub fn run(env: &Env, probe: &mut dyn TokenProbe) -> Report {
     let mut checks = browsers::check_all(env);
+    checks.push(policy::check(&env.host_policy));
     checks.extend(token::check(probe, env.now, env.os));
     let ok = !checks.iter().any(|c| c.status == Status::Error);
     Report {

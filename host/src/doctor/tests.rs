@@ -52,7 +52,7 @@ fn no_policies(_: &Env, _: Browser) -> Vec<Value> {
 }
 
 fn env(m: &Machine, present: &[Browser]) -> Env {
-    Env { os: Os::Linux, roots: m.roots.clone(), host_path: m.host.clone(), browsers_present: present.to_vec(), policies: no_policies, now: now() }
+    Env { os: Os::Linux, roots: m.roots.clone(), host_path: m.host.clone(), browsers_present: present.to_vec(), policies: no_policies, now: now(), host_policy: crate::policy::Policy::Absent }
 }
 
 fn install(m: &Machine, scope: Scope, browsers: &[Browser]) {

@@ -247,6 +247,13 @@ pub fn verify_pin(pin: &Pin) -> Command {
     Command::new(0x00, INS_VERIFY, 0x00, KEYREF_PIN).with_data(padded.to_vec())
 }
 
+/// Whether `cmd` carries reference data — a PIN or PUK: VERIFY with data, CHANGE REFERENCE
+/// DATA, RESET RETRY COUNTER (SP 800-73-4 Part 2 §3.2.1–§3.2.3). Such a command is never
+/// re-sent with another Le on `6Cxx` (it has no Le to correct).
+pub fn carries_reference_data(cmd: &Command) -> bool {
+    matches!(cmd.ins, INS_VERIFY | INS_CHANGE_REFERENCE_DATA | INS_RESET_RETRY_COUNTER) && !cmd.data.is_empty()
+}
+
 /// SP 800-73-4 Part 2 §3.2.1 VERIFY without data: `9000` if the PIN is verified, else `63Cx`
 /// with the number of tries left (`6983` blocked).
 pub fn pin_status() -> Command {
