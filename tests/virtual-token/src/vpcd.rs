@@ -4,6 +4,7 @@
 //! anything longer is a command APDU, answered with a response APDU.
 
 use crate::card::{self, Card};
+use crate::control::Armed;
 use crate::counter::Counter;
 use crate::latency::Latency;
 use std::io::{self, Read, Write};
@@ -31,6 +32,8 @@ pub enum End {
 pub struct SessionOpts {
     /// Stop (without answering) when this many APDUs have been answered and another arrives.
     pub fail_after: Option<u64>,
+    /// The same, armed at run time through stdin (`control.rs`), counted from the arming.
+    pub armed: Armed,
     /// Log every APDU and response to stderr.
     pub verbose: bool,
     /// Wait before each response (the latency model; zero: answer at once).
@@ -111,6 +114,10 @@ pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts, counter: &m
             apdu => {
                 if opts.fail_after.is_some_and(|n| apdus >= n) {
                     eprintln!("kagi-vtoken: --fail-after {apdus} reached, dropping the connection");
+                    return Ok(End::FailAfter);
+                }
+                if opts.armed.take_one() {
+                    eprintln!("kagi-vtoken: armed fail-after reached at APDU {apdus}, dropping the connection");
                     return Ok(End::FailAfter);
                 }
                 apdus += 1;
