@@ -449,6 +449,13 @@ impl VToken {
         self.control(&format!("fail-after {n}"), &format!("armed {n}"))
     }
 
+    /// Arms a pull after the answer is lost: the token answers `n` more command APDUs, executes
+    /// the next one and drops the connection instead of answering it (the card did it; the
+    /// client never learns). Returns once the token has acknowledged.
+    pub fn arm_drop_after(&mut self, n: u64) -> io::Result<()> {
+        self.control(&format!("drop-after {n}"), &format!("armed {n} after"))
+    }
+
     /// Forgets an armed pull that did not happen.
     pub fn disarm(&mut self) -> io::Result<()> {
         self.control("disarm", "disarmed")

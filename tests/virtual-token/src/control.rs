@@ -5,7 +5,10 @@
 //! One command per line, each acknowledged with one line on stdout once it is in force (so the
 //! test knows the next APDU already sees it):
 //! - `fail-after N`: answer N more command APDUs, then drop the connection when the next one
-//!   arrives and exit 3, as `--fail-after` does. Answer: `armed N`.
+//!   arrives, without executing it, and exit 3, as `--fail-after` does. Answer: `armed N`.
+//! - `drop-after N`: answer N more command APDUs, execute the next one, then drop the connection
+//!   instead of answering it and exit 3: the card did it, the answer is lost (a token pulled
+//!   while its answer was on the way). Answer: `armed N after`.
 //! - `disarm`: forget an armed pull. Answer: `disarmed`.
 //!
 //! Anything else is answered `error <what>` and changes nothing.
@@ -17,8 +20,22 @@ use std::sync::Arc;
 /// Not armed.
 const OFF: u64 = u64::MAX;
 
-/// APDUs still to answer before the armed pull ([`OFF`]: none armed). Shared between the stdin
-/// thread and the vpcd session.
+/// Set in the shared word for a `drop-after` pull (the count lives in the other bits).
+const AFTER: u64 = 1 << 63;
+
+/// What to do with one command APDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Execute and answer it.
+    No,
+    /// Drop the connection without executing it.
+    Before,
+    /// Execute it, then drop the connection instead of answering.
+    After,
+}
+
+/// The armed pull: APDUs still to answer, and whether the last one is executed ([`AFTER`]);
+/// [`OFF`]: none armed. Shared between the stdin thread and the vpcd session.
 #[derive(Clone, Debug)]
 pub struct Armed(Arc<AtomicU64>);
 
@@ -27,22 +44,24 @@ impl Armed {
         Armed(Arc::new(AtomicU64::new(OFF)))
     }
 
-    fn set(&self, n: u64) {
-        self.0.store(n, Ordering::SeqCst);
+    fn set(&self, word: u64) {
+        self.0.store(word, Ordering::SeqCst);
     }
 
-    /// Called for each command APDU before it is executed: true when the pull is due now (the
-    /// APDU is then not executed); otherwise one more APDU is counted.
-    pub fn take_one(&self) -> bool {
+    /// Called for each command APDU before it is executed: whether the pull is due with this
+    /// one; otherwise one more APDU is counted.
+    pub fn take_one(&self) -> Cut {
         let mut cur = self.0.load(Ordering::SeqCst);
         loop {
-            let next = match cur {
-                OFF => return false,
-                0 => return true,
-                n => n - 1,
-            };
-            match self.0.compare_exchange(cur, next, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return false,
+            if cur == OFF {
+                return Cut::No;
+            }
+            let (after, n) = (cur & AFTER != 0, cur & !AFTER);
+            if n == 0 {
+                return if after { Cut::After } else { Cut::Before };
+            }
+            match self.0.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Cut::No,
                 Err(now) => cur = now,
             }
         }
@@ -53,10 +72,15 @@ impl Armed {
 fn apply(armed: &Armed, line: &str) -> String {
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some("fail-after"), Some(n), None) => match n.parse::<u64>() {
-            Ok(n) if n < OFF => {
-                armed.set(n);
-                format!("armed {n}")
+        (Some(cmd @ ("fail-after" | "drop-after")), Some(n), None) => match n.parse::<u64>() {
+            Ok(n) if n < AFTER => {
+                if cmd == "drop-after" {
+                    armed.set(n | AFTER);
+                    format!("armed {n} after")
+                } else {
+                    armed.set(n);
+                    format!("armed {n}")
+                }
             }
             _ => format!("error bad count {n:?}"),
         },
@@ -91,12 +115,20 @@ mod tests {
     #[test]
     fn fail_after_counts_from_the_arming() {
         let a = Armed::new();
-        assert!(!a.take_one(), "not armed: never due");
+        assert_eq!(a.take_one(), Cut::No, "not armed: never due");
         assert_eq!(apply(&a, "fail-after 2"), "armed 2");
-        assert!(!a.take_one());
-        assert!(!a.take_one());
-        assert!(a.take_one(), "the third APDU is not answered");
-        assert!(a.take_one(), "and stays due");
+        assert_eq!(a.take_one(), Cut::No);
+        assert_eq!(a.take_one(), Cut::No);
+        assert_eq!(a.take_one(), Cut::Before, "the third APDU is not executed");
+        assert_eq!(a.take_one(), Cut::Before, "and stays due");
+    }
+
+    #[test]
+    fn drop_after_executes_the_last_one() {
+        let a = Armed::new();
+        assert_eq!(apply(&a, "drop-after 1"), "armed 1 after");
+        assert_eq!(a.take_one(), Cut::No);
+        assert_eq!(a.take_one(), Cut::After, "the second APDU is executed, its answer lost");
     }
 
     #[test]
@@ -104,10 +136,11 @@ mod tests {
         let a = Armed::new();
         assert_eq!(apply(&a, "fail-after 0"), "armed 0");
         assert_eq!(apply(&a, "disarm"), "disarmed");
-        assert!(!a.take_one());
+        assert_eq!(a.take_one(), Cut::No);
         assert!(apply(&a, "fail-after x").starts_with("error"));
+        assert!(apply(&a, "drop-after 9223372036854775808").starts_with("error"), "count too large");
         assert!(apply(&a, "fail-after 1 2").starts_with("error"));
         assert!(apply(&a, "explode").starts_with("error"));
-        assert!(!a.take_one(), "errors change nothing");
+        assert_eq!(a.take_one(), Cut::No, "errors change nothing");
     }
 }
