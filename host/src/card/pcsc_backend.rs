@@ -22,9 +22,12 @@
 //! outcome), is closed with `SCARD_LEAVE_CARD`, and a reset is only sent after `SCardStatus`
 //! says the handle's card is still there. Resetting a pulled card makes pcsc-lite power-cycle
 //! whatever the reader holds by then; on vpcd (and on a real PIV card, measured outside this
-//! repository) a token plugged in right after such a reset can stay "no card" for good. The
-//! removed card lost its PIN state anyway. The `pcsc` crate resets a dropped `pcsc::Card`, so
-//! [`PcscCard`] never lets one drop with its handle open (see [`PcscCard::close`]).
+//! repository) a token plugged in right after such a reset can stay "no card" for good. A
+//! removed card lost its PIN state anyway; the price is a card that is in fact still there after
+//! a failed command (an unknown outcome, e.g. a PC/SC timeout): it keeps a PIN verified by the
+//! failed operation until the next reset, pull or Kagi operation (`host/tests/replug.rs`). The
+//! `pcsc` crate resets a dropped `pcsc::Card`, so [`PcscCard`] never lets one drop with its
+//! handle open (see [`PcscCard::close`]).
 
 use std::collections::HashMap;
 use std::ffi::CString;
