@@ -9,7 +9,8 @@
 //! new one when the cut came after it was written). Then the token is plugged back at once, the
 //! host announces it, the operation is retried and succeeds, and a log-on verifies with the
 //! expected certificate. Coverage is asserted: every APDU position of every operation was cut in
-//! both ways, and some cut fell inside a chained PUT DATA (the certificate being written).
+//! both ways, and some cut fell inside a chained PUT DATA (the certificate being written). At the
+//! end yubico-piv-tool, as a second independent witness, signs with the login certificate's key.
 
 mod common;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use common::*;
 use kagi_proto::{EnrollBeginResult, ErrorCode, Event, LoginToken, Reply};
+use kagi_rig::tools::{said, ykpiv};
 use kagi_rig::{replug_count, wait_card_state, Host, Rig, VToken};
 use serde_json::json;
 
@@ -245,4 +247,22 @@ fn token_pulled_at_every_apdu_loses_nothing_and_the_retry_succeeds() {
         );
     }
     assert_eq!(replug_count(), replugs_before, "the rig never had to replug the token");
+
+    // An independent witness at the end: yubico-piv-tool finds the login certificate's key in
+    // its slot and checks a signature against the certificate.
+    let Bench { host, token, login, .. } = b;
+    drop(host);
+    let c = token.contents().expect("token state");
+    let slot = c.keys.keys().find(|s| c.certificate(**s).as_deref() == Some(login.as_slice())).expect("login certificate's slot");
+    let dir = kagi_rig::temp_dir().unwrap();
+    let pem = dir.path().join("login.pem");
+    let body: Vec<String> = b64(&login).as_bytes().chunks(64).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+    std::fs::write(&pem, format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.join("\n"))).unwrap();
+    let pin = c.pin.clone();
+    let out = ykpiv(
+        token.reader(),
+        &["-a", "verify-pin", "-P", &pin, "-a", "test-signature", "-s", &format!("{slot:02x}"), "-i", pem.to_str().unwrap()],
+    );
+    out.assert_success(&format!("yubico-piv-tool test-signature {slot:02x}"));
+    assert!(said(&out).contains("Successful"), "{out:?}");
 }
