@@ -39,8 +39,13 @@ KAGI_JOURNEY_BROWSER="$browser" \
 rc=$?
 pass=$(awk '/^# pass /{print $3}' "$out" | tail -1)
 failed=$(awk '/^# fail /{print $3}' "$out" | tail -1)
-pass=${pass:-0}; failed=${failed:-0}
+skipped=$(awk '/^# skipped /{print $3}' "$out" | tail -1)
+pass=${pass:-0}; failed=${failed:-0}; skipped=${skipped:-0}
+# A step that reported part of itself skipped (`kagi-skip` line, TAP comment) passed only in part:
+# it counts as skipped, not passed.
+partial=$(grep -c '^# kagi-skip ' "$out")
+pass=$((pass - partial)); skipped=$((skipped + partial))
 if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
 echo "$browser journey: $(( $(date +%s) - start ))s; screenshots in build/screenshots/$browser/"
-echo "kagi-suite $name: $pass passed, $failed failed"
+echo "kagi-suite $name: $pass passed, $failed failed, $skipped skipped"
 [ "$rc" = 0 ]

@@ -1,93 +1,268 @@
-//! A token pulled in the middle of an acquisition: whatever the moment, the host answers with a
-//! typed error and keeps running, and afterwards the token logs on with the old certificate or
-//! with the new one (never with a broken pair).
+//! A token pulled at every APDU of an operation, while one host keeps running: a P-256 and an
+//! RSA-2048 acquisition (begin and finish), a log-on and a PIN change, each cut at every one of
+//! its APDUs in two ways a real pull can happen: before the card executes the APDU, and after it
+//! did but before its answer arrives (the card wrote; the host never learns).
+//!
+//! After each cut the token is audited from its own state file, independently of the host: every
+//! key sits beside a certificate (placeholder or real: no orphan key Kagi would not reuse), PIN and
+//! PUK tries are untouched, and the bank's login certificate is still there (the old one, or the
+//! new one when the cut came after it was written). Then the token is plugged back at once, the
+//! host announces it, the operation is retried and succeeds, and a log-on verifies with the
+//! expected certificate. Coverage is asserted: every APDU position of every operation was cut in
+//! both ways, and some cut fell inside a chained PUT DATA (the certificate being written). At the
+//! end yubico-piv-tool, as a second independent witness, signs with the login certificate's key.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use kagi_proto::{ErrorCode, LoginToken, StatusResult};
-use kagi_rig::{Host, Rig, VToken};
+use kagi_proto::{EnrollBeginResult, ErrorCode, Event, LoginToken, Reply};
+use kagi_rig::tools::{said, ykpiv};
+use kagi_rig::{replug_count, wait_card_state, Host, Rig, VToken};
+use serde_json::json;
 
-#[test]
-fn token_pulled_at_any_point_of_an_acquisition_loses_nothing() {
-    let _rig = Rig::start().unwrap();
-    let ca = TestCa::new("Kagi Test CA");
-    // The token with its first certificate; its state file is reused by the faulty runs below.
-    let mut original = VToken::builder().reader(0).spawn().unwrap();
-    let state = original.state_path().to_path_buf();
-    let old = {
-        let mut host = Host::spawn().unwrap();
-        change_pin(&mut host, FACTORY_PIN, PIN).into_result::<kagi_proto::PinResult>().unwrap();
-        enroll(&mut host, &ca, "P-256", 1).1
-    };
-    original.pull().unwrap();
+/// How long after a reply the armed cut may still come (the log-on answers before it clears the
+/// PIN, so its last APDUs follow the reply).
+const CUT_GRACE: Duration = Duration::from_millis(300);
+const EVENT_WAIT: Duration = Duration::from_secs(10);
+/// The PIN-change runs alternate between [`PIN`] and this one.
+const PIN2: &str = "739164";
 
-    let mut outcomes = Vec::new();
-    // Cut the connection after N APDUs, over the whole begin + finish sequence.
-    for n in (2..=240).step_by(2) {
-        // Token first, then the host, which reads the token once when it starts watching: the
-        // APDU count up to the acquisition is the same in every run.
-        let mut faulty = VToken::builder().reader(0).state(&state).fail_after(n).spawn().unwrap();
-        let mut host = Host::spawn().unwrap();
-        host.wait_event(Duration::from_secs(10), |e| matches!(e, kagi_proto::Event::Inserted { .. })).expect("inserted");
-        let begin = enroll_begin(&mut host, &ca, "P-256");
-        let finished = match begin.into_result::<kagi_proto::EnrollBeginResult>() {
-            Ok(b) => {
-                let cert = ca.issue(&b.csr, 2, 0, 365);
-                match enroll_finish(&mut host, &cert).into_result::<kagi_proto::EnrollFinishResult>() {
-                    Ok(_) => Some(cert),
-                    Err(e) => {
-                        assert_pulled_error(&e.code, n);
-                        None
-                    }
-                }
-            }
-            Err(e) => {
-                assert_pulled_error(&e.code, n);
-                None
-            }
-        };
-        let cut = faulty.wait_exit(Duration::from_millis(200)).unwrap().is_some();
-        faulty.pull().unwrap();
-        drop(faulty);
-        // vpcd notices a dropped card only at its next poll (~0.4 s); let it settle before the
-        // same reader gets a new connection.
-        std::thread::sleep(Duration::from_millis(1000));
-
-        eprintln!("n={n}: cut={cut} finished={}", finished.is_some());
-        // Plug the token back in (healthy) and log on.
-        let mut healthy = VToken::builder().reader(0).state(&state).spawn().unwrap();
-        // Audited from the token's own state: no key is left without a certificate beside it
-        // (a key nobody may reuse would use the token up, one slot per pull).
-        let c = healthy.contents().unwrap();
-        for slot in c.keys.keys() {
-            assert!(c.certificate(*slot).is_some(), "n={n}: key in {slot:02X} without a certificate; keys {:02X?}", c.keys.keys());
-        }
-        let s: StatusResult = status_for(&mut host, &ca);
-        let active = only_token(s).certificate.expect("a certificate is still active");
-        let nonce = nonce();
-        let login: LoginToken = authenticate(&mut host, &ca, &nonce, PIN).into_result().unwrap_or_else(|e| panic!("n={n}: {e:?}"));
-        verify_login(&login, ORIGIN, &nonce).unwrap_or_else(|e| panic!("n={n}: login does not verify: {e}"));
-        let used = login.certificate_der().unwrap();
-        match &finished {
-            Some(new) => assert_eq!(&used, new, "n={n}: a stored certificate becomes the active one"),
-            None => assert!(used == old || active.sha256 != sha256_hex(&old), "n={n}: old certificate active"),
-        }
-        outcomes.push((n, cut, finished.is_some()));
-        if finished.is_some() && !cut {
-            break; // the whole sequence fitted in n APDUs: every cut point has been tried
-        }
-        healthy.pull().unwrap();
-    }
-    assert!(outcomes.iter().any(|(_, cut, done)| *cut && !done), "some runs were cut: {outcomes:?}");
-    assert!(outcomes.iter().any(|(_, _, done)| *done), "the last run completed: {outcomes:?}");
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The card never executes the APDU (`fail-after`).
+    Before,
+    /// The card executes it; the answer is lost (`drop-after`).
+    After,
 }
 
-fn assert_pulled_error(code: &ErrorCode, n: u64) {
-    assert!(
-        matches!(code, ErrorCode::CardRemoved | ErrorCode::TokenAbsent | ErrorCode::Internal | ErrorCode::NotPiv),
-        "n={n}: unexpected error {code:?}"
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Begin(&'static str),
+    Finish(&'static str),
+    LogOn,
+    PinChange,
+}
+
+struct Bench<'a> {
+    host: Host,
+    token: VToken,
+    ca: &'a TestCa,
+    /// Certificates issued so far: each one starts a day later than the one before, so the
+    /// newest is the login certificate and the older ones are superseded (their slots reused).
+    issued: u32,
+    /// The bank's login certificate now.
+    login: Vec<u8>,
+    /// The certificate for the acquisition begun and not yet finished.
+    pending: Option<Vec<u8>>,
+    /// Cuts made: operation, mode, APDU position.
+    cuts: Vec<(Op, Mode, u64)>,
+}
+
+impl Bench<'_> {
+    fn pin(&self) -> String {
+        self.token.contents().expect("token state").pin
+    }
+
+    fn issue(&mut self, begin: &EnrollBeginResult) -> Vec<u8> {
+        self.issued += 1;
+        let start = i64::from(self.issued) - 1000;
+        self.ca.issue(&begin.csr, self.issued, start, 3000)
+    }
+
+    fn send(&mut self, op: Op) -> Reply {
+        let pin = self.pin();
+        match op {
+            Op::Begin(alg) => self.host.request(
+                json!({"cmd": "enroll.begin", "origin": ORIGIN, "pin": pin, "algorithm": alg, "issuers": issuers(self.ca)}),
+            ),
+            Op::Finish(_) => {
+                let cert = self.pending.clone().expect("an acquisition was begun");
+                enroll_finish(&mut self.host, &cert)
+            }
+            Op::LogOn => authenticate(&mut self.host, self.ca, &nonce(), &pin),
+            Op::PinChange => change_pin(&mut self.host, &pin, if pin == PIN { PIN2 } else { PIN }),
+        }
+    }
+
+    /// Takes a successful reply of `op` into account.
+    fn succeeded(&mut self, op: Op, reply: Reply) {
+        match op {
+            Op::Begin(_) => {
+                let begin: EnrollBeginResult = reply.into_result().expect("enroll.begin result");
+                self.pending = Some(self.issue(&begin));
+            }
+            Op::Finish(_) => {
+                reply.into_result::<kagi_proto::EnrollFinishResult>().expect("enroll.finish result");
+                self.login = self.pending.take().expect("pending");
+            }
+            Op::LogOn | Op::PinChange => {}
+        }
+    }
+
+    /// Runs `op` without a cut, expecting success.
+    fn run(&mut self, op: Op) {
+        let r = self.send(op);
+        if let Some(e) = &r.error {
+            panic!("{op:?}: {e:?}\nhost log:\n{}", self.host.stderr());
+        }
+        self.succeeded(op, r);
+    }
+
+    /// What must hold right after a cut, read from the token's state file (not through the host).
+    fn audit(&self, what: &str) {
+        let c = self.token.contents().expect("token state");
+        for slot in c.keys.keys() {
+            assert!(c.certificate(*slot).is_some(), "{what}: key in {slot:02X} without a certificate beside it");
+        }
+        assert_eq!((c.pin_retries_left, c.puk_retries_left), (3, 3), "{what}: a pull costs no PIN or PUK try");
+        let on_token = |der: &[u8]| c.keys.keys().any(|s| c.certificate(*s).as_deref() == Some(der));
+        assert!(
+            on_token(&self.login) || self.pending.as_deref().is_some_and(on_token),
+            "{what}: neither the old nor the new login certificate is on the token"
+        );
+    }
+
+    /// Cuts `op` at APDU `n` in `mode`, audits, plugs the token back at once, retries until the
+    /// operation is done and checks a log-on. False when `op` completed before APDU `n`.
+    fn cut(&mut self, op: Op, mode: Mode, n: u64) -> bool {
+        if let Op::Finish(alg) = op {
+            self.run(Op::Begin(alg));
+        }
+        let what = format!("{op:?} cut {mode:?} APDU {n}");
+        let pin_before = self.pin();
+        self.host.clear_events();
+        match mode {
+            Mode::Before => self.token.arm_fail_after(n),
+            Mode::After => self.token.arm_drop_after(n),
+        }
+        .expect("arm the cut");
+        let reply = self.send(op);
+        let cut = self.token.wait_exit(CUT_GRACE).expect("token process").is_some();
+        if !cut {
+            self.token.disarm().expect("disarm");
+            self.succeeded(op, reply);
+            if let Op::Begin(alg) = op {
+                self.run(Op::Finish(alg));
+            }
+            return false;
+        }
+        match &reply.error {
+            Some(e) => assert!(
+                matches!(e.code, ErrorCode::CardRemoved | ErrorCode::TokenAbsent | ErrorCode::Internal | ErrorCode::NotPiv),
+                "{what}: unexpected error {e:?}"
+            ),
+            None => self.succeeded(op, reply.clone()),
+        }
+        self.audit(&what);
+
+        // Plugged back the moment pcscd reports the reader empty (see host/tests/replug.rs).
+        wait_card_state(self.token.reader(), false, EVENT_WAIT).unwrap_or_else(|e| panic!("{what}: pull not seen: {e}"));
+        self.token.plug_at_once().unwrap_or_else(|e| panic!("{what}: the token is not seen again: {e}\n{}", self.host.stderr()));
+        let reader = self.token.reader().to_string();
+        self.host
+            .wait_event(EVENT_WAIT, |e| matches!(e, Event::Inserted { reader: r } if *r == reader))
+            .unwrap_or_else(|| panic!("{what}: no inserted event\nhost log:\n{}", self.host.stderr()));
+
+        // The customer tries again.
+        let done = reply.error.is_none();
+        match op {
+            Op::Begin(alg) => {
+                if !done {
+                    self.run(Op::Begin(alg));
+                }
+                self.run(Op::Finish(alg));
+            }
+            Op::Finish(alg) if !done => self.run(Op::Finish(alg)),
+            Op::PinChange => {
+                // The change may have reached the card before the cut (its answer lost): then
+                // the token holds the new PIN and there is nothing to retry.
+                let target = if pin_before == PIN { PIN2 } else { PIN };
+                if self.pin() == pin_before {
+                    assert!(!done, "{what}: pin.change succeeded but the token holds the old PIN");
+                    self.run(Op::PinChange);
+                }
+                assert_eq!(self.pin(), target, "{what}: the token holds the new PIN");
+            }
+            _ => {}
+        }
+        let pin = self.pin();
+        let nonce = nonce();
+        let login: LoginToken = authenticate(&mut self.host, self.ca, &nonce, &pin)
+            .into_result()
+            .unwrap_or_else(|e| panic!("{what}: log-on after the retry: {e:?}\nhost log:\n{}", self.host.stderr()));
+        verify_login(&login, ORIGIN, &nonce).unwrap_or_else(|e| panic!("{what}: login does not verify: {e}"));
+        assert_eq!(login.certificate_der().unwrap(), self.login, "{what}: the newest stored certificate logs on");
+        self.cuts.push((op, mode, n));
+        true
+    }
+
+    /// Cuts `op` at APDU 0, 1, 2, … until it completes uncut: every APDU it sends is cut once.
+    fn sweep(&mut self, op: Op, mode: Mode) -> u64 {
+        let mut n = 0;
+        while self.cut(op, mode, n) {
+            n += 1;
+            assert!(n < 200, "{op:?}: more than 200 APDUs");
+        }
+        n
+    }
+}
+
+#[test]
+fn token_pulled_at_every_apdu_loses_nothing_and_the_retry_succeeds() {
+    let _rig = Rig::start().unwrap();
+    let ca = TestCa::new("Kagi Test CA");
+    let token = VToken::builder().reader(0).spawn().unwrap();
+    let mut host = Host::spawn().unwrap();
+    change_pin(&mut host, FACTORY_PIN, PIN).into_result::<kagi_proto::PinResult>().expect("pin.change");
+    host.wait_event(EVENT_WAIT, |e| matches!(e, Event::Inserted { .. })).expect("initial inserted");
+    let replugs_before = replug_count();
+    let mut b = Bench { host, token, ca: &ca, issued: 0, login: Vec::new(), pending: None, cuts: Vec::new() };
+    // The first acquisition (it also initialises the token's management key).
+    b.run(Op::Begin("P-256"));
+    b.run(Op::Finish("P-256"));
+
+    let mut lengths = Vec::new();
+    for mode in [Mode::Before, Mode::After] {
+        for op in [Op::Begin("P-256"), Op::Finish("P-256"), Op::Begin("RSA-2048"), Op::Finish("RSA-2048"), Op::LogOn, Op::PinChange] {
+            let len = b.sweep(op, mode);
+            assert!(len > 0, "{op:?} {mode:?}: no cut");
+            lengths.push((op, mode, len));
+        }
+    }
+    eprintln!("APDUs cut per operation: {lengths:?}");
+
+    // Coverage: each sweep cut positions 0..len, every one (a sweep only ends uncut).
+    for (op, mode, len) in &lengths {
+        let cut: Vec<u64> = b.cuts.iter().filter(|(o, m, _)| o == op && m == mode).map(|(_, _, n)| *n).collect();
+        assert_eq!(cut, (0..*len).collect::<Vec<_>>(), "{op:?} {mode:?}: every APDU was cut");
+    }
+    // The token's log names each cut APDU: some fell inside a chained PUT DATA (CLA 10, INS DB).
+    let log = b.token.log();
+    for mode in ["before", "after"] {
+        assert!(
+            log.lines().any(|l| l.contains("armed cut") && l.contains("CLA 10 INS DB") && l.contains(mode)),
+            "a cut {mode} executing a chained PUT DATA segment"
+        );
+    }
+    assert_eq!(replug_count(), replugs_before, "the rig never had to replug the token");
+
+    // An independent witness at the end: yubico-piv-tool finds the login certificate's key in
+    // its slot and checks a signature against the certificate.
+    let Bench { host, token, login, .. } = b;
+    drop(host);
+    let c = token.contents().expect("token state");
+    let slot = c.keys.keys().find(|s| c.certificate(**s).as_deref() == Some(login.as_slice())).expect("login certificate's slot");
+    let dir = kagi_rig::temp_dir().unwrap();
+    let pem = dir.path().join("login.pem");
+    let body: Vec<String> = b64(&login).as_bytes().chunks(64).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+    std::fs::write(&pem, format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body.join("\n"))).unwrap();
+    let pin = c.pin.clone();
+    let out = ykpiv(
+        token.reader(),
+        &["-a", "verify-pin", "-P", &pin, "-a", "test-signature", "-s", &format!("{slot:02x}"), "-i", pem.to_str().unwrap()],
     );
+    out.assert_success(&format!("yubico-piv-tool test-signature {slot:02x}"));
+    assert!(said(&out).contains("Successful"), "{out:?}");
 }

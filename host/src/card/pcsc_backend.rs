@@ -10,12 +10,24 @@
 //! - [`watch`]: reader and card events for a dedicated blocking thread, stopped with
 //!   [`WatchStop::stop`] (SCardCancel) by the side that closes.
 //!
-//! PIN state: the `pcsc` crate disconnects a dropped `Card` with `SCARD_RESET_CARD`, which
-//! clears the card's PIN verification. So a PIN verify and the signature that needs it must use
-//! the same [`PcscCard`] — best inside one [`PcscCard::transaction`], so no other process can use
-//! the verified state in between. After read-only work, [`PcscCard::disconnect`] with
-//! [`Disconnect::Leave`] avoids resetting the card under other applications; after a session that
-//! verified the PIN, dropping the card (or [`Disconnect::Reset`]) clears the PIN on purpose.
+//! PIN state: a reset (`SCARD_RESET_CARD`) clears the card's PIN verification. So a PIN verify
+//! and the signature that needs it must use the same [`PcscCard`] — best inside one
+//! [`PcscCard::transaction`], so no other process can use the verified state in between. After
+//! read-only work, [`PcscCard::disconnect`] with [`Disconnect::Leave`] avoids resetting the card
+//! under other applications; after a session that verified the PIN, dropping the card (or
+//! [`Disconnect::Reset`]) clears the PIN on purpose.
+//!
+//! Never a reset after a pull (issue 14): a handle whose card was removed, or whose commands or
+//! transaction failed at the PC/SC level (the card did not answer: removed, or an unknown
+//! outcome), is closed with `SCARD_LEAVE_CARD`, and a reset is only sent after `SCardStatus`
+//! says the handle's card is still there. Resetting a pulled card makes pcsc-lite power-cycle
+//! whatever the reader holds by then; on vpcd (and on a real PIV card, measured outside this
+//! repository) a token plugged in right after such a reset can stay "no card" for good. A
+//! removed card lost its PIN state anyway; the price is a card that is in fact still there after
+//! a failed command (an unknown outcome, e.g. a PC/SC timeout): it keeps a PIN verified by the
+//! failed operation until the next reset, pull or Kagi operation (`host/tests/replug.rs`). The
+//! `pcsc` crate resets a dropped `pcsc::Card`, so [`PcscCard`] never lets one drop with its
+//! handle open (see [`PcscCard::close`]).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -260,16 +272,26 @@ impl PcscContext {
     /// key authentication cleared) and keeps the handle and the cache (the reset changes no
     /// data; the application must be selected again). `gone`: the operation found the card
     /// removed (or PC/SC gone): the handle is closed.
+    ///
+    /// A card that was removed, or whose last transaction ended without an answer from the card
+    /// ([`PcscCard::doubtful`]), is never reset: the handle is closed leaving the card (see the
+    /// module doc).
     pub fn release(&mut self, mut card: PcscCard, how: Disconnect, gone: bool) -> Result<()> {
-        if gone || card.card.is_none() {
+        if gone || card.card.is_none() || card.doubtful {
             return card.disconnect(Disconnect::Leave);
         }
         if how == Disconnect::Reset {
+            if !card.card_still_there() {
+                return card.disconnect(Disconnect::Leave);
+            }
             let reset = card.card.as_mut().map(|c| c.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard));
             match reset {
                 Some(Ok(())) => card.cache.card_reset(),
-                // Could not reset through the handle: closing it with a reset does the same.
-                _ => return card.disconnect(Disconnect::Reset),
+                // The reset failed: the card is not answering; close the handle, leaving it.
+                _ => {
+                    card.doubtful = true;
+                    return card.disconnect(Disconnect::Leave);
+                }
             }
         }
         let reader = card.reader.clone();
@@ -302,6 +324,7 @@ impl PcscContext {
                         event_count: None,
                         extended,
                         released_at: None,
+                        doubtful: false,
                     });
                 }
                 Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
@@ -332,7 +355,7 @@ pub enum Disconnect {
 }
 
 /// A connection to the card in one reader, with what Kagi read through it. Dropping it resets
-/// the card (see the module doc).
+/// the card if it is still there and answered everything (see the module doc).
 pub struct PcscCard {
     card: Option<pcsc::Card>,
     reader: String,
@@ -343,6 +366,15 @@ pub struct PcscCard {
     extended: bool,
     /// When it was last handed back to [`PcscContext::release`] (kept handles only).
     released_at: Option<std::time::Instant>,
+    /// A command or transaction on this handle failed at the PC/SC level (no answer from the
+    /// card): it may have been pulled, so the handle is never reset (see the module doc).
+    doubtful: bool,
+}
+
+impl Drop for PcscCard {
+    fn drop(&mut self) {
+        let _ = self.close(Disconnect::Reset);
+    }
 }
 
 impl std::fmt::Debug for PcscCard {
@@ -356,6 +388,8 @@ struct TxTransport<'t, 'c> {
     tx: &'t pcsc::Transaction<'c>,
     buf: Vec<u8>,
     reset_seen: bool,
+    /// A command got no answer from the card (see [`PcscCard::doubtful`]).
+    failed: bool,
 }
 
 impl Transport for TxTransport<'_, '_> {
@@ -363,13 +397,19 @@ impl Transport for TxTransport<'_, '_> {
         match self.tx.transmit(apdu, &mut self.buf) {
             // A reader that lost the card mid-command may answer with nothing at all (vpcd does):
             // that is a removed card, not a malformed answer.
-            Ok([]) => Err(Error::CardRemoved),
+            Ok([]) => {
+                self.failed = true;
+                Err(Error::CardRemoved)
+            }
             Ok(r) => Ok(r.to_vec()),
             Err(pcsc::Error::ResetCard) => {
                 self.reset_seen = true;
                 Err(Error::CardRemoved)
             }
-            Err(e) => Err(map_error(e)),
+            Err(e) => {
+                self.failed = true;
+                Err(map_error(e))
+            }
         }
     }
 }
@@ -409,9 +449,9 @@ impl PcscCard {
     /// Runs `f` on a [`PivSession`] reading through this card's cache, inside one transaction
     /// (see [`transaction`](Self::transaction)).
     pub fn session<R>(&mut self, mut f: impl for<'a, 't> FnMut(&mut PivSession<'a, dyn Transport + 't>) -> Result<R>) -> Result<R> {
-        let PcscCard { card, cache, extended, .. } = self;
+        let PcscCard { card, cache, extended, doubtful, .. } = self;
         let extended = *extended;
-        in_transaction(card, cache, |t, cache| f(&mut PivSession::with_cache(t, cache).with_extended_length(extended)))
+        in_transaction(card, cache, doubtful, |t, cache| f(&mut PivSession::with_cache(t, cache).with_extended_length(extended)))
     }
 
     /// Run `f` inside one PC/SC transaction (SCardBeginTransaction/SCardEndTransaction with
@@ -422,19 +462,51 @@ impl PcscCard {
     /// once more from the start: `f` must therefore be safe to repeat (it is a fresh card
     /// session: PIN state is gone).
     pub fn transaction<R>(&mut self, mut f: impl FnMut(&mut dyn Transport) -> Result<R>) -> Result<R> {
-        let PcscCard { card, cache, .. } = self;
-        in_transaction(card, cache, |t, _| f(t))
+        let PcscCard { card, cache, doubtful, .. } = self;
+        in_transaction(card, cache, doubtful, |t, _| f(t))
     }
 
-    /// Disconnect, leaving or resetting the card.
+    /// Whether a command or transaction on this handle went unanswered (the card may be gone):
+    /// such a handle is never reset.
+    pub fn doubtful(&self) -> bool {
+        self.doubtful
+    }
+
+    /// Whether `SCardStatus` says this handle's card is still in the reader, unreset by others.
+    fn card_still_there(&mut self) -> bool {
+        let Some(card) = self.card.as_mut() else { return false };
+        let mut names = [0u8; 2048];
+        let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
+        card.status2(&mut names, &mut atr).is_ok()
+    }
+
+    /// Disconnect, leaving or resetting the card (a reset only as [`close`](Self::close) allows).
     pub fn disconnect(mut self, how: Disconnect) -> Result<()> {
+        self.close(how)
+    }
+
+    /// Closes the handle. [`Disconnect::Reset`] resets only a card that answered every command
+    /// on this handle and that `SCardStatus` still finds; otherwise the card is left as it is.
+    /// If closing fails, the handle is closed leaving the card, and if even that fails it is
+    /// abandoned (never dropped: the `pcsc` crate would reset it); pcscd frees it with the
+    /// context.
+    fn close(&mut self, how: Disconnect) -> Result<()> {
+        let reset = how == Disconnect::Reset && !self.doubtful && self.card_still_there();
         let Some(card) = self.card.take() else { return Ok(()) };
-        let d = match how {
-            Disconnect::Leave => Disposition::LeaveCard,
-            Disconnect::Reset => Disposition::ResetCard,
-        };
-        // On failure the card handle comes back and is dropped, which resets it.
-        card.disconnect(d).map_err(|(_, e)| map_error(e))
+        let d = if reset { Disposition::ResetCard } else { Disposition::LeaveCard };
+        match card.disconnect(d) {
+            Ok(()) => Ok(()),
+            Err((card, e)) => {
+                if d == Disposition::ResetCard {
+                    if let Err((card, _)) = card.disconnect(Disposition::LeaveCard) {
+                        std::mem::forget(card);
+                    }
+                } else {
+                    std::mem::forget(card);
+                }
+                Err(map_error(e))
+            }
+        }
     }
 }
 
@@ -443,6 +515,7 @@ impl PcscCard {
 fn in_transaction<R>(
     card: &mut Option<pcsc::Card>,
     cache: &mut CardCache,
+    doubtful: &mut bool,
     mut f: impl FnMut(&mut dyn Transport, &mut CardCache) -> Result<R>,
 ) -> Result<R> {
     let mut recovered = false;
@@ -454,6 +527,7 @@ fn in_transaction<R>(
                     tx: &tx,
                     buf: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
                     reset_seen: false,
+                    failed: false,
                 };
                 let r = if recovered {
                     PivSession::with_cache(&mut t, cache).select().and_then(|_| f(&mut t, cache))
@@ -463,6 +537,7 @@ fn in_transaction<R>(
                 if t.reset_seen {
                     cache.clear();
                 }
+                *doubtful |= t.failed;
                 if t.reset_seen && !recovered {
                     None
                 } else {
@@ -470,15 +545,20 @@ fn in_transaction<R>(
                 }
             }
             Err(pcsc::Error::ResetCard) if !recovered => None,
-            Err(e) => return Err(map_error(e)),
+            Err(e) => {
+                *doubtful = true;
+                return Err(map_error(e));
+            }
         };
         match outcome {
             Some(r) => return r,
             None => {
                 recovered = true;
                 cache.clear();
-                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
-                    .map_err(map_error)?;
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard).map_err(|e| {
+                    *doubtful = true;
+                    map_error(e)
+                })?;
             }
         }
     }

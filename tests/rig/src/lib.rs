@@ -20,6 +20,7 @@ pub mod testca;
 mod lock;
 mod paths;
 mod pcscd;
+mod skip;
 pub mod tools;
 mod vtoken;
 
@@ -27,10 +28,12 @@ pub use cmd::{run_with_timeout, CmdOutput};
 pub use host::{host_bin, FromHost, Host, REPLY_TIMEOUT};
 pub use lock::{Rig, RigLock, LOCK_PATH};
 pub use paths::{temp_dir, workspace_root};
+pub use skip::{skip, skip_line, SKIP_PREFIX};
 pub use pcscd::{card_present, pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};
 pub use tempfile::TempDir;
 pub use vtoken::{
-    attestation_root_pem, cert_tag, certificate_object, key_history_object, vtoken_bin, ApduCount, ManagementKey, SlotKey, TokenContents, TokenKey,
+    attestation_root_pem, cert_tag, certificate_object, key_history_object, replug_count, vtoken_bin, ApduCount, REPLUG_LOG_ENV, ManagementKey, SlotKey,
+    TokenContents, TokenKey,
     VToken, VTokenBuilder, ALG_3DES, ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY,
     TAG_ADMIN_DATA, TAG_KEY_HISTORY, TAG_PRINTED_INFO,
 };

@@ -14,9 +14,10 @@ pub use count::ApduCount;
 pub use keys::{
     ManagementKey, SlotKey, ALG_3DES, ALG_AES128, ALG_AES192, ALG_AES256, ALG_ECCP256, ALG_RSA2048, FACTORY_MGMT_KEY,
 };
-use std::io;
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +29,38 @@ mod keys;
 const CARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a started token may go unreported before it is replugged (pcscd polls every 0.4 s).
 const REPLUG_AFTER: Duration = Duration::from_secs(4);
+
+/// Replugs of a token pcscd did not report (see [`VToken::plug`]) in this process.
+static REPLUGS: AtomicU64 = AtomicU64::new(0);
+
+/// The file each replug is also recorded in, one line each, so that the test command can count
+/// them over all test processes and fail a run with too many (a host that wedges pcscd's view of
+/// a reader would otherwise pass, cured by the replug).
+pub const REPLUG_LOG_ENV: &str = "KAGI_RIG_REPLUG_LOG";
+
+/// How many times this process replugged a token that pcscd did not report present.
+pub fn replug_count() -> u64 {
+    REPLUGS.load(Ordering::SeqCst)
+}
+
+/// Counts a replug, prints it (also in a passing test's captured output) and appends it to
+/// `$KAGI_RIG_REPLUG_LOG`.
+fn record_replug(reader: &str, attempt: u32) {
+    REPLUGS.fetch_add(1, Ordering::SeqCst);
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("kagi-rig-replug {test}: {reader} not reported present; replugging ({attempt})");
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os(REPLUG_LOG_ENV) {
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            eprintln!("kagi-rig: cannot record the replug in {}: {e}", Path::new(&path).display());
+        }
+    }
+}
 
 /// Newest modification time of the token's sources (to notice a stale binary).
 fn newest_source_mtime() -> Option<SystemTime> {
@@ -273,6 +306,7 @@ impl VTokenBuilder {
             dir,
             child: None,
             stdin: None,
+            stdout: None,
             exit: None,
         };
         t.plug()?;
@@ -289,8 +323,11 @@ pub struct VToken {
     log: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
-    /// Kept open: the token exits when it closes (so it dies with the test process).
+    /// Kept open: the token exits when it closes (so it dies with the test process). Control
+    /// commands go through it (`tests/virtual-token/src/control.rs`).
     stdin: Option<ChildStdin>,
+    /// The token's answers to control commands.
+    stdout: Option<BufReader<ChildStdout>>,
     exit: Option<ExitStatus>,
 }
 
@@ -353,6 +390,7 @@ impl VToken {
                 self.exit = Some(st);
                 self.child = None;
                 self.stdin = None;
+                self.stdout = None;
                 false
             }
             _ => false,
@@ -374,6 +412,7 @@ impl VToken {
     /// Pulls the token out: kills the process by PID and waits until the reader is empty.
     pub fn pull(&mut self) -> io::Result<()> {
         self.stdin = None;
+        self.stdout = None;
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             self.exit = Some(c.wait()?);
@@ -395,7 +434,7 @@ impl VToken {
             match self.plug_once(timeout) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && attempt < 2 => {
                     attempt += 1;
-                    eprintln!("kagi-rig: {} not reported present; replugging ({attempt})", self.reader());
+                    record_replug(self.reader(), attempt);
                     self.pull_quiet()?;
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -408,6 +447,51 @@ impl VToken {
         }
     }
 
+    /// Plugs the token back in at once, as a hand does right after a pull: no wait for the
+    /// reader to report the old card gone first, and no replug if pcscd does not report the new
+    /// one (a [`TimedOut`](io::ErrorKind::TimedOut) error instead). For tests where a reader
+    /// that stays "no card" is the failure to find.
+    pub fn plug_at_once(&mut self) -> io::Result<()> {
+        if self.is_running() {
+            return Err(io::Error::other(format!("{}: the token is still plugged in", self.reader())));
+        }
+        self.start_process()?;
+        self.wait_present(CARD_TIMEOUT)
+    }
+
+    /// Arms a pull: the token answers `n` more command APDUs and drops the connection when the
+    /// next one arrives (then exits, as [`VTokenBuilder::fail_after`] does). Returns once the
+    /// token has acknowledged, so the next APDU already counts.
+    pub fn arm_fail_after(&mut self, n: u64) -> io::Result<()> {
+        self.control(&format!("fail-after {n}"), &format!("armed {n}"))
+    }
+
+    /// Arms a pull after the answer is lost: the token answers `n` more command APDUs, executes
+    /// the next one and drops the connection instead of answering it (the card did it; the
+    /// client never learns). Returns once the token has acknowledged.
+    pub fn arm_drop_after(&mut self, n: u64) -> io::Result<()> {
+        self.control(&format!("drop-after {n}"), &format!("armed {n} after"))
+    }
+
+    /// Forgets an armed pull that did not happen.
+    pub fn disarm(&mut self) -> io::Result<()> {
+        self.control("disarm", "disarmed")
+    }
+
+    fn control(&mut self, command: &str, expected: &str) -> io::Result<()> {
+        let (Some(stdin), Some(stdout)) = (self.stdin.as_mut(), self.stdout.as_mut()) else {
+            return Err(io::Error::other(format!("{}: the token is not running", READERS[self.cfg.reader])));
+        };
+        writeln!(stdin, "{command}")?;
+        stdin.flush()?;
+        let mut answer = String::new();
+        stdout.read_line(&mut answer)?;
+        if answer.trim_end() != expected {
+            return Err(io::Error::other(format!("token answered {answer:?} to {command:?}")));
+        }
+        Ok(())
+    }
+
     fn plug_once(&mut self, timeout: Duration) -> io::Result<()> {
         if self.is_running() {
             return Ok(());
@@ -416,6 +500,12 @@ impl VToken {
         wait_card_state(self.reader(), false, Duration::from_millis(900)).map_err(|_| {
             io::Error::other(format!("{}: a card is already present (another token running?)", self.reader()))
         })?;
+        self.start_process()?;
+        self.wait_present(timeout)
+    }
+
+    /// Starts the token process (plugs it into vpcd) without waiting for pcscd.
+    fn start_process(&mut self) -> io::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--reader")
@@ -426,7 +516,7 @@ impl VToken {
             .arg(self.cfg.delay_ms.to_string())
             .arg("--exit-on-stdin-eof")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(log);
         if let Some(n) = self.cfg.fail_after {
             cmd.arg("--fail-after").arg(n.to_string());
@@ -452,8 +542,14 @@ impl VToken {
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("starting {}: {e}", self.bin.display())))?;
         self.stdin = child.stdin.take();
+        self.stdout = child.stdout.take().map(BufReader::new);
         self.child = Some(child);
         self.exit = None;
+        Ok(())
+    }
+
+    /// Waits until pcscd reports a card in this token's reader (while the process runs).
+    fn wait_present(&mut self, timeout: Duration) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if !self.is_running() {
@@ -474,6 +570,7 @@ impl VToken {
 
     fn pull_quiet(&mut self) -> io::Result<()> {
         self.stdin = None;
+        self.stdout = None;
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             self.exit = Some(c.wait()?);

@@ -71,9 +71,9 @@ fn second_token_on_a_busy_reader_is_refused() {
 #[test]
 fn pcscd_crash_and_restart_with_token_reconnecting() {
     let lock = Rig::lock().unwrap();
-    // Fault tests need a pcscd of our own; if someone else's is running, say so and skip.
+    // Fault tests need a pcscd of our own; if someone else's is running, report the skip.
     if pcscd_answers() {
-        eprintln!("skipping: a pcscd not started by this rig is running");
+        kagi_rig::skip("rig::pcscd_crash_and_restart_with_token_reconnecting", "a pcscd not started by this rig is running");
         return;
     }
     let mut pcscd = Pcscd::start_owned().unwrap();

@@ -8,6 +8,7 @@ mod counter;
 mod crypto;
 mod latency;
 mod objects;
+mod control;
 mod state;
 mod tlv;
 mod vpcd;
@@ -44,6 +45,8 @@ struct Args {
     #[arg(long, default_value_t = 30)]
     connect_timeout_secs: u64,
     /// Exit when stdin reaches end-of-file (lets a test harness tie the token's life to its own).
+    /// Lines on stdin are control commands meanwhile (`control.rs`: `fail-after N`), each
+    /// acknowledged with a line on stdout.
     #[arg(long)]
     exit_on_stdin_eof: bool,
     /// Log every APDU and response to stderr.
@@ -139,9 +142,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let armed = control::Armed::new();
     if args.exit_on_stdin_eof {
-        std::thread::spawn(|| {
-            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let armed = armed.clone();
+        std::thread::spawn(move || {
+            control::serve_stdin(&armed);
             eprintln!("kagi-vtoken: stdin closed, exiting");
             std::process::exit(0);
         });
@@ -160,7 +165,7 @@ fn main() -> ExitCode {
     if !latency.is_zero() {
         eprintln!("kagi-vtoken: latency model: {apdu_us} µs per APDU + {byte_us} µs per byte");
     }
-    let opts = vpcd::SessionOpts { fail_after: args.fail_after, verbose: args.verbose, latency };
+    let opts = vpcd::SessionOpts { fail_after: args.fail_after, armed, verbose: args.verbose, latency };
     let timeout = Duration::from_secs(args.connect_timeout_secs);
     loop {
         let mut s = match vpcd::connect(&args.host, port, timeout) {

@@ -4,6 +4,7 @@
 //! anything longer is a command APDU, answered with a response APDU.
 
 use crate::card::{self, Card};
+use crate::control::{Armed, Cut};
 use crate::counter::Counter;
 use crate::latency::Latency;
 use std::io::{self, Read, Write};
@@ -31,6 +32,8 @@ pub enum End {
 pub struct SessionOpts {
     /// Stop (without answering) when this many APDUs have been answered and another arrives.
     pub fail_after: Option<u64>,
+    /// The same, armed at run time through stdin (`control.rs`), counted from the arming.
+    pub armed: Armed,
     /// Log every APDU and response to stderr.
     pub verbose: bool,
     /// Wait before each response (the latency model; zero: answer at once).
@@ -113,8 +116,21 @@ pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts, counter: &m
                     eprintln!("kagi-vtoken: --fail-after {apdus} reached, dropping the connection");
                     return Ok(End::FailAfter);
                 }
+                let cut = opts.armed.take_one();
+                let head = match apdu {
+                    [cla, ins, ..] => format!("CLA {cla:02X} INS {ins:02X}"),
+                    _ => "short".to_string(),
+                };
+                if cut == Cut::Before {
+                    eprintln!("kagi-vtoken: armed cut at APDU {apdus} ({head}) before executing it, dropping the connection");
+                    return Ok(End::FailAfter);
+                }
                 apdus += 1;
                 let resp = card.process(apdu);
+                if cut == Cut::After {
+                    eprintln!("kagi-vtoken: armed cut at APDU {} ({head}) after executing it, dropping the connection", apdus - 1);
+                    return Ok(End::FailAfter);
+                }
                 if opts.verbose {
                     eprintln!("kagi-vtoken: > {}\nkagi-vtoken: < {}", hex::encode(apdu), hex::encode(&resp));
                 }
