@@ -61,7 +61,7 @@ impl TestBank {
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(MemoryLog::default());
-        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap(), demo, log: log.clone() };
+        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap(), demo, log: log.clone(), database: kagi_bank::db::Database::Sqlite };
         let (bank, _) = Bank::open(config).unwrap();
         let bank = Arc::new(adjust(bank));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
