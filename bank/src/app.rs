@@ -190,6 +190,7 @@ pub fn router(bank: State) -> Router {
         .route("/api/csr", post(api::submit_csr))
         .route("/api/certificate", get(api::certificate))
         .route("/api/issuers", get(api::issuers))
+        .route("/ca.crl", get(api::crl))
         .fallback(api::not_found)
         // CSRs and login tokens are a few KB; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))
