@@ -187,7 +187,7 @@ fn serve(data_dir: PathBuf, database: Database, port: u16, demo: bool, offset_da
         if offset_days != 0 {
             println!("Clock offset: {offset_days} days.");
         }
-        println!("Data: {}", data_dir.display());
+        println!("Data: {} (database: {})", data_dir.display(), bank.db.kind());
         // The socket, then the public origin (last line: scripts wait for it). They differ
         // behind a proxy, where `--port 0` needs the first to be reachable at all.
         println!("Listening on 127.0.0.1:{port}");

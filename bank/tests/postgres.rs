@@ -140,6 +140,12 @@ fn a_nonce_issued_by_one_instance_logs_on_at_the_other_once() {
         let again = http(port, "POST", "/api/login", Some(&cookie), &login);
         assert_eq!((again.status, again.body["error"]["code"].as_str()), (401, Some("NONCE_REPLAYED")), "{}", again.body);
     }
+    // Expiry is judged on the bank's clock (the instances' shared manual clock here), not the
+    // database's: a nonce from A, five minutes and a second later at B, has expired.
+    let (cookie, n) = nonce(a.port);
+    a.clock.advance(kagi_verify::NONCE_TTL + Duration::from_secs(1));
+    let late = http(b.port, "POST", "/api/login", Some(&cookie), &json!({"nonce": n, "token": customer.token(&n)}));
+    assert_eq!(late.body["error"]["code"], "NONCE_EXPIRED", "{}", late.body);
     // An instance whose own database never saw the nonce would say NONCE_UNKNOWN: a bank on
     // SQLite, with the same CA, does.
     let alone = TestBank::start_on(dir.path(), manual_clock(), true, Database::Sqlite, &[PUBLIC_ORIGIN], |b| b);

@@ -75,6 +75,9 @@ pub struct SessionRow {
     pub login_serial: Option<String>,
 }
 
+/// A PBKDF2 password from before Argon2id: (salt, hash).
+pub type LegacyPassword = (Vec<u8>, Vec<u8>);
+
 /// Makes the certificate for the next IssuedCount inside [`Store::record_issue`]'s transaction.
 pub type Sign<'a> = &'a mut (dyn FnMut(u32) -> Result<CertRow, BankError> + Send);
 
@@ -95,7 +98,7 @@ pub trait Store: NonceStore + CertificateRecords + Send + Sync {
     /// The stored Argon2id PHC string; empty for a password still stored the PBKDF2 way.
     fn password_phc(&self, contract_number: &str) -> Result<Option<String>, BankError>;
     /// Salt and hash of a PBKDF2 password (SQLite databases from before Argon2id only).
-    fn legacy_password(&self, contract_number: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, BankError>;
+    fn legacy_password(&self, contract_number: &str) -> Result<Option<LegacyPassword>, BankError>;
     /// Stores `phc` as the password hash (and forgets a PBKDF2 one).
     fn set_password_phc(&self, contract_number: &str, phc: &str) -> Result<(), BankError>;
     /// Records a wrong password for `contract_number` and forgets failures older than `window`.

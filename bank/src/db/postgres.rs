@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use kagi_verify::{CertInfo, CertStatus, CertificateRecords, NonceRecord, NonceStore, StoreError};
 use postgres::{Client, NoTls, Row};
 
-use super::{cert_status, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
+use super::{cert_status, LegacyPassword, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
 use crate::clock::{from_unix, unix};
 use crate::error::BankError;
 use crate::renewal::CustomerCerts;
@@ -227,7 +227,7 @@ impl Store for PgStore {
     }
 
     /// PostgreSQL databases were made after Argon2id: no PBKDF2 passwords.
-    fn legacy_password(&self, _: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, BankError> {
+    fn legacy_password(&self, _: &str) -> Result<Option<LegacyPassword>, BankError> {
         Ok(None)
     }
 

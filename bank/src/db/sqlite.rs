@@ -11,7 +11,7 @@ use kagi_verify::{CertInfo, CertStatus, CertificateRecords, NonceRecord, NonceSt
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::clock::{from_unix, unix};
-use super::{cert_status, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
+use super::{cert_status, LegacyPassword, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
 use crate::error::BankError;
 use crate::renewal::CustomerCerts;
 
@@ -127,7 +127,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn legacy_password(&self, contract_number: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, BankError> {
+    fn legacy_password(&self, contract_number: &str) -> Result<Option<LegacyPassword>, BankError> {
         if !self.legacy_password_columns {
             return Ok(None);
         }
