@@ -5,24 +5,21 @@
 //! The client is the `postgres` crate (the blocking face of `tokio-postgres`, maintained by the
 //! rust-postgres project) without TLS (`NoTls`): the bank talks to a database on the same host or
 //! network over a Unix socket or TCP; a connection string asking for `sslmode=require` is refused
-//! at connect rather than silently downgraded. A small pool of connections, each behind a mutex,
-//! serves the handlers; the calls block like the SQLite store's do, moved off the async worker
-//! with `block_in_place` (see [`blocking`]).
+//! at connect rather than silently downgraded. A small pool of connections ([`pool`]) serves the
+//! handlers; the calls block like the SQLite store's do, moved off the async worker.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+mod pool;
+
 use std::time::{Duration, SystemTime};
 
 use kagi_verify::{CertInfo, CertStatus, CertificateRecords, NonceRecord, NonceStore, StoreError};
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
 
 use super::{cert_status, LegacyPassword, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
 use crate::clock::{from_unix, unix};
 use crate::error::BankError;
 use crate::renewal::CustomerCerts;
-
-/// Connections per bank instance: enough for the two cores' worth of handlers plus one waiting.
-const POOL_SIZE: usize = 4;
+use pool::{blocking, Pool};
 
 /// Any constant: the advisory lock that serialises schema creation when several instances start
 /// at once (`CREATE TABLE IF NOT EXISTS` alone races on the catalog).
@@ -78,68 +75,24 @@ CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_at);
 ";
 
 pub struct PgStore {
-    pool: Vec<Mutex<Client>>,
-    next: AtomicUsize,
+    pool: Pool,
 }
 
 impl PgStore {
-    /// Connects [`POOL_SIZE`] times and creates the tables if they are missing.
+    /// Connects the pool and creates the tables if they are missing (under an advisory lock:
+    /// several instances may start at once).
     pub fn connect(url: &str) -> Result<PgStore, BankError> {
-        let pool = blocking(|| -> Result<Vec<Mutex<Client>>, postgres::Error> {
-            let mut pool = Vec::with_capacity(POOL_SIZE);
-            for _ in 0..POOL_SIZE {
-                pool.push(Mutex::new(Client::connect(url, NoTls)?));
-            }
-            let first = pool[0].get_mut().unwrap_or_else(|p| p.into_inner());
+        let pool = Pool::connect(url, |first| {
             let mut tx = first.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
             tx.batch_execute(SCHEMA)?;
-            tx.commit()?;
-            Ok(pool)
+            tx.commit()
         })?;
-        Ok(PgStore { pool, next: AtomicUsize::new(0) })
+        Ok(PgStore { pool })
     }
 
-    /// Runs `f` on a free connection (or waits for the next in turn).
     fn with<R: Send>(&self, f: impl FnOnce(&mut Client) -> Result<R, postgres::Error> + Send) -> Result<R, BankError> {
-        blocking(|| {
-            let mut client = self.client();
-            Ok(f(&mut client)?)
-        })
-    }
-
-    fn client(&self) -> MutexGuard<'_, Client> {
-        for c in &self.pool {
-            if let Ok(guard) = c.try_lock() {
-                return guard;
-            }
-        }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
-        // A panic while holding a connection leaves no transaction open (it rolls back on drop).
-        self.pool[i].lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for PgStore {
-    /// Closing a connection runs the client's own small runtime: keep that off an async worker.
-    fn drop(&mut self) {
-        let pool = std::mem::take(&mut self.pool);
-        blocking(move || drop(pool));
-    }
-}
-
-/// Runs blocking database work from wherever the bank calls it. `postgres` drives each call on a
-/// runtime of its own, which tokio refuses inside another runtime's worker: there `f` runs under
-/// `block_in_place` (the worker's other tasks move to another thread), on a current-thread
-/// runtime on a scoped thread, and outside any runtime (the operator CLI) directly.
-fn blocking<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Err(_) => f(),
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread => {
-            std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-        }
-        Ok(_) => tokio::task::block_in_place(f),
+        self.pool.with(f)
     }
 }
 
@@ -267,7 +220,7 @@ impl Store for PgStore {
 
     fn record_issue(&self, customer_id: i64, now: SystemTime, sign: Sign<'_>) -> Result<CertRow, BankError> {
         blocking(|| {
-            let mut client = self.client();
+            let mut client = self.pool.client();
             let mut tx = client.transaction()?;
             // FOR UPDATE: a second instance issuing for the same customer waits, then reads the
             // count this one wrote.
