@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks: release builds of the host and the virtual token on pcscd + vpcd, the token with the
 # latency model of a USB token and its APDU counter; every figure is compared with baselines
-# measured in the same run (see docs/evidence.md). Writes build/bench/latest.json.
+# measured in the same run (see docs/evidence.md); then the bank side without the token: verified
+# log-ons per second per core on SQLite and on PostgreSQL (a throwaway cluster; Debian package
+# `postgresql`, left out with a note when it cannot start). Writes build/bench/latest.json.
 #
 #   scripts/bench.sh [--quick] [--evidence]
 #   scripts/bench.sh --evidence-only

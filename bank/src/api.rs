@@ -235,3 +235,17 @@ fn customer_json(c: &crate::db::Customer) -> Value {
 pub async fn issuers(AxState(bank): AxState<State>) -> Response {
     Json(json!({"issuers": bank.issuers()})).into_response()
 }
+
+/// `GET /ca.crl`: the CA's current CRL (DER, `application/pkix-crl`, RFC 5280 §5 and RFC 2585
+/// §4.2), made from the database at each request, so every instance on a shared database serves
+/// the same revocations. `Cache-Control` lets a relying party keep it for an hour, well inside
+/// its one-day nextUpdate.
+pub async fn crl(AxState(bank): AxState<State>) -> ApiResult {
+    let now = bank.now();
+    let der = bank.ca.crl(&bank.db.revoked_certificates(now)?, now)?;
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/pkix-crl"),
+        (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+    ];
+    Ok((headers, der).into_response())
+}

@@ -13,7 +13,7 @@ use kagi_verify::{AttestationPolicy, Origin, Verifier};
 
 use crate::ca::Ca;
 use crate::clock::Clock;
-use crate::db::Db;
+use crate::db::{Database, Db};
 use crate::error::BankError;
 use crate::session;
 use crate::{api, pages};
@@ -30,6 +30,10 @@ pub struct Config {
     pub demo: bool,
     /// Where security events go (failed log-ons, wrong passwords, lock-outs).
     pub log: Arc<dyn Log>,
+    /// Where customers, certificates, sessions and nonces live: SQLite in `data_dir` (the
+    /// default) or a PostgreSQL database shared by several instances (which then share
+    /// `data_dir`'s CA key and certificate too).
+    pub database: Database,
 }
 
 /// The bank's log of security events, one line each.
@@ -98,7 +102,7 @@ impl Bank {
     pub fn open(config: Config) -> Result<(Bank, Option<DemoCustomer>), BankError> {
         std::fs::create_dir_all(&config.data_dir)?;
         let now = config.clock.now();
-        let db = Db::open(&config.data_dir.join("bank.sqlite3"))?;
+        let db = Db::open_database(&config.database, &config.data_dir)?;
         let ca = Ca::load_or_create(&config.data_dir, now)?;
         let verifier = Verifier::new([ca.cert_der.clone()])?;
         let mut seeded = None;
@@ -186,6 +190,7 @@ pub fn router(bank: State) -> Router {
         .route("/api/csr", post(api::submit_csr))
         .route("/api/certificate", get(api::certificate))
         .route("/api/issuers", get(api::issuers))
+        .route("/ca.crl", get(api::crl))
         .fallback(api::not_found)
         // CSRs and login tokens are a few KB; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -11,7 +11,7 @@ use rcgen::{
 };
 
 use crate::clock::{shift, unix};
-use crate::db::CertRow;
+use crate::db::{CertRow, RevokedRow};
 use crate::error::BankError;
 
 /// `O=` of the CA and of every customer certificate.
@@ -22,6 +22,8 @@ const CA_COMMON_NAME: &str = "Kagi Demo Shinkin Root CA";
 const CA_YEARS: i64 = 20;
 /// Customer certificates are valid for one year (365 days).
 pub const CERT_DAYS: i64 = 365;
+/// A CRL's nextUpdate: one day after its thisUpdate (verifiers refuse it after that).
+pub const CRL_NEXT_UPDATE_SECS: i64 = 86_400;
 
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -100,6 +102,39 @@ impl Ca {
             sha256: info.sha256,
             der,
         })
+    }
+}
+
+impl Ca {
+    /// The CA's CRL (RFC 5280 §5, DER, v2) listing `revoked` (what the database says now, so a
+    /// `reissue` or any revocation shows in the next CRL served): thisUpdate `now`, nextUpdate
+    /// one day later, CRL number = `now` in Unix seconds (§5.2.3 asks only that it increase),
+    /// authority key identifier from the CA key. Revoked certificates that have expired are
+    /// left out (§3.3: a CRL need not list them).
+    pub fn crl(&self, revoked: &[RevokedRow], now: SystemTime) -> Result<Vec<u8>, BankError> {
+        let revoked_certs = revoked
+            .iter()
+            .map(|r| {
+                let serial = hex::decode(&r.serial).map_err(|e| BankError::Internal(format!("stored serial {:?}: {e}", r.serial)))?;
+                Ok(rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&serial),
+                    revocation_time: to_time(r.revoked_at)?,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, BankError>>()?;
+        let number = u64::try_from(unix(now)).unwrap_or(0).to_be_bytes();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: to_time(now)?,
+            next_update: to_time(shift(now, CRL_NEXT_UPDATE_SECS))?,
+            crl_number: SerialNumber::from_slice(&number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer).map_err(|e| BankError::Ca(e.to_string()))?;
+        Ok(crl.der().to_vec())
     }
 }
 

@@ -48,6 +48,9 @@ pub enum BankError {
     NotFound,
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL store failed (connection, statement); details go to the log only.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("certificate authority: {0}")]
@@ -74,7 +77,7 @@ impl BankError {
             BankError::Login(e) | BankError::Attestation(e) => e.code(),
             BankError::OriginNotServed(_) => "ORIGIN_NOT_SERVED",
             BankError::NotFound => "NOT_FOUND",
-            BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => "INTERNAL",
+            BankError::Db(_) | BankError::Postgres(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => "INTERNAL",
         }
     }
 
@@ -90,7 +93,7 @@ impl BankError {
             BankError::NotFound => StatusCode::NOT_FOUND,
             BankError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BankError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            BankError::Db(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BankError::Db(_) | BankError::Postgres(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! checked by `kagi-verify`). Server-rendered pages mirror the bank's screens, Japanese first.
 //!
 //! - [`app`]: state, routes, serving; [`api`]: JSON endpoints; [`pages`]: HTML.
-//! - [`db`]: SQLite (customers, certificates, sessions, nonces); [`ca`]: the CA.
+//! - [`db`]: customers, certificates, sessions, nonces on SQLite or PostgreSQL; [`ca`]: the CA
+//!   and its CRL.
 //! - [`acquisition`] and [`renewal`]: who may obtain a certificate when; [`attestation`]: the
 //!   optional key attestation policy at issuance; [`clock`]: injectable time.
 #![forbid(unsafe_code)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use kagi_bank::clock::{Clock, SystemClock};
-use kagi_bank::db::Db;
+use kagi_bank::db::{Database, Db};
 use kagi_bank::app::StderrLog;
 use kagi_bank::{loopback_origins, Bank, BankError, Config};
 use kagi_verify::Origin;
@@ -18,6 +18,11 @@ struct Cli {
     /// Where the database and the CA key live.
     #[arg(long, global = true, default_value = "kagi-bank-data", env = "KAGI_BANK_DATA")]
     data_dir: PathBuf,
+    /// Where customers, certificates, sessions and nonces live: `sqlite` (bank.sqlite3 in the
+    /// data directory) or a PostgreSQL URL (postgres://user@host:port/db) that several bank
+    /// instances share. The CA stays in the data directory: give every instance the same one.
+    #[arg(long, global = true, default_value = "sqlite", env = "KAGI_BANK_DATABASE")]
+    database: String,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -81,22 +86,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), BankError> {
     let clock = SystemClock::default();
+    let database = Database::parse(&cli.database)?;
     match cli.command {
         Cmd::Serve { port, demo, clock_offset_days, origins, attestation_roots } => {
             if clock_offset_days != 0 && !demo {
                 return Err(BankError::BadRequest("--clock-offset-days moves the bank's clock: demo mode only (--demo)".into()));
             }
-            serve(cli.data_dir, port, demo, clock_offset_days, origins, &attestation_roots)
+            serve(cli.data_dir, database, port, demo, clock_offset_days, origins, &attestation_roots)
         }
         Cmd::Reissue { contract_number } => {
-            let db = existing_db(&cli.data_dir)?;
+            let db = existing_db(&database, &cli.data_dir)?;
             let c = db.customer_by_contract(&contract_number)?.ok_or_else(|| BankError::BadRequest(format!("no customer with contract number {contract_number}")))?;
             let n = db.mark_reissue(c.id, clock.now())?;
             println!("{}: marked for reissue; {n} certificate(s) revoked. The customer may now obtain a new certificate.", c.contract_number);
             Ok(())
         }
         Cmd::Customers => {
-            let db = existing_db(&cli.data_dir)?;
+            let db = existing_db(&database, &cli.data_dir)?;
             for c in db.customers()? {
                 println!(
                     "{}\t{}\t{}\tIssuedCount={:03}{}",
@@ -120,7 +126,7 @@ fn run(cli: Cli) -> Result<(), BankError> {
         }
         Cmd::AddCustomer { contract_number, common_name, name, password } => {
             std::fs::create_dir_all(&cli.data_dir)?;
-            let db = Db::open(&cli.data_dir.join("bank.sqlite3"))?;
+            let db = Db::open_database(&database, &cli.data_dir)?;
             db.add_customer(&contract_number, &common_name, &name, &password, clock.now())?;
             println!("added {contract_number} ({common_name})");
             Ok(())
@@ -128,15 +134,16 @@ fn run(cli: Cli) -> Result<(), BankError> {
     }
 }
 
-fn existing_db(dir: &Path) -> Result<Db, BankError> {
+fn existing_db(database: &Database, dir: &Path) -> Result<Db, BankError> {
     let path = dir.join("bank.sqlite3");
-    if !path.exists() {
+    if *database == Database::Sqlite && !path.exists() {
         return Err(BankError::BadRequest(format!("no bank database at {} (run `kagi-bank serve` first)", path.display())));
     }
-    Db::open(&path)
+    Db::open_database(database, dir)
 }
 
-fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Vec<String>, attestation_roots: &[PathBuf]) -> Result<(), BankError> {
+#[allow(clippy::too_many_arguments)]
+fn serve(data_dir: PathBuf, database: Database, port: u16, demo: bool, offset_days: i64, origins: Vec<String>, attestation_roots: &[PathBuf]) -> Result<(), BankError> {
     // Read before anything is served: a bank told to require attestation never runs without it.
     let attestation = match attestation_roots {
         [] => None,
@@ -158,6 +165,7 @@ fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Ve
             origins: origins.clone(),
             demo,
             log: Arc::new(StderrLog),
+            database,
         };
         let (mut bank, seeded) = Bank::open(config)?;
         if demo {
@@ -179,7 +187,7 @@ fn serve(data_dir: PathBuf, port: u16, demo: bool, offset_days: i64, origins: Ve
         if offset_days != 0 {
             println!("Clock offset: {offset_days} days.");
         }
-        println!("Data: {}", data_dir.display());
+        println!("Data: {} (database: {})", data_dir.display(), bank.db.kind());
         // The socket, then the public origin (last line: scripts wait for it). They differ
         // behind a proxy, where `--port 0` needs the first to be reachable at all.
         println!("Listening on 127.0.0.1:{port}");

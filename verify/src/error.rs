@@ -56,13 +56,18 @@ pub enum VerifyError {
     /// token, a token made for another origin, or the wrong nonce).
     #[error("signature does not verify for this origin and nonce")]
     BadSignature,
-    /// The bank's records say the certificate is revoked.
+    /// The bank's records, or a CRL given to [`crate::Verifier::with_crls`], say the
+    /// certificate is revoked.
     #[error("certificate is revoked")]
     Revoked,
     /// The bank's records do not know this certificate (e.g. a test certificate, or the
     /// records were restored from an old backup).
     #[error("certificate is not in the bank's records")]
     UnknownToBank,
+    /// A CRL given to [`crate::Verifier::with_crls`] does not parse, is past its nextUpdate, is
+    /// not signed by the CA, or none covers the certificate's issuer: the bank's configuration.
+    #[error("CRL not usable: {0}")]
+    CrlInvalid(String),
     /// A bank-supplied store (nonces, certificate records) failed.
     #[error("store failure: {0}")]
     Store(String),
@@ -130,6 +135,7 @@ impl VerifyError {
             VerifyError::BadSignature => "BAD_SIGNATURE",
             VerifyError::Revoked => "CERT_REVOKED",
             VerifyError::UnknownToBank => "CERT_UNKNOWN_TO_BANK",
+            VerifyError::CrlInvalid(_) => "CRL_INVALID",
             VerifyError::Store(_) => "STORE",
             VerifyError::BadTrustAnchor(_) => "BAD_TRUST_ANCHOR",
             VerifyError::AttestationRequired => "ATTESTATION_REQUIRED",
@@ -140,7 +146,7 @@ impl VerifyError {
     /// Whether the failure is the bank's own (store down, bad configuration) rather than
     /// something about the token: a server error, not a refusal.
     pub fn is_internal(&self) -> bool {
-        matches!(self, VerifyError::Store(_) | VerifyError::BadTrustAnchor(_))
+        matches!(self, VerifyError::Store(_) | VerifyError::BadTrustAnchor(_) | VerifyError::CrlInvalid(_))
     }
 }
 

@@ -6,7 +6,8 @@
 //! - [`Verifier::login`]: spends the nonce, then checks the token: digest rebuilt from the
 //!   bank's own origin and the issued nonce, ES256/RS256 signature with the certificate's key,
 //!   chain to the bank's CA (rustls-webpki), validity, digitalSignature, clientAuth, and the
-//!   bank's records through [`CertificateRecords`].
+//!   bank's records through [`CertificateRecords`], and the CA's CRLs when given
+//!   ([`Verifier::with_crls`]).
 //! - [`AttestationPolicy::check`]: for issuance, that a CSR's key was generated on a token
 //!   whose attestation chains to the bank's configured attestation roots (YubiKey-style).
 //! - [`VerifyError`]: exactly what failed, with a stable [`VerifyError::code`].

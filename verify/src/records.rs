@@ -21,7 +21,7 @@ pub trait CertificateRecords {
 }
 
 /// For a bank that keeps no records of its own (every chain-valid certificate is accepted).
-/// Revocation is then the CA's CRL business, which this crate does not check.
+/// Revocation is then the CA's CRL business: [`crate::Verifier::with_crls`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoRecords;
 

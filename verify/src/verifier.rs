@@ -49,6 +49,8 @@ pub struct LoginAttempt<'a> {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     roots: Vec<CertificateDer<'static>>,
+    /// CRLs of the CAs (RFC 5280 §5), checked during path validation when present.
+    crls: Vec<std::sync::Arc<webpki::CertRevocationList<'static>>>,
 }
 
 impl Verifier {
@@ -61,7 +63,21 @@ impl Verifier {
         for r in &roots {
             webpki::anchor_from_trusted_cert(r).map_err(|e| VerifyError::BadTrustAnchor(format!("{e:?}")))?;
         }
-        Ok(Verifier { roots })
+        Ok(Verifier { roots, crls: Vec::new() })
+    }
+
+    /// Also checks revocation against these CRLs (DER, RFC 5280 §5; e.g. the demo bank's
+    /// `GET /ca.crl`), for a verifier without the bank's records (pair it with
+    /// [`crate::NoRecords`]) or as a second source beside them. rustls-webpki checks each CRL's
+    /// signature by the issuing CA, and refuses every log-on once a CRL is past its nextUpdate
+    /// or when no CRL of the certificate's issuer is given (fail closed): fetch a fresh one
+    /// before then and build a new `Verifier`.
+    pub fn with_crls<I: IntoIterator<Item = Vec<u8>>>(mut self, crls: I) -> Result<Verifier, VerifyError> {
+        for der in crls {
+            let crl = webpki::OwnedCertRevocationList::from_der(&der).map_err(|e| VerifyError::CrlInvalid(format!("{e:?}")))?;
+            self.crls.push(std::sync::Arc::new(crl.into()));
+        }
+        Ok(self)
     }
 
     /// The whole login check: spends the nonce (issued to this session, unused, not expired),
@@ -131,13 +147,22 @@ impl Verifier {
             .map(|r| webpki::anchor_from_trusted_cert(r).map_err(|e| VerifyError::BadTrustAnchor(format!("{e:?}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix_secs(now)));
+        let crls: Vec<&webpki::CertRevocationList<'_>> = self.crls.iter().map(|c| &**c).collect();
+        // The end-entity certificate only (the CA is the trust anchor); no CRL of its issuer, or
+        // an expired one, is a refusal, never a pass.
+        let revocation = webpki::RevocationOptionsBuilder::new(&crls).ok().map(|b| {
+            b.with_depth(webpki::RevocationCheckDepth::EndEntity)
+                .with_status_policy(webpki::UnknownStatusPolicy::Deny)
+                .with_expiration_policy(webpki::ExpirationPolicy::Enforce)
+                .build()
+        });
         ee.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &anchors,
             &[],
             time,
             webpki::KeyUsage::required(EKU_CLIENT_AUTH),
-            None,
+            revocation,
             None,
         )
         .map(|_| ())
@@ -156,6 +181,10 @@ fn map_webpki(e: webpki::Error) -> VerifyError {
         E::RequiredEkuNotFound => VerifyError::MissingClientAuth,
         E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => VerifyError::MissingClientAuth,
         E::BadDer | E::BadDerTime | E::TrailingData(_) => VerifyError::CertificateMalformed(format!("{e:?}")),
+        E::CertRevoked => VerifyError::Revoked,
+        E::CrlExpired { .. } => VerifyError::CrlInvalid("the CRL is past its nextUpdate: fetch a new one".into()),
+        E::UnknownRevocationStatus => VerifyError::CrlInvalid("no CRL of the certificate's issuer was given".into()),
+        E::InvalidCrlSignatureForPublicKey | E::IssuerNotCrlSigner => VerifyError::CrlInvalid(format!("{e:?}")),
         other => VerifyError::CertificateInvalid(format!("{other:?}")),
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use kagi_bank::clock::ManualClock;
 use kagi_bank::app::MemoryLog;
+use kagi_bank::db::Database;
 use kagi_bank::{loopback_origins, Bank, Config};
 use serde_json::Value;
 
@@ -57,11 +58,27 @@ impl TestBank {
     }
 
     fn start_full(data_dir: &Path, clock: Arc<ManualClock>, demo: bool, adjust: impl FnOnce(Bank) -> Bank) -> TestBank {
+        TestBank::start_on(data_dir, clock, demo, Database::Sqlite, &[], adjust)
+    }
+
+    /// One instance of a bank whose data lives in `database` (several instances may share a
+    /// PostgreSQL database and `data_dir`'s CA), serving `extra_origins` besides its loopback
+    /// ones (the public origin a load balancer would give them all).
+    pub fn start_on(
+        data_dir: &Path,
+        clock: Arc<ManualClock>,
+        demo: bool,
+        database: Database,
+        extra_origins: &[&str],
+        adjust: impl FnOnce(Bank) -> Bank,
+    ) -> TestBank {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(MemoryLog::default());
-        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins: loopback_origins(port).unwrap(), demo, log: log.clone() };
+        let mut origins = loopback_origins(port).unwrap();
+        origins.extend(extra_origins.iter().map(|o| kagi_verify::Origin::parse(o).unwrap()));
+        let config = Config { data_dir: data_dir.to_owned(), clock: clock.clone(), origins, demo, log: log.clone(), database };
         let (bank, _) = Bank::open(config).unwrap();
         let bank = Arc::new(adjust(bank));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

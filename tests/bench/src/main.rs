@@ -4,10 +4,14 @@
 //! `scripts/bench.sh`, which builds release binaries and points this at them. Prints a table and
 //! writes JSON under `build/bench/`.
 //!
+//! `kagi-bench bank [SECONDS]` measures only the bank side (`bank.rs`: verified log-ons per
+//! second per core on SQLite and PostgreSQL) and prints it; the full run includes it.
+//!
 //! `kagi-bench evidence [JSON] [MARKDOWN]` rewrites the benchmark section of `docs/evidence.md`
 //! from a run's JSON (`evidence.rs`), so the document quotes exactly what a run measured.
 #![forbid(unsafe_code)]
 
+mod bank;
 mod evidence;
 mod measure;
 mod stats;
@@ -53,12 +57,27 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    if args.first().map(String::as_str) == Some("bank") {
+        let seconds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+        match bank::logons_per_core(seconds) {
+            Ok(values) => values.iter().for_each(|v| println!("{:<60} {:>12} {}", v.name, v.value, v.unit)),
+            Err(e) => {
+                eprintln!("kagi-bench bank: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let out_dir = root.join("build").join("bench");
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
         eprintln!("kagi-bench: {}: {e}", out_dir.display());
         std::process::exit(1);
     }
-    let r = match measure::all(quick) {
+    let r = match measure::all(quick).and_then(|mut r| {
+        // After the token figures (and outside the rig's lock: no card involved).
+        r.values.extend(bank::logons_per_core(if quick { 3 } else { 10 })?);
+        Ok(r)
+    }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kagi-bench: {e}");

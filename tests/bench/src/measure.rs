@@ -35,7 +35,7 @@ pub struct Value {
     pub unit: String,
 }
 
-fn value(name: &str, value: f64, unit: &str) -> Value {
+pub(crate) fn value(name: &str, value: f64, unit: &str) -> Value {
     Value { name: name.into(), value, unit: unit.into() }
 }
 

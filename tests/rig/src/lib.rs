@@ -20,6 +20,7 @@ pub mod testca;
 mod lock;
 mod paths;
 mod pcscd;
+pub mod postgres;
 mod skip;
 pub mod tools;
 mod vtoken;
@@ -29,6 +30,7 @@ pub use host::{host_bin, FromHost, Host, REPLY_TIMEOUT};
 pub use lock::{Rig, RigLock, LOCK_PATH};
 pub use paths::{temp_dir, workspace_root};
 pub use skip::{skip, skip_line, SKIP_PREFIX};
+pub use postgres::{Postgres, PG_ROLE};
 pub use pcscd::{card_present, pcscd_answers, wait_card_state, Pcscd, PCSCD_PID, PCSCD_SOCKET};
 pub use tempfile::TempDir;
 pub use vtoken::{

@@ -1,8 +1,8 @@
-//! The bank's SQLite database: customers and their contracts, issued certificates, sessions and
-//! challenge nonces. One file in the data directory; every change is committed before the
-//! response goes out, so state survives a restart.
+//! The SQLite [`Store`]: one file in the data directory (`bank.sqlite3`), the embedded default
+//! (`scripts/demo.sh` needs nothing else). Every change is committed before the response goes
+//! out, so state survives a restart; WAL mode and a busy timeout let the operator CLI write while
+//! the server runs. One process at a time serves from it: several instances need PostgreSQL.
 
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -11,6 +11,7 @@ use kagi_verify::{CertInfo, CertStatus, CertificateRecords, NonceRecord, NonceSt
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::clock::{from_unix, unix};
+use super::{cert_status, LegacyPassword, nonce_horizon, CertRow, Customer, RevokedRow, SessionRow, Sign, Store};
 use crate::error::BankError;
 use crate::renewal::CustomerCerts;
 
@@ -62,58 +63,14 @@ CREATE TABLE IF NOT EXISTS nonces (
 );
 ";
 
-/// Databases made before Argon2id kept a PBKDF2-HMAC-SHA256 hash (salt and hash columns); such a
-/// password is checked the old way once and then stored as Argon2id.
-const LEGACY_PBKDF2_ITERATIONS: u32 = 20_000;
-
-/// Argon2id (RFC 9106 §3) with the parameters OWASP's Password Storage Cheat Sheet gives as the
-/// minimum: 19 MiB of memory, 2 passes, 1 lane, 32-byte output, 16-byte random salt. The PHC
-/// string stores them, so raising them later still verifies old hashes.
-pub const ARGON2_MEMORY_KIB: u32 = 19_456;
-pub const ARGON2_PASSES: u32 = 2;
-pub const ARGON2_LANES: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Customer {
-    pub id: i64,
-    pub contract_number: String,
-    pub common_name: String,
-    pub name: String,
-    pub issued_count: u32,
-    pub reissue_pending: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertRow {
-    pub serial: String,
-    pub customer_id: i64,
-    pub issued_count: u32,
-    pub not_before: SystemTime,
-    pub not_after: SystemTime,
-    pub revoked: bool,
-    pub sha256: String,
-    pub der: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SessionRow {
-    pub handle: String,
-    pub expires_at: i64,
-    pub acquire_customer: Option<i64>,
-    pub acquire_until: Option<i64>,
-    pub acquire_serial: Option<String>,
-    pub login_customer: Option<i64>,
-    pub login_serial: Option<String>,
-}
-
-pub struct Db {
+pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// A database made before Argon2id: `customers` still has the NOT NULL PBKDF2 columns.
     legacy_password_columns: bool,
 }
 
-impl Db {
-    pub fn open(path: &Path) -> Result<Db, BankError> {
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore, BankError> {
         let conn = Connection::open(path)?;
         // The operator CLI writes while the server runs: wait for the other writer.
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -121,18 +78,23 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
         let legacy_password_columns = migrate(&conn)?;
-        Ok(Db { conn: Mutex::new(conn), legacy_password_columns })
+        Ok(SqliteStore { conn: Mutex::new(conn), legacy_password_columns })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
 
     // ---- customers ----
 
-    pub fn add_customer(&self, contract_number: &str, common_name: &str, name: &str, password: &str, now: SystemTime) -> Result<i64, BankError> {
-        let phc = hash_password(password)?;
+    fn insert_customer(&self, contract_number: &str, common_name: &str, name: &str, phc: &str, now: SystemTime) -> Result<i64, BankError> {
         let conn = self.conn();
         let sql = if self.legacy_password_columns {
             "INSERT INTO customers (contract_number, common_name, name, password_phc, created_at, password_salt, password_hash) VALUES (?1, ?2, ?3, ?4, ?5, x'', x'')"
@@ -143,89 +105,67 @@ impl Db {
         Ok(conn.last_insert_rowid())
     }
 
-    pub fn customer_count(&self) -> Result<i64, BankError> {
+    fn customer_count(&self) -> Result<i64, BankError> {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?)
     }
 
-    pub fn customers(&self) -> Result<Vec<Customer>, BankError> {
+    fn customers(&self) -> Result<Vec<Customer>, BankError> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!("{CUSTOMER_SELECT} ORDER BY id"))?;
         let rows = st.query_map([], customer_from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    pub fn customer(&self, id: i64) -> Result<Option<Customer>, BankError> {
+    fn customer(&self, id: i64) -> Result<Option<Customer>, BankError> {
         Ok(self.conn().query_row(&format!("{CUSTOMER_SELECT} WHERE id = ?1"), [id], customer_from_row).optional()?)
     }
 
-    pub fn customer_by_contract(&self, contract_number: &str) -> Result<Option<Customer>, BankError> {
+    fn customer_by_contract(&self, contract_number: &str) -> Result<Option<Customer>, BankError> {
         Ok(self
             .conn()
             .query_row(&format!("{CUSTOMER_SELECT} WHERE contract_number = ?1"), [contract_number], customer_from_row)
             .optional()?)
     }
 
-    /// The customer, if the contract number exists and the password matches.
-    pub fn check_password(&self, contract_number: &str, password: &str) -> Result<Option<Customer>, BankError> {
-        let phc: Option<String> = self
+    fn legacy_password(&self, contract_number: &str) -> Result<Option<LegacyPassword>, BankError> {
+        if !self.legacy_password_columns {
+            return Ok(None);
+        }
+        Ok(self
             .conn()
-            .query_row("SELECT password_phc FROM customers WHERE contract_number = ?1", [contract_number], |r| r.get(0))
-            .optional()?;
-        let ok = match phc.as_deref() {
-            None => {
-                // Same work for an unknown contract number, so timing does not tell which exist.
-                let _ = hash_password(password)?;
-                false
-            }
-            Some("") => self.check_legacy_password(contract_number, password)?,
-            Some(phc) => verify_password(phc, password)?,
-        };
-        if ok {
-            self.customer_by_contract(contract_number)
+            .query_row(
+                "SELECT password_salt, password_hash FROM customers WHERE contract_number = ?1",
+                [contract_number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn set_password_phc(&self, contract_number: &str, phc: &str) -> Result<(), BankError> {
+        let sql = if self.legacy_password_columns {
+            "UPDATE customers SET password_phc = ?2, password_salt = x'', password_hash = x'' WHERE contract_number = ?1"
         } else {
-            Ok(None)
-        }
+            "UPDATE customers SET password_phc = ?2 WHERE contract_number = ?1"
+        };
+        self.conn().execute(sql, params![contract_number, phc])?;
+        Ok(())
     }
 
-    /// A password stored before Argon2id (PBKDF2): checked, and on success stored as Argon2id.
-    fn check_legacy_password(&self, contract_number: &str, password: &str) -> Result<bool, BankError> {
-        let (salt, hash): (Vec<u8>, Vec<u8>) = self.conn().query_row(
-            "SELECT password_salt, password_hash FROM customers WHERE contract_number = ?1",
-            [contract_number],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let iterations = NonZeroU32::new(LEGACY_PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN);
-        let ok = ring::pbkdf2::verify(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &hash).is_ok();
-        if ok {
-            let phc = hash_password(password)?;
-            self.conn().execute(
-                "UPDATE customers SET password_phc = ?2, password_salt = x'', password_hash = x'' WHERE contract_number = ?1",
-                params![contract_number, phc],
-            )?;
-        }
-        Ok(ok)
-    }
-
-    /// The stored password hash (PHC string) of a customer: for operators and tests, which check
-    /// that it is Argon2id.
-    pub fn password_phc(&self, contract_number: &str) -> Result<Option<String>, BankError> {
+    fn password_phc(&self, contract_number: &str) -> Result<Option<String>, BankError> {
         Ok(self
             .conn()
             .query_row("SELECT password_phc FROM customers WHERE contract_number = ?1", [contract_number], |r| r.get(0))
             .optional()?)
     }
 
-    /// Records a wrong password for `contract_number` and forgets failures older than `window`.
-    pub fn record_password_failure(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(), BankError> {
+    fn record_password_failure(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(), BankError> {
         let conn = self.conn();
         conn.execute("DELETE FROM password_failures WHERE at <= ?1", [unix(now) - window.as_secs() as i64])?;
         conn.execute("INSERT INTO password_failures (contract_number, at) VALUES (?1, ?2)", params![contract_number, unix(now)])?;
         Ok(())
     }
 
-    /// Wrong passwords for `contract_number` within `window` before `now`: how many, and when
-    /// the oldest of them was made.
-    pub fn password_failures(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(u32, Option<SystemTime>), BankError> {
+    fn password_failures(&self, contract_number: &str, now: SystemTime, window: Duration) -> Result<(u32, Option<SystemTime>), BankError> {
         let (n, oldest): (u32, Option<i64>) = self.conn().query_row(
             "SELECT COUNT(*), MIN(at) FROM password_failures WHERE contract_number = ?1 AND at > ?2",
             params![contract_number, unix(now) - window.as_secs() as i64],
@@ -234,8 +174,7 @@ impl Db {
         Ok((n, oldest.map(from_unix)))
     }
 
-    /// What the renewal rule needs about the customer.
-    pub fn customer_certs(&self, customer_id: i64) -> Result<CustomerCerts, BankError> {
+    fn customer_certs(&self, customer_id: i64) -> Result<CustomerCerts, BankError> {
         let conn = self.conn();
         let (issued_count, pending): (u32, bool) =
             conn.query_row("SELECT issued_count, reissue_pending FROM customers WHERE id = ?1", [customer_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -247,14 +186,7 @@ impl Db {
         Ok(CustomerCerts { issued_count, reissue_pending: pending, newest_not_after: newest.map(from_unix) })
     }
 
-    /// Issues a certificate inside one transaction: `sign(next_issued_count)` makes it, the row
-    /// is stored, the customer's IssuedCount moves on and a reissue mark is cleared.
-    pub fn record_issue(
-        &self,
-        customer_id: i64,
-        now: SystemTime,
-        sign: impl FnOnce(u32) -> Result<CertRow, BankError>,
-    ) -> Result<CertRow, BankError> {
+    fn record_issue(&self, customer_id: i64, now: SystemTime, sign: Sign<'_>) -> Result<CertRow, BankError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let count: u32 = tx.query_row("SELECT issued_count FROM customers WHERE id = ?1", [customer_id], |r| r.get(0))?;
@@ -269,18 +201,18 @@ impl Db {
         Ok(row)
     }
 
-    pub fn certificate(&self, serial: &str) -> Result<Option<CertRow>, BankError> {
+    fn certificate(&self, serial: &str) -> Result<Option<CertRow>, BankError> {
         Ok(self.conn().query_row(&format!("{CERT_SELECT} WHERE serial = ?1"), [serial], cert_from_row).optional()?)
     }
 
-    pub fn certificates_of(&self, customer_id: i64) -> Result<Vec<CertRow>, BankError> {
+    fn certificates_of(&self, customer_id: i64) -> Result<Vec<CertRow>, BankError> {
         let conn = self.conn();
         let mut st = conn.prepare(&format!("{CERT_SELECT} WHERE customer_id = ?1 ORDER BY issued_count"))?;
         let rows = st.query_map([customer_id], cert_from_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    pub fn revoke(&self, serial: &str, reason: &str, now: SystemTime) -> Result<bool, BankError> {
+    fn revoke(&self, serial: &str, reason: &str, now: SystemTime) -> Result<bool, BankError> {
         let n = self.conn().execute(
             "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revoke_reason = ?3 WHERE serial = ?1 AND status = 'active'",
             params![serial, unix(now), reason],
@@ -288,9 +220,7 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// The operator's reissue: revokes every certificate in force and lets the customer acquire
-    /// a new one whatever the renewal window says. Returns the number revoked.
-    pub fn mark_reissue(&self, customer_id: i64, now: SystemTime) -> Result<usize, BankError> {
+    fn mark_reissue(&self, customer_id: i64, now: SystemTime) -> Result<usize, BankError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
@@ -302,9 +232,20 @@ impl Db {
         Ok(n)
     }
 
+    fn revoked_certificates(&self, now: SystemTime) -> Result<Vec<RevokedRow>, BankError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT serial, COALESCE(revoked_at, 0) FROM certificates WHERE status = 'revoked' AND not_after >= ?1 ORDER BY revoked_at, serial",
+        )?;
+        let rows = st
+            .query_map([unix(now)], |r| Ok(RevokedRow { serial: r.get(0)?, revoked_at: from_unix(r.get(1)?) }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     // ---- sessions ----
 
-    pub fn create_session(&self, handle: &str, now: SystemTime, ttl: Duration) -> Result<(), BankError> {
+    fn create_session(&self, handle: &str, now: SystemTime, ttl: Duration) -> Result<(), BankError> {
         let conn = self.conn();
         conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [unix(now)])?;
         conn.execute(
@@ -314,8 +255,7 @@ impl Db {
         Ok(())
     }
 
-    /// The session, if it exists and has not expired.
-    pub fn session(&self, handle: &str, now: SystemTime) -> Result<Option<SessionRow>, BankError> {
+    fn session(&self, handle: &str, now: SystemTime) -> Result<Option<SessionRow>, BankError> {
         Ok(self
             .conn()
             .query_row(
@@ -337,7 +277,7 @@ impl Db {
             .optional()?)
     }
 
-    pub fn start_acquisition(&self, handle: &str, customer_id: i64, until: SystemTime) -> Result<(), BankError> {
+    fn start_acquisition(&self, handle: &str, customer_id: i64, until: SystemTime) -> Result<(), BankError> {
         self.conn().execute(
             "UPDATE sessions SET acquire_customer = ?2, acquire_until = ?3, acquire_serial = NULL WHERE handle = ?1",
             params![handle, customer_id, unix(until)],
@@ -345,12 +285,12 @@ impl Db {
         Ok(())
     }
 
-    pub fn set_acquired(&self, handle: &str, serial: &str) -> Result<(), BankError> {
+    fn set_acquired(&self, handle: &str, serial: &str) -> Result<(), BankError> {
         self.conn().execute("UPDATE sessions SET acquire_serial = ?2 WHERE handle = ?1", params![handle, serial])?;
         Ok(())
     }
 
-    pub fn set_login(&self, handle: &str, customer_id: i64, serial: &str) -> Result<(), BankError> {
+    fn set_login(&self, handle: &str, customer_id: i64, serial: &str) -> Result<(), BankError> {
         self.conn().execute(
             "UPDATE sessions SET login_customer = ?2, login_serial = ?3 WHERE handle = ?1",
             params![handle, customer_id, serial],
@@ -358,10 +298,7 @@ impl Db {
         Ok(())
     }
 
-    /// Moves a session to a new handle (the cookie changes): the old handle stops working. The
-    /// log-on is kept only if it belongs to `keep_login_of`; a pending acquisition is dropped
-    /// (the caller opens the new one).
-    pub fn rotate_session(&self, old: &str, new: &str, now: SystemTime, ttl: Duration, keep_login_of: Option<i64>) -> Result<(), BankError> {
+    fn rotate_session(&self, old: &str, new: &str, now: SystemTime, ttl: Duration, keep_login_of: Option<i64>) -> Result<(), BankError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let login: Option<(Option<i64>, Option<String>)> = tx
@@ -380,7 +317,7 @@ impl Db {
         Ok(())
     }
 
-    pub fn delete_session(&self, handle: &str) -> Result<(), BankError> {
+    fn delete_session(&self, handle: &str) -> Result<(), BankError> {
         self.conn().execute("DELETE FROM sessions WHERE handle = ?1", [handle])?;
         Ok(())
     }
@@ -414,36 +351,9 @@ fn cert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
     })
 }
 
-fn argon2() -> Result<argon2::Argon2<'static>, BankError> {
-    let params = argon2::Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, Some(32))
-        .map_err(|e| BankError::Internal(format!("argon2 parameters: {e}")))?;
-    Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
-}
-
-/// The Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password`.
-fn hash_password(password: &str) -> Result<String, BankError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| BankError::Internal(format!("randomness: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| BankError::Internal(format!("salt: {e}")))?;
-    let hash = argon2()?.hash_password(password.as_bytes(), &salt).map_err(|e| BankError::Internal(format!("argon2: {e}")))?;
-    Ok(hash.to_string())
-}
-
-/// Whether `password` matches the stored PHC string (constant-time comparison inside argon2).
-fn verify_password(phc: &str, password: &str) -> Result<bool, BankError> {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let parsed = PasswordHash::new(phc).map_err(|e| BankError::Internal(format!("stored password hash: {e}")))?;
-    match argon2()?.verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(BankError::Internal(format!("argon2: {e}"))),
-    }
-}
-
 /// Brings a database made by an older bank up to the current schema: customers whose password
 /// was PBKDF2-hashed get an empty `password_phc` (checked the old way once, see
-/// [`Db::check_password`]). Returns whether the old PBKDF2 columns are there.
+/// `Db::check_password`). Returns whether the old PBKDF2 columns are there.
 fn migrate(conn: &Connection) -> Result<bool, BankError> {
     let column = |name: &str| -> Result<bool, BankError> {
         Ok(conn.query_row("SELECT COUNT(*) FROM pragma_table_info('customers') WHERE name = ?1", [name], |r| r.get(0))?)
@@ -455,12 +365,10 @@ fn migrate(conn: &Connection) -> Result<bool, BankError> {
 }
 
 /// Nonces live in the same database, so a restart does not invalidate a log-on in progress.
-impl NonceStore for Db {
+impl NonceStore for SqliteStore {
     fn insert(&self, record: NonceRecord) -> Result<(), StoreError> {
         let conn = self.conn();
-        // Used and unused records are kept one TTL past expiry, so a late replay reads as a replay.
-        let horizon = unix(record.expires_at) - 2 * kagi_verify::NONCE_TTL.as_secs() as i64;
-        conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [horizon])?;
+        conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [nonce_horizon(&record)])?;
         conn.execute(
             "INSERT INTO nonces (nonce, session, expires_at, used) VALUES (?1, ?2, ?3, ?4)",
             params![record.nonce, record.session, unix(record.expires_at), record.used],
@@ -468,31 +376,36 @@ impl NonceStore for Db {
         Ok(())
     }
 
+    /// Single use is decided by one statement: the UPDATE matches only an unused nonce, so of
+    /// concurrent takes (threads or processes) exactly one gets the row back. The SELECT after a
+    /// miss only tells a replay from an unknown nonce.
     fn take(&self, nonce: &str) -> Result<Option<NonceRecord>, StoreError> {
-        let mut conn = self.conn();
-        // IMMEDIATE: the read and the update are one step even against another process.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, i64, bool)> = tx
-            .query_row("SELECT session, expires_at, used FROM nonces WHERE nonce = ?1", [nonce], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let conn = self.conn();
+        let won: Option<(String, i64)> = conn
+            .query_row("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 RETURNING session, expires_at", [nonce], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        tx.execute("UPDATE nonces SET used = 1 WHERE nonce = ?1", [nonce])?;
-        tx.commit()?;
-        Ok(row.map(|(session, expires_at, used)| NonceRecord { nonce: nonce.to_owned(), session, expires_at: from_unix(expires_at), used }))
+        let (row, used) = match won {
+            Some(row) => (Some(row), false),
+            None => {
+                let seen = conn
+                    .query_row("SELECT session, expires_at FROM nonces WHERE nonce = ?1", [nonce], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                (seen, true)
+            }
+        };
+        Ok(row.map(|(session, expires_at)| NonceRecord { nonce: nonce.to_owned(), session, expires_at: from_unix(expires_at), used }))
     }
 }
 
 /// Revocation: the bank's own table of what its CA issued.
-impl CertificateRecords for Db {
+impl CertificateRecords for SqliteStore {
     fn status(&self, cert: &CertInfo) -> Result<CertStatus, StoreError> {
         let row: Option<(String, String)> = self
             .conn()
             .query_row("SELECT status, sha256 FROM certificates WHERE serial = ?1", [&cert.serial], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        Ok(match row {
-            Some((_, sha)) if sha != cert.sha256 => CertStatus::Unknown,
-            Some((status, _)) if status == "active" => CertStatus::Active,
-            Some(_) => CertStatus::Revoked,
-            None => CertStatus::Unknown,
-        })
+        Ok(cert_status(row, cert))
     }
 }
