@@ -245,3 +245,17 @@ export async function inContentScript(ctx, page, expression) {
   if (r.exceptionDetails) throw new Error(`in the content script: ${JSON.stringify(r.exceptionDetails)}`);
   return r.result.value;
 }
+
+const AXE_SOURCE = fs.readFileSync(path.join(ROOT, "tests/browser/node_modules/axe-core/axe.min.js"), "utf8");
+
+/** axe-core (WCAG 2.x A and AA rules) on `page` as it is now; returns the serious and critical
+ * violations as readable lines. Injected through the driver (evaluate), which the extension
+ * pages' CSP (script-src 'self') does not restrict. */
+export async function axeViolations(page) {
+  await page.evaluate(`${AXE_SOURCE}\n;true`);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
+  });
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.join(" | ")}`);
+}
