@@ -246,16 +246,23 @@ export async function inContentScript(ctx, page, expression) {
   return r.result.value;
 }
 
-const AXE_SOURCE = fs.readFileSync(path.join(ROOT, "tests/browser/node_modules/axe-core/axe.min.js"), "utf8");
+/** axe-core's script, injected into pages by the drivers' evaluate, which the extension pages'
+ * CSP (script-src 'self') does not restrict. */
+export const AXE_SOURCE = fs.readFileSync(path.join(ROOT, "tests/browser/node_modules/axe-core/axe.min.js"), "utf8");
 
-/** axe-core (WCAG 2.x A and AA rules) on `page` as it is now; returns the serious and critical
- * violations as readable lines. Injected through the driver (evaluate), which the extension
- * pages' CSP (script-src 'self') does not restrict. */
+/** Runs in the page once axe is there: WCAG 2.x A and AA rules, every violation in short. */
+export async function axeRunInPage() {
+  const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
+  return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
+}
+
+/** The serious and critical ones of `axeRunInPage`'s answer, as readable lines. */
+export function seriousViolations(found) {
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.join(" | ")}`);
+}
+
+/** axe-core on a Playwright `page` as it is now: its serious and critical violations. */
 export async function axeViolations(page) {
   await page.evaluate(`${AXE_SOURCE}\n;true`);
-  const found = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
-  });
-  return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.join(" | ")}`);
+  return seriousViolations(await page.evaluate(axeRunInPage));
 }

@@ -4,7 +4,9 @@
 //! a new PIN, twice, when the factory PIN must go; PUK and new PIN when the PIN is blocked) and
 //! cancel; for an acquisition, a progress bar through the steps. It renders the broker's view
 //! (`broker/flow.rs`) and sends the customer's input back; PINs go from the inputs straight to
-//! the service worker and the fields are emptied at once.
+//! the service worker and the fields are emptied at once. Accessibility (issue 15, WCAG 2.2): errors
+//! and tries left are alerts (`role="alert"`) named by the input's `aria-describedby`, Escape
+//! cancels, the progress bar has a name; contrast and reduced motion are in `ui.css`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -261,7 +263,7 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
 
 fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
     let form = el("div", "pin", "");
-    add(&form, &with_id(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
+    add(&form, &alert(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
     let puk = dom::secret_input(&form, "puk", t(lang, Msg::PukLabel), t(lang, Msg::PukHint));
     let puk_retries = small(&v["pukRetries"]);
     let tries = puk_retries.map(|r| {
