@@ -295,7 +295,18 @@ pub(crate) mod tests {
             E::PukIncorrect { retries: 2 }, E::PukBlocked, E::PinWeak, E::PinChangeRequired, E::TokenFull,
             E::ManagementKeyUnknown, E::ChoiceRequired, E::PolicyInvalid,
         ];
-        all.iter().map(E::as_str).collect()
+        let mut codes: Vec<&str> = all.iter().map(E::as_str).collect();
+        // Variants added to proto later are caught too: every code `ErrorCode::as_str` can return.
+        let source = include_str!("../../proto/src/error.rs");
+        let body = source.split("pub fn as_str(&self)").nth(1).and_then(|b| b.split("\n    }\n").next()).unwrap_or_default();
+        for arm in body.split("=> \"").skip(1) {
+            let code = arm.split('"').next().unwrap_or_default();
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        assert!(codes.len() >= all.len() && body.contains("POLICY_INVALID"), "ErrorCode::as_str not found in proto/src/error.rs");
+        codes
     }
 
     /// Every error code (proto's `ErrorCode` and the extension's own) and every `Msg` has a
