@@ -104,6 +104,8 @@ cp -r "$wasm_dir" "$out/wasm"
 cp "$src/manifest.json" "$src/managed_schema.json" "$src/background.js" "$src/content.js" "$src/ui.js" "$src/ui.css" \
    "$src/popup.html" "$src/pin.html" "$src/options.html" "$out/"
 cp -r "$src/_locales" "$src/icons" "$out/"
+# The text catalog the pages read at run time (wasm/src/i18n.rs), shared with the bank pages.
+mkdir -p "$out/catalog" && cp "$KAGI_ROOT"/catalog/*.json "$out/catalog/"
 
 # The manifest's key must be the committed public key (it fixes the extension id).
 grep -q "\"key\": \"$test_public_key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"

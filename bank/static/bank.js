@@ -1,5 +1,8 @@
 // Shared by the bank's page scripts: messages (Japanese first, English second), the token
-// status box, error texts and the JSON API helper. The extension is reached through kagi.js,
+// status box, error texts and the JSON API helper. The texts of the extension's error codes
+// come from the catalog Kagi's extension shows too (catalog/*.json, served inlined before this
+// file as CATALOG by bank/src/pages/assets.rs), with 当金庫 for {bank}: the bank speaking of
+// itself. The texts below are the bank's own (its status box, its API's codes). The extension is reached through kagi.js,
 // the page library the Kagi extension ships.
 import { Kagi, KagiError } from "/static/kagi.js";
 
@@ -13,7 +16,6 @@ const M = {
     checking: "専用USBの状態を確認しています…",
     noExtension: "ブラウザ拡張機能「Kagi」がインストールされていません。",
     noHost: "専用USBの管理ソフトがインストールされていません。",
-    pcsc: "スマートカードサービスが利用できません。",
     noToken: "専用USBが接続されていません。",
     noCert: "専用USBに電子証明書が保存されていません。「電子証明書取得」から取得してください。",
     valid: "専用USBが接続されています。電子証明書の有効期限：{date}（あと{days}日）",
@@ -22,24 +24,8 @@ const M = {
     renewalExpired: "電子証明書の更新期限切れです（有効期限 {date}）。当金庫まで連絡のうえ、再発行依頼書をご提出ください。",
     installLink: "管理ソフトのダウンロードページはこちら",
     connectToken: "専用USBが接続されていません。専用USBを接続してから、もう一度お試しください。",
-    PIN_INCORRECT: "暗証番号が正しくありません（残り{retries}回）。",
-    PIN_BLOCKED: "暗証番号がロックされています。もう一度「ログオン」を押すと表示される拡張機能「Kagi」の画面、またはツールバーの「Kagi」ボタンの「ロック解除」で、ロック解除番号（PUK）と新しい暗証番号を入力して解除してください。",
-    PIN_FORMAT: "暗証番号は6～8桁の数字で入力してください。",
-    PIN_WEAK: "この暗証番号は使用できません。初期値（123456）や同じ数字の繰り返しではない、6～8桁の数字を設定してください。",
-    PIN_CHANGE_REQUIRED: "専用USBの暗証番号が初期値のままです。拡張機能「Kagi」の画面で、新しい暗証番号を設定してください。",
-    PUK_INCORRECT: "ロック解除番号（PUK）が正しくありません（残り{retries}回）。",
-    PUK_BLOCKED: "ロック解除番号（PUK）もロックされています。当金庫までお問い合わせください。",
-    TOKEN_FULL: "専用USBに新しい電子証明書を保存する空きがありません。当金庫までお問い合わせください。",
-    MANAGEMENT_KEY_UNKNOWN: "この専用USBには書き込みできません（管理用の鍵が不明です）。当金庫までお問い合わせください。",
     CHOICE_REQUIRED: "当金庫の電子証明書が複数見つかりました。拡張機能「Kagi」の画面で、使用する電子証明書を選択してください。",
-    CANCELLED: "操作が取り消されました。",
-    TIMEOUT: "時間内に操作が完了しませんでした。もう一度お試しください。",
-    BUSY: "専用USBで別の操作を実行中です。完了してからお試しください。",
     NO_CERTIFICATE: "専用USBに電子証明書が保存されていません。「電子証明書取得」から取得してください。",
-    CERT_MISMATCH: "発行された電子証明書が専用USBの鍵と一致しません。もう一度お試しください。",
-    ORIGIN_NOT_ALLOWED: "このサイトでは専用USBを利用できません。",
-    NOT_PIV: "接続されている機器は専用USBではありません。",
-    CARD_REMOVED: "処理中に専用USBが取り外されました。専用USBを接続して、もう一度お試しください。",
     CERT_EXPIRED: "電子証明書の有効期限が切れています。電子証明書を更新してください。",
     CERT_NOT_YET_VALID: "電子証明書の有効期間が始まっていません。",
     CERT_REVOKED: "この電子証明書は失効しています。電子証明書を取得し直してください。",
@@ -69,7 +55,6 @@ const M = {
     checking: "Checking the USB token…",
     noExtension: "The Kagi browser extension is not installed.",
     noHost: "The USB token software is not installed.",
-    pcsc: "The smart card service is not available.",
     noToken: "The USB token is not connected.",
     noCert: "The USB token holds no electronic certificate. Obtain one with “Obtain certificate”.",
     valid: "The USB token is connected. Certificate valid until {date} ({days} days left).",
@@ -78,24 +63,8 @@ const M = {
     renewalExpired: "The renewal period of your certificate (expired {date}) is over. Please contact us and submit a reissue request.",
     installLink: "Software download page",
     connectToken: "The USB token is not connected. Connect it and try again.",
-    PIN_INCORRECT: "Wrong PIN ({retries} tries left).",
-    PIN_BLOCKED: "The PIN is blocked. Press “Log on” again, or choose “Unblock” from the Kagi button in the toolbar, and enter the PUK and a new PIN in the Kagi window.",
-    PIN_FORMAT: "The PIN is 6 to 8 digits.",
-    PIN_WEAK: "This PIN cannot be used. Choose 6 to 8 digits that are not the initial 123456 and not one digit repeated.",
-    PIN_CHANGE_REQUIRED: "The USB token still has its initial PIN. Set a new PIN in the Kagi window.",
-    PUK_INCORRECT: "Wrong PUK ({retries} tries left).",
-    PUK_BLOCKED: "The PUK is blocked too. Please contact us.",
-    TOKEN_FULL: "The USB token has no room for a new certificate. Please contact us.",
-    MANAGEMENT_KEY_UNKNOWN: "Kagi cannot write to this USB token (its management key is unknown). Please contact us.",
     CHOICE_REQUIRED: "Several of our certificates were found. Choose the one to use in the Kagi window.",
-    CANCELLED: "The operation was cancelled.",
-    TIMEOUT: "The operation timed out. Please try again.",
-    BUSY: "The USB token is busy with another operation.",
     NO_CERTIFICATE: "The USB token holds no electronic certificate. Obtain one with “Obtain certificate”.",
-    CERT_MISMATCH: "The issued certificate does not match the key on the USB token. Please try again.",
-    ORIGIN_NOT_ALLOWED: "The USB token cannot be used on this site.",
-    NOT_PIV: "The connected device is not a Kagi USB token.",
-    CARD_REMOVED: "The USB token was removed during the operation. Connect it and try again.",
     CERT_EXPIRED: "Your certificate has expired. Please renew it.",
     CERT_NOT_YET_VALID: "Your certificate is not valid yet.",
     CERT_REVOKED: "This certificate has been revoked. Please obtain a new one.",
@@ -123,14 +92,20 @@ const M = {
   },
 };
 
+/** The shared catalog's fill-ins: the bank names itself, and names this platform's smart card service. */
+const SHARED = {
+  bank: lang === "en" ? "us" : "当金庫",
+  service: CATALOG[lang][/Windows/.test(navigator.userAgent) ? "ServiceWindows" : /Mac OS X/.test(navigator.userAgent) ? "ServiceMac" : "ServiceLinux"],
+};
+
 /** Whether there is a text for `key`. */
 export function hasText(key) {
-  return key in M.ja;
+  return key in M.ja || key in CATALOG.ja;
 }
 
 export function t(key, vars = {}) {
-  const s = M[lang][key] ?? M.ja[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+  const s = M[lang][key] ?? CATALOG[lang][key] ?? M.ja[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? SHARED[k] ?? ""));
 }
 
 /** Codes after which the customer needs the install page. */
@@ -141,11 +116,11 @@ export function errorText(code, retries) {
   switch (code) {
     case "EXTENSION_NOT_INSTALLED": return t("noExtension");
     case "HOST_NOT_INSTALLED": return t("noHost");
-    case "PCSC_UNAVAILABLE": case "NO_READER": return t("pcsc");
+    case "PCSC_UNAVAILABLE": case "NO_READER": return t("PCSC_UNAVAILABLE");
     case "TOKEN_ABSENT": return t("connectToken");
     case "NONCE_UNKNOWN": case "NONCE_REPLAYED": case "NONCE_EXPIRED": case "NONCE_WRONG_SESSION": case "NO_SESSION": return t("NONCE");
     default:
-      if (M.ja[code]) return t(code, { retries: retries ?? "?" });
+      if (hasText(code)) return t(code, { n: retries ?? "?" });
       return t("generic", { code });
   }
 }
@@ -238,7 +213,7 @@ export function describe(st, code) {
     return { state, text: errorText(code), install: true };
   }
   if (st.host === "HOST_NOT_INSTALLED") return { state: "no-host", text: t("noHost"), install: true };
-  if (st.host === "PCSC_UNAVAILABLE") return { state: "pcsc-unavailable", text: t("pcsc"), install: true };
+  if (st.host === "PCSC_UNAVAILABLE") return { state: "pcsc-unavailable", text: t("PCSC_UNAVAILABLE"), install: true };
   if (tokensOf(st).length === 0) return { state: "no-token", text: t("noToken") };
   const found = bankCertificate(st);
   if (!found) return { state: "no-certificate", text: t("noCert") };

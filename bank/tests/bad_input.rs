@@ -179,14 +179,25 @@ fn pages_and_forms() {
         assert!(!text.contains("PIN"), "a Japanese page says PIN: {text}");
     }
     let bank_js = c.get("/static/bank.js").body;
-    let ja = &bank_js[bank_js.find("  ja: {").unwrap()..bank_js.find("  en: {").unwrap()];
+    // The extension's error texts come from the catalog the extension shows too (issue 15),
+    // served before bank.js as `const CATALOG = { ja: …, en: … };`; the bank's own texts follow.
+    let (catalog, own) = bank_js.split_once(" };\n").unwrap();
+    let catalog_ja = &catalog[catalog.find("{ ja: ").unwrap()..catalog.find(", en: ").unwrap()];
     for code in ["PIN_WEAK", "PIN_CHANGE_REQUIRED", "PUK_INCORRECT", "PUK_BLOCKED", "TOKEN_FULL", "MANAGEMENT_KEY_UNKNOWN", "CHOICE_REQUIRED"] {
-        assert!(ja.contains(&format!("    {code}: \"")), "bank.js has no Japanese text for {code}");
+        assert!(catalog_ja.contains(&format!("\"{code}\": \"")), "the catalog bank.js serves has no Japanese text for {code}");
     }
+    assert!(catalog_ja.contains("{bank}までお問い合わせください"), "the catalog names the bank by placeholder (当金庫 here)");
+    let ja = &own[own.find("  ja: {").unwrap()..own.find("  en: {").unwrap()];
     for line in ja.lines() {
         let text = line.split_once(": \"").map_or("", |(_, v)| v);
         assert!(!text.contains("PIN"), "bank.js Japanese text says PIN: {line}");
     }
+    // The install page names the smart card service of the customer's platform.
+    let windows = c.get_with_user_agent("/help/install", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36").body;
+    assert!(windows.contains("「Smart Card」サービス（SCardSvr）") && windows.contains(".msi"), "Windows: SCardSvr and the MSI");
+    assert!(!windows.contains("pcscd") && !windows.contains("apt install"), "Windows users are not told about pcscd or apt");
+    let linux = c.get_with_user_agent("/help/install", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36").body;
+    assert!(linux.contains("スマートカードサービス（pcscd）") && !linux.contains("SCardSvr"), "Linux: pcscd");
 }
 
 /// POSTs a JSON body of `len` bytes over a plain socket (the server may answer before reading

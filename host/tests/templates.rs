@@ -373,7 +373,7 @@ fn group_policy_templates_write_what_the_reg_files_write() {
         assert!(reg.keys().any(|k| k.eq_ignore_ascii_case(&format!(r"HKEY_LOCAL_MACHINE\{key}"))), "{reg_file} lacks {key}");
         assert!(admx.contains(&format!(r#"key="{key}\allowedOrigins" valuePrefix="""#)), "allowedOrigins list for {vendor}");
         let policies: Vec<&str> = admx.split("<policy ").skip(1).filter(|p| p.contains(&format!(r#"key="{key}""#))).collect();
-        assert_eq!(policies.len(), 3, "three policies for {vendor}");
+        assert_eq!(policies.len(), 4, "four policies for {vendor}");
         assert!(policies.iter().any(|p| p.contains(r#"valueName="defaultLanguage""#) && p.contains("<string>ja</string>") && p.contains("<string>en</string>")));
         assert!(policies.iter().any(|p| p.contains(r#"valueName="renewalUrl""#)));
     }
@@ -393,7 +393,7 @@ fn group_policy_templates_write_what_the_reg_files_write() {
         for r in admx_refs(&admx, "presentation") {
             assert!(presentations.contains(&r), "{lang}/kagi.adml lacks presentation {r}");
         }
-        for id in ["AllowedOriginsList", "DefaultLanguageEnum", "RenewalUrlText"] {
+        for id in ["AllowedOriginsList", "DefaultLanguageEnum", "RenewalUrlText", "BankNameText"] {
             assert!(adml.contains(&format!(r#"refId="{id}""#)) && admx.contains(&format!(r#"id="{id}""#)), "{lang}: {id}");
         }
     }

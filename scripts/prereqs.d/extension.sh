@@ -28,7 +28,7 @@ prereq_extension_wasm_bindgen() {
 # playwright-core (browser tests) and binaryen (wasm-opt; Debian's is too old), from the lock file.
 prereq_extension_npm() {
   local dir="$KAGI_ROOT/tests/browser"
-  if [ -x "$dir/node_modules/.bin/wasm-opt" ] && [ -d "$dir/node_modules/playwright-core" ] \
+  if [ -x "$dir/node_modules/.bin/wasm-opt" ] && [ -d "$dir/node_modules/playwright-core" ] && [ -d "$dir/node_modules/axe-core" ] \
      && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then return 0; fi
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 }

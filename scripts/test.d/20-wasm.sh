@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kagi-wasm's web-sys tests (wasm/src/web_tests.rs) with wasm-bindgen-test in headless Chromium
 # through chromedriver, then the size budget of the extension's WASM (issue 13: at most 60 KB
-# gzip -9, i.e. 60000 bytes; the build is deterministic, so one byte over fails). The plain-logic
+# gzip -9, i.e. 60000 bytes; the build is deterministic, so one byte over fails), and that no text
+# of catalog/*.json is compiled into it (issue 15). The plain-logic
 # tests run natively in the cargo suite.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -34,6 +35,13 @@ if scripts/build-extension.sh --wasm-only >"$size_log" 2>&1; then
     pass=$((pass + 1))
   else
     echo "FAILED: build/wasm/kagi_wasm_bg.wasm is ${gz:-?} bytes gzip -9, over the budget of $budget bytes (issue 13); see wasm/README.md for what takes the room"
+    failed=$((failed + 1)); rc=1
+  fi
+  # The texts are read from catalog/*.json at run time (wasm/src/i18n.rs, issue 15): none of
+  # them may be compiled back into the WASM.
+  if python3 scripts/catalog-not-in-wasm.py catalog build/wasm/kagi_wasm_bg.wasm; then
+    pass=$((pass + 1))
+  else
     failed=$((failed + 1)); rc=1
   fi
 else

@@ -568,6 +568,7 @@ step("8. 暗証番号の変更 in Kagi's popup; wrong PIN until blocked; ロッ�
   assert.match(await popup.text("#status"), /ロック解除番号（PUK）の残り入力回数：あと3回/);
   assert.doesNotMatch(await popup.text("#status"), /初期設定/, "the factory PIN is gone since the acquisition");
   await shot(popup, "popup-token", POPUP_SIZE);
+  assert.deepEqual(await popup.axeViolations(), [], `axe-core in ${BROWSER}: the popup`);
   await popup.press("#change-pin");
   await popup.fill("#current-pin", PIN);
   await popup.fill("#new-pin", CHANGED_PIN);
@@ -583,6 +584,10 @@ step("8. 暗証番号の変更 in Kagi's popup; wrong PIN until blocked; ロッ�
   await typePin(win, PIN);
   await win.waitUntil("tries left 2", () => /あと2回/.test(document.getElementById("error")?.textContent ?? ""));
   await shot(win, "pin-window-tries-2", PIN_WINDOW_SIZE);
+  // The error and tries left are alerts tied to the field; axe-core finds nothing serious.
+  assert.equal(await win.attr("#error", "role"), "alert");
+  assert.match(await win.attr("#pin", "aria-describedby"), /\berror\b/);
+  assert.deepEqual(await win.axeViolations(), [], `axe-core in ${BROWSER}: the PIN window with an error`);
   await typePin(win, PIN);
   await win.waitUntil("tries left 1", () => /あと1回/.test(document.getElementById("error")?.textContent ?? ""));
   await shot(win, "pin-window-tries-1", PIN_WINDOW_SIZE);

@@ -184,6 +184,9 @@ test("allowedOrigins arrives through managed storage", async () => {
   }, 30000);
   assert.deepEqual(managed.allowedOrigins, [bankA]);
   assert.equal(managed.defaultLanguage, "ja");
+  // The schema lets the bank's name through (a key missing from it would be dropped): the
+  // extension's texts say it instead of 「お取引の金融機関」.
+  assert.equal(managed.bankName, "しんきん銀行");
 });
 
 test("the policy's origin is served, and the host is found through the system manifest", async () => {

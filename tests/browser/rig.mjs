@@ -245,3 +245,24 @@ export async function inContentScript(ctx, page, expression) {
   if (r.exceptionDetails) throw new Error(`in the content script: ${JSON.stringify(r.exceptionDetails)}`);
   return r.result.value;
 }
+
+/** axe-core's script, injected into pages by the drivers' evaluate, which the extension pages'
+ * CSP (script-src 'self') does not restrict. */
+export const AXE_SOURCE = fs.readFileSync(path.join(ROOT, "tests/browser/node_modules/axe-core/axe.min.js"), "utf8");
+
+/** Runs in the page once axe is there: WCAG 2.x A and AA rules, every violation in short. */
+export async function axeRunInPage() {
+  const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } });
+  return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
+}
+
+/** The serious and critical ones of `axeRunInPage`'s answer, as readable lines. */
+export function seriousViolations(found) {
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.join(" | ")}`);
+}
+
+/** axe-core on a Playwright `page` as it is now: its serious and critical violations. */
+export async function axeViolations(page) {
+  await page.evaluate(`${AXE_SOURCE}\n;true`);
+  return seriousViolations(await page.evaluate(axeRunInPage));
+}

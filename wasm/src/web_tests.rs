@@ -62,6 +62,11 @@ fn pin_progress_marks_the_current_step() {
     let current = bar.query_selector("li.current").ok().flatten().and_then(|e| e.text_content());
     assert_eq!(current.as_deref(), Some("電子証明書の発行"));
     assert_eq!(bar.query_selector_all("li.past").map(|l| l.length()).unwrap_or(0), 3);
+    // Named for assistive technology, its value read as the step (WCAG 2.2 4.1.2).
+    let progress = bar.query_selector("progress").ok().flatten();
+    let attr = |name: &str| progress.as_ref().and_then(|p| p.get_attribute(name));
+    assert_eq!(attr("aria-label").as_deref(), Some("電子証明書の保存の進み具合"));
+    assert_eq!(attr("aria-valuetext").as_deref(), Some("電子証明書の発行"));
 }
 
 #[wasm_bindgen_test]

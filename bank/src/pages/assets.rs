@@ -1,5 +1,5 @@
-//! Static files: the extension engineer's page library and the bank's own scripts and styles,
-//! compiled into the binary.
+//! Static files: the extension engineer's page library, the text catalog it shares with the
+//! extension and the bank's own scripts and styles, compiled into the binary.
 
 use axum::extract::State as AxState;
 use axum::http::header;
@@ -17,8 +17,20 @@ pub async fn kagi_js() -> impl IntoResponse {
     asset(JS, include_str!("../../../extension/page/kagi.js"))
 }
 
+/// The bank's shared script, after the text catalog Kagi's extension uses (`catalog/*.json`,
+/// issue 15: one wording for both), as the module's `CATALOG`.
 pub async fn bank_js() -> impl IntoResponse {
-    asset(JS, include_str!("../../static/bank.js"))
+    asset(
+        JS,
+        concat!(
+            "const CATALOG = { ja: ",
+            include_str!("../../../catalog/ja.json"),
+            ", en: ",
+            include_str!("../../../catalog/en.json"),
+            " };\n",
+            include_str!("../../static/bank.js")
+        ),
+    )
 }
 
 pub async fn login_js() -> impl IntoResponse {

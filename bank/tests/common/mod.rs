@@ -200,6 +200,12 @@ impl Client {
         self.finish(r)
     }
 
+    /// GET as a browser on another platform would (its `User-Agent`).
+    pub fn get_with_user_agent(&mut self, path: &str, user_agent: &str) -> Resp {
+        let r = self.agent.get(format!("{}{path}", self.base)).header("user-agent", user_agent).call();
+        self.finish(r)
+    }
+
     /// POST with a raw body and content type.
     pub fn post_raw(&mut self, path: &str, content_type: &str, body: &[u8]) -> Resp {
         let mut req = self.agent.post(format!("{}{path}", self.base)).header("content-type", content_type);

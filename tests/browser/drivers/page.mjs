@@ -1,10 +1,16 @@
 // What the journey needs from a browser page, on top of a driver's few primitives (goto,
 // evaluate, click, type, screenshot, close). Waits poll the page with `evaluate`, so they
 // survive navigations and behave the same in every driver.
-import { sleep } from "../rig.mjs";
+import { AXE_SOURCE, axeRunInPage, seriousViolations, sleep } from "../rig.mjs";
 
 export class JourneyPage {
   /** Subclasses: goto(url), evaluate(fn, arg), click(sel), type(sel, text), screenshot(file, size), close(). */
+
+  /** axe-core's serious and critical violations on the page as it is now (rig.mjs). */
+  async axeViolations() {
+    await this.evaluate(`${AXE_SOURCE}\n;true`);
+    return seriousViolations(await this.evaluate(axeRunInPage));
+  }
 
   /** Polls `fn(arg)` in the page until it returns a truthy value (navigations are retried). */
   async waitUntil(what, fn, arg, timeoutMs = 15000) {

@@ -64,6 +64,12 @@ pub fn on(target: &Element, event: &str, mut f: impl FnMut() + 'static) {
     let _ = target.add_event_listener_with_callback(event, cb.unchecked_ref());
 }
 
+pub fn click(e: &Element) {
+    if let Some(h) = e.dyn_ref::<HtmlElement>() {
+        h.click();
+    }
+}
+
 pub fn focus(e: &Element) {
     if let Some(h) = e.dyn_ref::<HtmlElement>() {
         let _ = h.focus();

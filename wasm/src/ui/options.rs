@@ -51,7 +51,7 @@ fn render(s: &Settings) {
     // Bank origins
     let sec = el("section", "", "");
     add(&sec, &el("h2", "", t(lang, Msg::BankOrigins)));
-    let build = el("p", "note", t(lang, Msg::BuildNote));
+    let build = el("p", "note", t(lang, if cfg!(feature = "dev-origins") { Msg::BuildNoteDev } else { Msg::BuildNoteRelease }));
     build.set_id("build");
     add(&sec, &build);
     let allow = s.allowlist();

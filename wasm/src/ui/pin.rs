@@ -4,7 +4,9 @@
 //! a new PIN, twice, when the factory PIN must go; PUK and new PIN when the PIN is blocked) and
 //! cancel; for an acquisition, a progress bar through the steps. It renders the broker's view
 //! (`broker/flow.rs`) and sends the customer's input back; PINs go from the inputs straight to
-//! the service worker and the fields are emptied at once.
+//! the service worker and the fields are emptied at once. Accessibility (issue 15, WCAG 2.2): errors
+//! and tries left are alerts (`role="alert"`) named by the input's `aria-describedby`, Escape
+//! cancels, the progress bar has a name; contrast and reduced motion are in `ui.css`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,6 +15,7 @@ use crate::json::Value;
 
 use crate::json::json;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use super::dom::{self, add, el};
@@ -52,7 +55,22 @@ pub fn start() {
         let on_msg = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| render(&w2, &chrome::from_js(&m))).into_js_value();
         chrome::add_listener(&chrome::get(&port, &["onMessage"]), &on_msg);
         send(&w, json!({"type": "attach", "session": session}));
+        escape_cancels();
     });
+}
+
+/// Escape does what the window's cancel (or, at the end, close) button does.
+fn escape_cancels() {
+    let cb = Closure::<dyn FnMut(web_sys::KeyboardEvent)>::new(|e: web_sys::KeyboardEvent| {
+        if e.key() == "Escape" {
+            let d = dom::document();
+            if let Some(b) = d.get_element_by_id("cancel").or_else(|| d.get_element_by_id("close")) {
+                dom::click(&b);
+            }
+        }
+    })
+    .into_js_value();
+    let _ = dom::document().add_event_listener_with_callback("keydown", cb.unchecked_ref());
 }
 
 fn session_from_url() -> u64 {
@@ -139,7 +157,7 @@ fn render(w: &Shared, v: &Value) {
             add(&app, &close_button(lang));
         }
         "failed" => {
-            add(&app, &with_id(el("p", "error", &i18n::error_text(lang, error.unwrap_or("INTERNAL"), retries)), "error"));
+            add(&app, &alert(el("p", "error", &i18n::error_text(lang, error.unwrap_or("INTERNAL"), retries)), "error"));
             add(&app, &close_button(lang));
         }
         _ => {
@@ -152,9 +170,34 @@ fn render(w: &Shared, v: &Value) {
     }
 }
 
-fn error_line(parent: &Element, lang: Lang, error: Option<&str>, retries: Option<u8>) {
-    if let Some(code) = error {
-        add(parent, &with_id(el("p", "error", &i18n::error_text(lang, code, retries)), "error"));
+/// The error, if any, as an alert (announced by screen readers when shown); returns its id.
+fn error_line(parent: &Element, lang: Lang, error: Option<&str>, retries: Option<u8>) -> Option<&'static str> {
+    let code = error?;
+    add(parent, &alert(el("p", "error", &i18n::error_text(lang, code, retries)), "error"));
+    Some("error")
+}
+
+/// `e` with `id` and `role="alert"`: a live region, so tries left and errors are read out.
+fn alert(e: Element, id: &str) -> Element {
+    let _ = e.set_attribute("role", "alert");
+    with_id(e, id)
+}
+
+/// Ties the input to the texts that explain it (tries left, the error): `aria-describedby`,
+/// and `aria-invalid` after an error.
+fn describe(input: &Element, ids: &[Option<&str>], error: bool) {
+    let mut list = String::new();
+    for id in ids.iter().flatten() {
+        if !list.is_empty() {
+            list.push(' ');
+        }
+        list.push_str(id);
+    }
+    if !list.is_empty() {
+        let _ = input.set_attribute("aria-describedby", &list);
+    }
+    if error {
+        let _ = input.set_attribute("aria-invalid", "true");
     }
 }
 
@@ -186,16 +229,18 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
         add(&form, &with_id(el("p", "note setup", t(lang, Msg::SetupNote)), "setup"));
     }
     let input = dom::secret_input(&form, "pin", t(lang, if new_pin { Msg::CurrentPinLabel } else { Msg::PinLabel }), t(lang, Msg::PinHint));
-    if let Some(r) = retries {
-        add(&form, &with_id(el("p", "retries", &i18n::tries_left(lang, r)), "retries"));
-    }
+    let tries = retries.map(|r| {
+        add(&form, &alert(el("p", "retries", &i18n::tries_left(lang, r)), "retries"));
+        "retries"
+    });
     let extra = new_pin.then(|| {
         let a = dom::secret_input(&form, "new-pin", t(lang, Msg::NewPinLabel), t(lang, Msg::PinHint));
         let b = dom::secret_input(&form, "new-pin-again", t(lang, Msg::NewPinAgainLabel), t(lang, Msg::PinHint));
         add(&form, &el("p", "note", t(lang, Msg::NewPinRule)));
         (a, b)
     });
-    error_line(&form, lang, error, retries);
+    let shown = error_line(&form, lang, error, retries);
+    describe(&input, &[tries, shown], shown.is_some());
     let (w2, inp, ex) = (w.clone(), input.clone(), extra.clone());
     let submit: Rc<dyn Fn()> = Rc::new(move || {
         let pin = dom::take_value(&inp);
@@ -218,17 +263,19 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
 
 fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
     let form = el("div", "pin", "");
-    add(&form, &with_id(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
+    add(&form, &alert(el("p", "error", t(lang, Msg::BlockedIntro)), "blocked"));
     let puk = dom::secret_input(&form, "puk", t(lang, Msg::PukLabel), t(lang, Msg::PukHint));
     let puk_retries = small(&v["pukRetries"]);
-    if let Some(r) = puk_retries {
-        add(&form, &with_id(el("p", "retries", &i18n::puk_tries_left(lang, r)), "puk-retries"));
-    }
+    let tries = puk_retries.map(|r| {
+        add(&form, &alert(el("p", "retries", &i18n::puk_tries_left(lang, r)), "puk-retries"));
+        "puk-retries"
+    });
     let a = dom::secret_input(&form, "new-pin", t(lang, Msg::NewPinLabel), t(lang, Msg::PinHint));
     let b = dom::secret_input(&form, "new-pin-again", t(lang, Msg::NewPinAgainLabel), t(lang, Msg::PinHint));
     add(&form, &el("p", "note", t(lang, Msg::NewPinRule)));
     // The blocked PIN itself is said above; show what went wrong with the unblock.
-    error_line(&form, lang, error.filter(|c| *c != "PIN_BLOCKED"), puk_retries);
+    let shown = error_line(&form, lang, error.filter(|c| *c != "PIN_BLOCKED"), puk_retries);
+    describe(&puk, &[Some("blocked"), tries, shown], shown.is_some());
     let (w2, p, a2, b2) = (w.clone(), puk.clone(), a.clone(), b.clone());
     let submit: Rc<dyn Fn()> = Rc::new(move || {
         let (k, n1, n2) = (dom::take_value(&p), dom::take_value(&a2), dom::take_value(&b2));
@@ -277,6 +324,9 @@ pub(crate) fn progress(lang: Lang, phase: &str) -> Element {
     }
     let wrap = el("div", "progress", "");
     let bar = el("progress", "", "");
+    // Named, and its value read as the step's name rather than "3 of 5".
+    let _ = bar.set_attribute("aria-label", t(lang, Msg::Progress));
+    let _ = bar.set_attribute("aria-valuetext", t(lang, STEPS[current.unwrap_or(0)].0));
     let _ = bar.set_attribute("max", &i18n::num((STEPS.len() - 1) as u64));
     let _ = bar.set_attribute("value", &i18n::num(current.unwrap_or(0) as u64));
     add(&wrap, &bar);
