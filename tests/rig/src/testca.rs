@@ -81,29 +81,47 @@ impl TestCa {
 /// Verifies a login token with the public key of its certificate, independently of the host
 /// (RustCrypto): the signature over `kagi-auth:1 ‖ H(origin) ‖ H(nonce)`.
 pub fn verify_login(token: &LoginToken, origin: &str, nonce: &Nonce) -> Result<(), String> {
-    use der::Decode;
     if token.format != "kagi-auth:1" {
         return Err(format!("format {}", token.format));
     }
     let cert_der = token.certificate_der().map_err(|e| e.to_string())?;
-    let cert = x509_cert::Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
-    let bits = cert.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes().to_vec();
     let message = login::signed_message(&Origin::parse(origin).map_err(|e| e.to_string())?, nonce);
     let sig = token.signature_bytes().map_err(|e| e.to_string())?;
-    match token.algorithm {
+    verify_signature(&cert_der, token.algorithm, &message, &sig)
+}
+
+/// A `kagi-tx:1` signature checked independently of the host: the message rebuilt from
+/// `origin`, `nonce` and the transaction `tx` (as the bank holds it), the signature with the
+/// certificate's key.
+pub fn verify_tx(signed: &kagi_proto::TxSignature, origin: &str, nonce: &Nonce, tx: &kagi_proto::Transaction) -> Result<(), String> {
+    if signed.format != "kagi-tx:1" {
+        return Err(format!("format {}", signed.format));
+    }
+    let cert_der = signed.certificate_der().ok_or("certificate is not base64")?;
+    let sig = signed.signature_bytes().ok_or("signature is not base64")?;
+    let message = tx.signed_message(&Origin::parse(origin).map_err(|e| e.to_string())?, nonce);
+    verify_signature(&cert_der, signed.algorithm, &message, &sig)
+}
+
+/// ES256 (`r ‖ s`) or RS256 over `message` with the key of the certificate `cert_der`.
+pub fn verify_signature(cert_der: &[u8], algorithm: SignatureAlgorithm, message: &[u8], sig: &[u8]) -> Result<(), String> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|e| e.to_string())?;
+    let bits = cert.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes().to_vec();
+    match algorithm {
         SignatureAlgorithm::ES256 => {
             use p256::ecdsa::signature::Verifier;
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&bits).map_err(|e| e.to_string())?;
-            let sig = p256::ecdsa::Signature::from_slice(&sig).map_err(|e| e.to_string())?;
-            vk.verify(&message, &sig).map_err(|e| e.to_string())
+            let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|e| e.to_string())?;
+            vk.verify(message, &sig).map_err(|e| e.to_string())
         }
         SignatureAlgorithm::RS256 => {
             use rsa::pkcs1::DecodeRsaPublicKey;
             use rsa::signature::Verifier;
             let pk = rsa::PublicKey::from_pkcs1_der(&bits).map_err(|e| e.to_string())?;
             let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk);
-            let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).map_err(|e| e.to_string())?;
-            vk.verify(&message, &sig).map_err(|e| e.to_string())
+            let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|e| e.to_string())?;
+            vk.verify(message, &sig).map_err(|e| e.to_string())
         }
     }
 }
