@@ -55,6 +55,11 @@ impl TestCa {
     /// `C=JP, O=…, OU=Kagi Test CA, OU=IssuedCount=NNN, CN=SH001 SH001001 1898`, valid from
     /// `start_days` from now for `days` days.
     pub fn issue(&self, csr_b64: &str, issued_count: u32, start_days: i64, days: i64) -> Vec<u8> {
+        self.issue_for("SH001 SH001001 1898", csr_b64, issued_count, start_days, days)
+    }
+
+    /// [`TestCa::issue`] for the customer named by `common_name` (`<code> <contract> <branch>`).
+    pub fn issue_for(&self, common_name: &str, csr_b64: &str, issued_count: u32, start_days: i64, days: i64) -> Vec<u8> {
         let mut req = CertificateSigningRequestParams::from_der(&unb64(csr_b64).into())
             .expect("CSR parses and its signature verifies");
         let mut dn = DistinguishedName::new();
@@ -63,7 +68,7 @@ impl TestCa {
         dn.push(DnType::OrganizationalUnitName, "Kagi Test CA");
         // rcgen keys names by type; the second OU goes in under its OID (2.5.4.11) so both stay.
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 11]), format!("IssuedCount={issued_count:03}"));
-        dn.push(DnType::CommonName, "SH001 SH001001 1898");
+        dn.push(DnType::CommonName, common_name);
         req.params.distinguished_name = dn;
         let now = time::OffsetDateTime::now_utc();
         req.params.not_before = now + time::Duration::days(start_days);
