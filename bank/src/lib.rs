@@ -4,6 +4,7 @@
 //!
 //! - [`app`]: state, routes, serving; [`api`]: JSON endpoints; [`pages`]: HTML.
 //! - [`db`]: SQLite (customers, certificates, sessions, nonces); [`ca`]: the CA.
+//! - [`densai`]: 譲渡記録請求 and its approval through a `kagi-tx:1` confirmation.
 //! - [`acquisition`] and [`renewal`]: who may obtain a certificate when; [`attestation`]: the
 //!   optional key attestation policy at issuance; [`clock`]: injectable time.
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod attestation;
 pub mod ca;
 pub mod clock;
 pub mod db;
+pub mod densai;
 pub mod error;
 pub mod pages;
 pub mod renewal;
