@@ -125,7 +125,7 @@ fn an_honest_transfer_is_approved_and_the_token_signed_the_digest_of_the_banks_r
     assert_eq!(list["requests"][0]["status"], "approved");
     // The next request to the same counterparty is no longer to a new one.
     let id2 = c.register();
-    assert_eq!(c.bank.bank.db.densai_request(&id2).unwrap().unwrap().tx.new_counterparty(), false);
+    assert!(!c.bank.bank.db.densai_request(&id2).unwrap().unwrap().tx.new_counterparty());
 }
 
 #[test]

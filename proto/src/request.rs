@@ -12,6 +12,7 @@ use crate::args::{shown_name, wipe, Args};
 use crate::error::{ErrorCode, ProtoError, WireError};
 use crate::issuers::Issuers;
 use crate::login::{Nonce, Origin};
+#[cfg(feature = "tx")]
 use crate::tx::Transaction;
 
 /// A PIN as typed by the customer. Zeroized on drop and never printed.
@@ -127,6 +128,7 @@ pub enum Command {
     PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
     /// `pin.unblock {puk, newPin, reader?}`: PIV RESET RETRY COUNTER.
     PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
+    #[cfg(feature = "tx")]
     /// `confirm {origin, nonce, pin, issuers, tx, certificate?}`: a `kagi-tx:1` signature over
     /// the typed transaction `tx` (the host encodes the body itself; never a digest), with the
     /// bank's login certificate chosen as for `authenticate`.
@@ -142,12 +144,17 @@ impl Command {
             Command::EnrollFinish { .. } => "enroll.finish",
             Command::PinChange { .. } => "pin.change",
             Command::PinUnblock { .. } => "pin.unblock",
+            #[cfg(feature = "tx")]
             Command::Confirm { .. } => "confirm",
         }
     }
 
     /// Every command this crate knows, for the hello's capability list.
+    #[cfg(feature = "tx")]
     pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "confirm"];
+    /// Every command this crate knows, for the hello's capability list.
+    #[cfg(not(feature = "tx"))]
+    pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
 }
 
 /// A request: the id the reply will echo, and the command.
@@ -217,6 +224,7 @@ impl Request {
                 };
                 Command::Authenticate { origin: origin(o)?, nonce, pin, issuers: issuers(i)?, certificate }
             }
+            #[cfg(feature = "tx")]
             "confirm" => {
                 let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
                 let (tx, certificate) = (args.object("tx"), args.opt_string("certificate"));
@@ -321,6 +329,7 @@ impl Request {
                 put("origin", text(origin.as_str()));
                 put("certificate", text(certificate));
             }
+            #[cfg(feature = "tx")]
             Command::Confirm { origin, nonce, pin: p, issuers: i, tx, certificate } => {
                 put("origin", text(origin.as_str()));
                 put("nonce", text(nonce.as_str()));

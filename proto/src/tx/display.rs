@@ -3,7 +3,7 @@
 //!
 //! - [`amount`] / [`amount_man`]: `12,345,678円` and its 万 reading `1234万5678円` (integers only,
 //!   no float formatting);
-//! - [`date_ja`]: `2026年12月31日（木）`;
+//! - [`date_ja`]: dates as `2026年12月31日（木）`;
 //! - [`fold_halfwidth_kana`]: half-width katakana (U+FF61–FF9F, the 全銀 character set) shown
 //!   full-width, voiced marks joined;
 //! - [`skeleton`] / [`confusable`]: a small subset of UTS #39 (Unicode Security Mechanisms §4
@@ -21,7 +21,7 @@ pub fn amount(yen: u64) -> String {
     let digits = yen.to_string();
     let mut out = String::with_capacity(digits.len() * 4 / 3 + 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

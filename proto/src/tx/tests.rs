@@ -346,6 +346,7 @@ fn confusable_names_are_flagged() {
     assert_ne!(skeleton("山口"), skeleton("山田"));
 }
 
+#[cfg(feature = "tx")]
 #[test]
 fn confirm_request_parses_and_refuses_bad_tx_as_tx_invalid() {
     let req = json!({"id": 7, "cmd": "confirm", "origin": ORIGIN, "nonce": NONCE, "pin": "482915", "issuers": ["MAA="], "tx": golden_json()});
