@@ -319,6 +319,9 @@ fn half_width_kana_fold_for_display_only() {
     assert_eq!(fold_halfwidth_kana("ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ"), "カブシキガイシャ ミナミブヒン");
     assert_eq!(fold_halfwidth_kana("ﾊﾟﾝ ｳﾞｨ ｯﾞ ﾞ"), "パン ヴィ ッ゛ ゛");
     assert_eq!(fold_halfwidth_kana("株式会社ABC"), "株式会社ABC");
+    // A name at its cap is shown whole: nothing is shortened.
+    let long = "ｱ".repeat(text::MAX_NAME);
+    assert_eq!(fold_halfwidth_kana(&long), "ア".repeat(text::MAX_NAME));
     // The signed bytes stay the bank's.
     assert_eq!(golden().get("counterparty.name"), Some("ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ"));
 }
