@@ -10,6 +10,8 @@ export type KagiErrorCode =
   // protocol 2 (the PIN window handles most of them; a page sees them when the customer gives up)
   | "PUK_INCORRECT" | "PUK_BLOCKED" | "PIN_WEAK" | "PIN_CHANGE_REQUIRED"
   | "TOKEN_FULL" | "MANAGEMENT_KEY_UNKNOWN" | "CHOICE_REQUIRED"
+  // transaction confirmation: the tx was refused before any window or PIN prompt
+  | "TX_INVALID"
   // set by the extension / this library
   | "EXTENSION_NOT_INSTALLED" | "CANCELLED" | "TIMEOUT" | "BUSY";
 
@@ -88,6 +90,35 @@ export interface LoginToken {
   signature: string;
 }
 
+/**
+ * A densai request as the bank renders it for confirmation (kagi-tx:1): a flat object, keys the
+ * kind's field names, values strings (docs/protocol.md "Transaction confirmation").
+ */
+export interface Transaction {
+  kind: "densai.transfer/1" | "densai.issue.debtor/1";
+  requestId: string;
+  requestVersion: string;
+  recordNumber: string;
+  amountYen: string;
+  recordDate: string;
+  dueDate: string;
+  transferRestricted: "0" | "1";
+  guarantee: "0" | "1";
+  newCounterparty: "0" | "1";
+  /** `payer.userNo`, `payer.name`, …, `counterparty.accountNo`. */
+  [partyField: `payer.${string}` | `counterparty.${string}`]: string;
+}
+
+/** What confirmTransaction resolves with; the bank verifies it against its own record. */
+export interface TxSignature {
+  format: "kagi-tx:1";
+  certificate: string;
+  algorithm: "ES256" | "RS256";
+  signature: string;
+  /** SHA-256 (hex) of the body Kagi encoded: for the bank's log, never trusted. */
+  bodySha256: string;
+}
+
 /** Steps of an acquisition, in order. */
 export type AcquireStep = "choose" | "confirm" | "pin" | "unblock" | "generate" | "issue" | "store" | "done";
 
@@ -133,6 +164,11 @@ export declare class Kagi {
   onTokenChange(cb: (ev: TokenChange) => void): () => void;
   /** Rejects with BAD_REQUEST when no issuers are known. */
   authenticate(nonce: string, opts?: { issuers?: Issuers }): Promise<LoginToken>;
+  /**
+   * The customer confirms `tx` in Kagi's window and the token signs it. TX_INVALID (no window)
+   * for a tx Kagi refuses; extensions without the confirmation window answer BAD_REQUEST.
+   */
+  confirmTransaction(opts: { nonce: string; tx: Transaction; issuers?: Issuers }): Promise<TxSignature>;
   /** Rejects with BAD_REQUEST when no issuers are known. */
   acquireCertificate(opts: AcquireOptions): Promise<{ certificate: CertSummary }>;
   close(): void;

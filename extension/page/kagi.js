@@ -143,6 +143,25 @@ export class Kagi {
   }
 
   /**
+   * Has the customer confirm a transaction in Kagi's own window and sign it on the token
+   * (kagi-tx:1, docs/protocol.md "Transaction confirmation"). `tx` is the bank's own rendering of
+   * the request: a flat object whose keys are the kind's field names and whose values are
+   * strings; `nonce` the bank's transaction challenge for it. Resolves with
+   * `{format: "kagi-tx:1", certificate, algorithm, signature, bodySha256}`, which the page posts to
+   * the bank; the bank verifies it against its own record. A `tx` Kagi refuses rejects with
+   * TX_INVALID (`field` in the message) and shows no window. Extensions without the confirmation
+   * window answer with an error (BAD_REQUEST, unknown command): nothing is signed.
+   */
+  confirmTransaction({ nonce, tx, issuers } = {}) {
+    if (typeof nonce !== "string") return Promise.reject(new KagiError("BAD_REQUEST", "nonce must be a string"));
+    const plain = tx && typeof tx === "object" && !Array.isArray(tx) && Object.values(tx).every((v) => typeof v === "string");
+    if (!plain) return Promise.reject(new KagiError("TX_INVALID", "tx must be a flat object of strings"));
+    let args;
+    try { args = this._withIssuers({ nonce, tx: { ...tx } }, issuers, true); } catch (e) { return Promise.reject(e); }
+    return this._call("confirm", args);
+  }
+
+  /**
    * Acquires (or renews) the login certificate onto the token: confirm + PIN in the extension's
    * window, key generation on the token, `submitCsr(csrBase64, attestation)` (the page sends the
    * CSR to its CA and returns the issued certificate, standard base64 DER), then storing it.

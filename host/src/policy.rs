@@ -138,7 +138,10 @@ impl Policy {
             Policy::Invalid { source, why } => Err(Error::PolicyInvalid(format!("{source}: {why}"))),
             Policy::Allow { origins, .. } => {
                 let origin = match command {
-                    Command::Authenticate { origin, .. } | Command::EnrollBegin { origin, .. } | Command::EnrollFinish { origin, .. } => origin,
+                    Command::Authenticate { origin, .. }
+                    | Command::Confirm { origin, .. }
+                    | Command::EnrollBegin { origin, .. }
+                    | Command::EnrollFinish { origin, .. } => origin,
                     Command::Status { .. } | Command::PinChange { .. } | Command::PinUnblock { .. } => return Ok(()),
                     // A command this host does not know yet may name an origin: not under a policy.
                     _ => return Err(Error::OriginNotAllowed("command not covered by the host policy".into())),
@@ -213,6 +216,23 @@ mod tests {
         assert_eq!(code(p.check(&authenticate("http://127.0.0.1:8480"))), None);
         assert_eq!(code(p.check(&authenticate("https://evil.example"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
         assert_eq!(code(p.check(&authenticate("http://127.0.0.1:8481"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
+        // A transaction confirmation signs with the same key: the same rule.
+        let confirm = |o: &str| {
+            let Command::Authenticate { origin, nonce, pin, issuers, certificate } = authenticate(o) else { unreachable!() };
+            let tx = serde_json::json!({
+                "kind": "densai.transfer/1", "requestId": "R1", "requestVersion": "1", "recordNumber": "0".repeat(20),
+                "amountYen": "1", "recordDate": "2026-12-01", "dueDate": "2027-01-29",
+                "payer.userNo": "123456789", "payer.name": "鍵商事", "payer.bankCode": "0999", "payer.bankName": "鍵", "payer.branchCode": "001",
+                "payer.branchName": "本店", "payer.accountType": "1", "payer.accountNo": "1234567",
+                "counterparty.userNo": "987654321", "counterparty.name": "南部品", "counterparty.bankCode": "0999", "counterparty.bankName": "鍵",
+                "counterparty.branchCode": "002", "counterparty.branchName": "駅前", "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
+                "transferRestricted": "0", "guarantee": "0", "newCounterparty": "0"
+            });
+            let tx = Box::new(kagi_proto::Transaction::from_json(&tx).unwrap());
+            Command::Confirm { origin, nonce, pin, issuers, tx, certificate }
+        };
+        assert_eq!(code(p.check(&confirm("https://www.bank.example"))), None);
+        assert_eq!(code(p.check(&confirm("https://evil.example"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
         let begin = Command::EnrollBegin {
             origin: origin("https://evil.example"),
             pin: Pin::new("482915"),

@@ -178,6 +178,12 @@ impl Service {
                     Ok(token) => Ok(Some(Reply::ok(id, &token))),
                 }
             }
+            Command::Confirm { origin, nonce, pin, issuers, tx, certificate } => {
+                let cas = BankCas::from_wire(&issuers)?;
+                let pin = pin_from_wire(&pin)?;
+                let signed = self.with_tokens(move |t| t.confirm(&origin, &nonce, &pin, &cas, certificate.as_ref(), &tx)).await?;
+                Ok(Some(Reply::ok(id, &signed)))
+            }
             Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => {
                 let cas = BankCas::from_wire(&issuers)?;
                 let pin_is_factory = pin.is_factory();

@@ -67,6 +67,12 @@ pub enum ErrorCode {
     /// Windows) exists but cannot be read: the host refuses every request until the
     /// administrator fixes it (fail closed; `kagi-host doctor` says what is wrong).
     PolicyInvalid,
+    /// The transaction to confirm (`confirm`'s `tx`) was refused before any window or PIN
+    /// prompt: unknown kind or field, a missing field, or a value that breaks its rule
+    /// (`docs/protocol.md`, *Transaction confirmation*). `field` names the field, never its value.
+    /// With feature `tx` (see Cargo.toml: not yet in the extension's WASM).
+    #[cfg(feature = "tx")]
+    TxInvalid { field: String },
 }
 
 impl ErrorCode {
@@ -97,6 +103,8 @@ impl ErrorCode {
             ErrorCode::ManagementKeyUnknown => "MANAGEMENT_KEY_UNKNOWN",
             ErrorCode::ChoiceRequired => "CHOICE_REQUIRED",
             ErrorCode::PolicyInvalid => "POLICY_INVALID",
+            #[cfg(feature = "tx")]
+            ErrorCode::TxInvalid { .. } => "TX_INVALID",
         }
     }
 }
@@ -187,6 +195,8 @@ mod tests {
             ErrorCode::ManagementKeyUnknown,
             ErrorCode::ChoiceRequired,
             ErrorCode::PolicyInvalid,
+            #[cfg(feature = "tx")]
+            ErrorCode::TxInvalid { field: "amountYen".into() },
         ] {
             let v = serde_json::to_value(&code).unwrap();
             assert_eq!(v["code"], code.as_str());
