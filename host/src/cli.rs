@@ -272,6 +272,17 @@ fn remove_user_data(os: Os) -> Vec<PathBuf> {
     removed
 }
 
+/// The machine as `diagnose` (over native messaging) checks it: the user's home, `/` as the
+/// root (in debug builds the root `KAGI_INSTALL_ROOT` names, as `doctor --root` in tests; the
+/// shipped release builds have no such lookup), this program.
+pub fn machine_env() -> doctor::Env {
+    #[cfg(debug_assertions)]
+    let root = std::env::var_os("KAGI_INSTALL_ROOT").filter(|r| !r.is_empty()).map(PathBuf::from);
+    #[cfg(not(debug_assertions))]
+    let root = None;
+    doctor::Env::detect(roots(&root), this_program())
+}
+
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
     let env = doctor::Env::detect(roots(&a.root), this_program());
     let cas = match read_issuers(&a.issuers) {

@@ -9,10 +9,10 @@
 //! No policy: the extension's allowlist decides alone (the host still takes only origins in
 //! the form browsers give, `kagi_proto::Origin`). A policy: `authenticate`, `enroll.begin` and
 //! `enroll.finish` for any origin it does not name get `ORIGIN_NOT_ALLOWED` before a card is
-//! touched; `status`, `pin.change` and `pin.unblock` name no origin and are served (they give no
-//! signature for anyone). A policy that is there but cannot be used — unreadable file, not
+//! touched; `status`, `pin.change`, `pin.unblock` and `diagnose` name no origin and are served
+//! (they give no signature for anyone). A policy that is there but cannot be used — unreadable file, not
 //! JSON, an unknown field, an origin not in browser form, another registry type — refuses
-//! every request with `POLICY_INVALID` and a log line (fail closed: a typo must not open
+//! every request but `diagnose` (which reports it) with `POLICY_INVALID` and a log line (fail closed: a typo must not open
 //! the host to every origin).
 //!
 //! What it is not: a security boundary against code running as the customer. Such code can
@@ -135,11 +135,13 @@ impl Policy {
     pub fn check(&self, command: &Command) -> Result<()> {
         match self {
             Policy::Absent => Ok(()),
+            // `diagnose` signs nothing and is how the support desk learns what is wrong.
+            Policy::Invalid { .. } if matches!(command, Command::Diagnose { .. }) => Ok(()),
             Policy::Invalid { source, why } => Err(Error::PolicyInvalid(format!("{source}: {why}"))),
             Policy::Allow { origins, .. } => {
                 let origin = match command {
                     Command::Authenticate { origin, .. } | Command::EnrollBegin { origin, .. } | Command::EnrollFinish { origin, .. } => origin,
-                    Command::Status { .. } | Command::PinChange { .. } | Command::PinUnblock { .. } => return Ok(()),
+                    Command::Status { .. } | Command::PinChange { .. } | Command::PinUnblock { .. } | Command::Diagnose { .. } => return Ok(()),
                     // A command this host does not know yet may name an origin: not under a policy.
                     _ => return Err(Error::OriginNotAllowed("command not covered by the host policy".into())),
                 };
@@ -256,6 +258,8 @@ mod tests {
             assert_eq!(code(p.check(&Command::Status { issuers: None })), Some(kagi_proto::ErrorCode::PolicyInvalid));
             assert_eq!(code(p.check(&authenticate("https://www.bank.example"))), Some(kagi_proto::ErrorCode::PolicyInvalid));
             assert!(p.describe().contains("POLICY_INVALID"), "{}", p.describe());
+            // The one request served: the support desk's diagnose, which reports the policy.
+            assert_eq!(code(p.check(&Command::Diagnose { issuers: None })), None);
         }
     }
 

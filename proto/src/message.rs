@@ -115,7 +115,7 @@ mod tests {
         round_trip(
             &Outgoing::Hello(Hello::current("0.1.0")),
             r#"{"type":"hello","protocol":2,"hostVersion":"0.1.0",
-                "capabilities":["status","authenticate","enroll.begin","enroll.finish","pin.change","pin.unblock","events"]}"#,
+                "capabilities":["status","authenticate","enroll.begin","enroll.finish","pin.change","pin.unblock","diagnose","events"]}"#,
         );
     }
 

@@ -126,6 +126,9 @@ pub enum Command {
     PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
     /// `pin.unblock {puk, newPin, reader?}`: PIV RESET RETRY COUNTER.
     PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
+    /// `diagnose {issuers?}`: the checks of `kagi-host doctor` for a support desk, as
+    /// [`crate::DiagnoseResult`]; with `issuers`, the bank's certificate's validity and issuer.
+    Diagnose { issuers: Option<Issuers> },
 }
 
 impl Command {
@@ -137,11 +140,12 @@ impl Command {
             Command::EnrollFinish { .. } => "enroll.finish",
             Command::PinChange { .. } => "pin.change",
             Command::PinUnblock { .. } => "pin.unblock",
+            Command::Diagnose { .. } => "diagnose",
         }
     }
 
     /// Every command this crate knows, for the hello's capability list.
-    pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
+    pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose"];
 }
 
 /// A request: the id the reply will echo, and the command.
@@ -200,6 +204,7 @@ impl Request {
         };
         Ok(match cmd {
             "status" => Command::Status { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
+            "diagnose" => Command::Diagnose { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
             "authenticate" => {
                 let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
                 let certificate = args.opt_string("certificate").map_err(bad)?;
@@ -258,7 +263,7 @@ impl Request {
         let text = |s: &str| Value::String(s.to_owned());
         let issuers = |i: &Issuers| Value::from(i.to_base64());
         match &self.command {
-            Command::Status { issuers: i } => {
+            Command::Status { issuers: i } | Command::Diagnose { issuers: i } => {
                 if let Some(i) = i {
                     put("issuers", issuers(i));
                 }
@@ -332,6 +337,16 @@ mod tests {
         let r = round_trip(&format!(r#"{{"id":1,"cmd":"status","issuers":["{CA}"]}}"#));
         let Command::Status { issuers: Some(i) } = r.command else { panic!() };
         assert_eq!(i.certificates(), &[vec![0x30, 0]]);
+    }
+
+    #[test]
+    fn diagnose() {
+        let r = round_trip(r#"{"id":9,"cmd":"diagnose"}"#);
+        assert_eq!(r, Request { id: 9, command: Command::Diagnose { issuers: None } });
+        let r = round_trip(&format!(r#"{{"id":9,"cmd":"diagnose","issuers":["{CA}"]}}"#));
+        assert!(matches!(r.command, Command::Diagnose { issuers: Some(_) }));
+        let e = Request::parse(br#"{"id":9,"cmd":"diagnose","pin":"123456"}"#).unwrap_err();
+        assert_eq!((e.id, e.error.code), (Some(9), ErrorCode::BadRequest));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub struct TokenSummary {
 }
 
 /// Result of `status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusResult {
     pub readers: Vec<ReaderInfo>,

@@ -3,7 +3,7 @@
 //! deserialise, and the status and acquisition results decode as their types. A field renamed
 //! in the code and not in the document fails here.
 
-use kagi_proto::{EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult};
+use kagi_proto::{DiagnoseResult, EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult};
 
 fn examples() -> Vec<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md")).expect("docs/protocol.md");
@@ -49,7 +49,9 @@ fn every_example_in_the_protocol_document_parses() {
             let msg: Outgoing = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}\n{e}"));
             if let Outgoing::Reply(r) = msg {
                 if let Some(result) = &r.result {
-                    let checked = if result.get("readers").is_some() {
+                    let checked = if result.get("checks").is_some() {
+                        serde_json::from_value::<DiagnoseResult>(result.clone()).map(drop)
+                    } else if result.get("readers").is_some() {
                         serde_json::from_value::<StatusResult>(result.clone()).map(drop)
                     } else if result.get("csr").is_some() {
                         serde_json::from_value::<EnrollBeginResult>(result.clone()).map(drop)

@@ -33,7 +33,7 @@ pub(crate) fn request_json(id: u64, command: &Command) -> Value {
     let pin = |p: &Pin| text(p.expose());
     let issuers = |i: &kagi_proto::Issuers| Some(Value::from(i.to_base64()));
     match command {
-        Command::Status { issuers: i } => put("issuers", i.as_ref().and_then(issuers)),
+        Command::Status { issuers: i } | Command::Diagnose { issuers: i } => put("issuers", i.as_ref().and_then(issuers)),
         Command::Authenticate { origin, nonce, pin: p, issuers: i, certificate } => {
             put("origin", text(origin.as_str()));
             put("nonce", text(nonce.as_str()));

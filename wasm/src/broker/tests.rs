@@ -833,6 +833,8 @@ fn host_requests_as_proto_writes_them() {
         format!(r#"{{"id":9,"cmd":"pin.change","pin":"123456","newPin":"97531864","reader":"{R1}"}}"#),
         format!(r#"{{"id":10,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864","reader":"{R1}"}}"#),
         r#"{"id":11,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864"}"#.to_owned(),
+        r#"{"id":12,"cmd":"diagnose"}"#.to_owned(),
+        r#"{"id":13,"cmd":"diagnose","issuers":["MAA="]}"#.to_owned(),
     ];
     for line in lines {
         let r = kagi_proto::Request::parse(line.as_bytes()).unwrap_or_else(|_| panic!("{line}"));
