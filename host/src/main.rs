@@ -20,6 +20,8 @@ use kagi_proto::{Hello, Outgoing};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
+    // First: the policy and the customer's config decide where the log goes (log/config.rs).
+    log::init();
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     // A browser's launch arguments are recognised before anything else, so no command-line
     // parser ever stands between the browser and the host; everything else is a command.
