@@ -51,6 +51,8 @@ fn diagnose_reports_the_token_and_the_banks_certificate_for_the_support_desk() {
     let d = diagnose(&mut host, Some(&ca));
     assert!(d.ok, "{}", d.text);
     assert_eq!(d.host_version, env!("CARGO_PKG_VERSION"));
+    // status carries the version too, for kagi.js's status().versions.host.
+    assert_eq!(status(&mut host).host_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(d.protocol, kagi_proto::PROTOCOL_VERSION);
     for code in ["PCSC_OK", "READERS_OK", "TOKEN_OK", "CERT_OK"] {
         assert_eq!(status_of(&d, code), Some(CheckStatus::Ok), "{code}:\n{}", d.text);
