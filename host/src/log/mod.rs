@@ -4,7 +4,9 @@
 //! for it ([`config`]), to the per-user log file ([`file`]: `0600`, never through a link,
 //! rotated). Never to stdout: stdout carries frames only.
 //!
-//! Off by default beyond warnings and errors to stderr. What goes in: codes, command and field
+//! Off by default beyond warnings and errors to stderr. The file is for the host a browser
+//! starts ([`init`]); the commands people run ([`init_commands`]) print what they do and write
+//! warnings to stderr only. What goes in: codes, command and field
 //! names, the host's own words; never a value from a request (a PIN sent as a number included:
 //! `kagi_proto::request` refuses without quoting it). Code logs through [`info`], [`warn`],
 //! [`error`] (or `tracing`'s macros): the rule above is easier to keep in one place.
@@ -145,7 +147,7 @@ pub fn init() {
     });
     let opened = file.is_some();
     let layer = Lines { stderr_level: plan.stderr_level, file_level: if opened { plan.level } else { Level::Off }, file };
-    if tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).is_err() {
+    if !install(layer) {
         return;
     }
     for p in problems {
@@ -154,6 +156,17 @@ pub fn init() {
     if let (true, Some((path, _))) = (opened, &plan.file) {
         info(&format!("kagi-host {} logging at {} ({}) to {}", env!("CARGO_PKG_VERSION"), plan.level.as_str(), plan.source, path.display()));
     }
+}
+
+/// Logging for the commands people run (`install`, `doctor`, …): warnings and errors to stderr,
+/// no file.
+pub fn init_commands() {
+    install(Lines { stderr_level: Level::Warn, file_level: Level::Off, file: None });
+}
+
+/// Makes `layer` this process's logger; false when one was set already.
+fn install(layer: Lines) -> bool {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).is_ok()
 }
 
 /// Removes the customer's log files (`kagi-host uninstall --scope user`), and their directory
