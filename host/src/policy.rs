@@ -66,7 +66,6 @@ struct PolicyFile {
     /// Absent: no origin rule (a file that only sets `log`).
     allowed_origins: Option<Vec<String>>,
     /// The host log's level (`crate::log::config`), checked there.
-    #[allow(dead_code)]
     log: Option<String>,
 }
 

@@ -40,6 +40,14 @@ fn diagnose_reports_the_token_and_the_banks_certificate_for_the_support_desk() {
     let mut host = host_in(&home, &root, &dir.path().join("no-policy.json"));
     assert!(host.hello.as_ref().is_some_and(|h| h.capabilities.iter().any(|c| c == "diagnose")), "{:?}", host.hello);
 
+    // Registered with Chromium for this user: the check names the manifest, under `~`.
+    let out = std::process::Command::new(kagi_rig::host_bin())
+        .args(["install", "--browser", "chromium"])
+        .env("HOME", &home)
+        .env("KAGI_INSTALL_ROOT", &root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     change_pin(&mut host, FACTORY_PIN, PIN).into_result::<kagi_proto::PinResult>().expect("pin.change");
     let ca = TestCa::new("Kagi Test CA");
     let (_, _, finish) = enroll(&mut host, &ca, "P-256", 1);
@@ -58,6 +66,9 @@ fn diagnose_reports_the_token_and_the_banks_certificate_for_the_support_desk() {
         assert_eq!(status_of(&d, code), Some(CheckStatus::Ok), "{code}:\n{}", d.text);
     }
     assert_eq!(status_of(&d, "HOST_POLICY_NONE"), Some(CheckStatus::Info), "{}", d.text);
+    let manifest = d.checks.iter().find(|c| c.code == "HOST_MANIFEST_OK").unwrap_or_else(|| panic!("{}", d.text));
+    assert_eq!((manifest.browser.as_deref(), manifest.scope.as_deref()), (Some("chromium"), Some("user")));
+    assert!(manifest.subject.as_deref().is_some_and(|s| s.starts_with("~/") && s.ends_with("jp.kagi.host.json")), "{manifest:?}");
     assert_eq!(d.tokens.len(), 1, "{d:?}");
     let t = &d.tokens[0];
     assert_eq!((t.reader.as_str(), t.pin_retries, t.puk_retries), (token.reader(), Some(2), Some(3)), "{t:?}");
