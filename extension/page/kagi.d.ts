@@ -1,6 +1,12 @@
-// Types for kagi.js, the Kagi page library.
+// Types for kagi.js, the Kagi page library (npm package @kagi/kagi-js).
 
-/** Stable error codes: the native host's codes plus the extension's own. */
+/** This library's version. */
+export declare const VERSION: string;
+
+/**
+ * Stable error codes: every code of the wire protocol (kagi_proto::ErrorCode; a test checks this
+ * union against it) plus those the extension and this library set themselves.
+ */
 export type KagiErrorCode =
   | "TOKEN_ABSENT" | "NO_READER" | "PCSC_UNAVAILABLE"
   | "PIN_INCORRECT" | "PIN_BLOCKED" | "PIN_FORMAT"
@@ -12,8 +18,13 @@ export type KagiErrorCode =
   | "TOKEN_FULL" | "MANAGEMENT_KEY_UNKNOWN" | "CHOICE_REQUIRED"
   // transaction confirmation: the tx was refused before any window or PIN prompt
   | "TX_INVALID"
+  // the machine's host policy cannot be used: the administrator must fix it
+  | "POLICY_INVALID"
   // set by the extension / this library
   | "EXTENSION_NOT_INSTALLED" | "CANCELLED" | "TIMEOUT" | "BUSY";
+
+/** Language of the messages this library writes itself. */
+export type Lang = "ja" | "en";
 
 export declare class KagiError extends Error {
   readonly name: "KagiError";
@@ -74,6 +85,10 @@ export interface Status {
    * does, else the first token; null without tokens.
    */
   token: TokenSummary | null;
+  /** The native host's version (absent when the host is not installed). */
+  hostVersion?: string;
+  /** What a support desk asks: this library's, the extension's and the host's versions. */
+  versions: { library: string; extension: string | null; host: string | null };
 }
 
 /** Presence only: call status() for details. */
@@ -154,11 +169,18 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Backstop per call while no user input is awaited (default 30000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * Language of the messages of the errors this library raises itself (EXTENSION_NOT_INSTALLED,
+   * TIMEOUT, CANCELLED); default: English when the page's `<html lang>` is English, else Japanese.
+   * Anything but "ja" or "en" rejects with BAD_REQUEST. Kagi's own windows follow the browser.
+   */
+  lang?: Lang;
 }
 
 export declare class Kagi {
   static connect(opts?: ConnectOptions): Promise<Kagi>;
   readonly extensionVersion: string;
+  readonly lang: Lang;
   /** Without issuers (here or at connect) the tokens carry no certificate. */
   status(opts?: { issuers?: Issuers }): Promise<Status>;
   onTokenChange(cb: (ev: TokenChange) => void): () => void;

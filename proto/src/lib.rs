@@ -2,7 +2,8 @@
 //!
 //! - [`frame`]: native messaging framing (4-byte native-endian length + UTF-8 JSON).
 //! - [`request`]: what the extension sends (`status`, `authenticate`, `enroll.begin`, `enroll.finish`,
-//!   `pin.change`, `pin.unblock`, `confirm`).
+//!   `pin.change`, `pin.unblock`, `diagnose`, `confirm`).
+//! - [`diagnose`]: the `diagnose` reply (doctor's checks for a support desk).
 //! - [`issuers`]: the bank's CA certificates a request names.
 //! - [`message`]: what the host sends (hello, replies echoing the request id, pushed events).
 //! - [`error`]: stable error codes the UI maps to Japanese/English text.
@@ -18,6 +19,7 @@
 
 mod args;
 mod b64;
+pub mod diagnose;
 pub mod error;
 pub mod frame;
 pub mod ids;
@@ -29,6 +31,7 @@ pub mod summary;
 #[cfg(feature = "tx")]
 pub mod tx;
 
+pub use diagnose::{CheckStatus, DiagnoseCertificate, DiagnoseCheck, DiagnoseResult, DiagnoseToken};
 pub use error::{ErrorCode, ProtoError, WireError};
 pub use login::{LoginToken, Nonce, Origin, SignatureAlgorithm};
 pub use message::{Event, Hello, Outgoing, Reply};

@@ -128,6 +128,9 @@ pub enum Command {
     PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
     /// `pin.unblock {puk, newPin, reader?}`: PIV RESET RETRY COUNTER.
     PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
+    /// `diagnose {issuers?}`: the checks of `kagi-host doctor` for a support desk, as
+    /// [`crate::DiagnoseResult`]; with `issuers`, the bank's certificate's validity and issuer.
+    Diagnose { issuers: Option<Issuers> },
     #[cfg(feature = "tx")]
     /// `confirm {origin, nonce, pin, issuers, tx, certificate?}`: a `kagi-tx:1` signature over
     /// the typed transaction `tx` (the host encodes the body itself; never a digest), with the
@@ -144,6 +147,7 @@ impl Command {
             Command::EnrollFinish { .. } => "enroll.finish",
             Command::PinChange { .. } => "pin.change",
             Command::PinUnblock { .. } => "pin.unblock",
+            Command::Diagnose { .. } => "diagnose",
             #[cfg(feature = "tx")]
             Command::Confirm { .. } => "confirm",
         }
@@ -151,10 +155,11 @@ impl Command {
 
     /// Every command this crate knows, for the hello's capability list.
     #[cfg(feature = "tx")]
-    pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "confirm"];
+    pub const NAMES: [&'static str; 8] =
+        ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose", "confirm"];
     /// Every command this crate knows, for the hello's capability list.
     #[cfg(not(feature = "tx"))]
-    pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
+    pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose"];
 }
 
 /// A request: the id the reply will echo, and the command.
@@ -213,6 +218,7 @@ impl Request {
         };
         Ok(match cmd {
             "status" => Command::Status { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
+            "diagnose" => Command::Diagnose { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
             "authenticate" => {
                 let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
                 let certificate = args.opt_string("certificate").map_err(bad)?;
@@ -285,7 +291,7 @@ impl Request {
         let text = |s: &str| Value::String(s.to_owned());
         let issuers = |i: &Issuers| Value::from(i.to_base64());
         match &self.command {
-            Command::Status { issuers: i } => {
+            Command::Status { issuers: i } | Command::Diagnose { issuers: i } => {
                 if let Some(i) = i {
                     put("issuers", issuers(i));
                 }
@@ -370,6 +376,16 @@ mod tests {
         let r = round_trip(&format!(r#"{{"id":1,"cmd":"status","issuers":["{CA}"]}}"#));
         let Command::Status { issuers: Some(i) } = r.command else { panic!() };
         assert_eq!(i.certificates(), &[vec![0x30, 0]]);
+    }
+
+    #[test]
+    fn diagnose() {
+        let r = round_trip(r#"{"id":9,"cmd":"diagnose"}"#);
+        assert_eq!(r, Request { id: 9, command: Command::Diagnose { issuers: None } });
+        let r = round_trip(&format!(r#"{{"id":9,"cmd":"diagnose","issuers":["{CA}"]}}"#));
+        assert!(matches!(r.command, Command::Diagnose { issuers: Some(_) }));
+        let e = Request::parse(br#"{"id":9,"cmd":"diagnose","pin":"123456"}"#).unwrap_err();
+        assert_eq!((e.id, e.error.code), (Some(9), ErrorCode::BadRequest));
     }
 
     #[test]

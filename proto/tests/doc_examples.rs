@@ -3,7 +3,7 @@
 //! deserialise, and the status and acquisition results decode as their types. A field renamed
 //! in the code and not in the document fails here.
 
-use kagi_proto::{EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult, Transaction, TxSignature};
+use kagi_proto::{DiagnoseResult, EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult, Transaction, TxSignature};
 
 fn examples() -> Vec<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md")).expect("docs/protocol.md");
@@ -55,6 +55,8 @@ fn every_example_in_the_protocol_document_parses() {
                 if let Some(result) = &r.result {
                     let checked = if result.get("bodySha256").is_some() {
                         serde_json::from_value::<TxSignature>(result.clone()).map(drop)
+                    } else if result.get("checks").is_some() {
+                        serde_json::from_value::<DiagnoseResult>(result.clone()).map(drop)
                     } else if result.get("readers").is_some() {
                         serde_json::from_value::<StatusResult>(result.clone()).map(drop)
                     } else if result.get("csr").is_some() {

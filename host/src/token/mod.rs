@@ -106,6 +106,7 @@ impl Tokens {
                     .map(|r| kagi_proto::ReaderInfo { name: r.name, token_present: r.card_present })
                     .collect(),
                 tokens,
+                host_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             })
         })
     }
