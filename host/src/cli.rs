@@ -289,8 +289,8 @@ fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Doctor only reads the token's public data.
-    let mut probe = doctor::TokenStatus { tokens: Tokens::new(), cas };
+    // Doctor only reads the token's public data, and leaves no token record behind.
+    let mut probe = doctor::TokenStatus { tokens: Tokens::with_memory(crate::card::remembered::CertMemory::none()), cas };
     let report = doctor::run(&env, &mut probe);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
