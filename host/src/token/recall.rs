@@ -99,6 +99,7 @@ fn recall<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, memory: &CertMemory,
                 break;
             }
         }
+        crate::card::pcsc_backend::debug_line(&format!("recall kh={:?} tags={:?} bank={:?} confirmed={confirmed}", history.as_deref().map(hex::encode), record.certificates().map(|(t, v)| (t, v.map(|d| d.len()))).collect::<Vec<_>>(), bank.iter().map(|c| c.slot).collect::<Vec<_>>()));
         if confirmed {
             return Ok(true);
         }
