@@ -477,9 +477,7 @@ impl PcscCard {
         let Some(card) = self.card.as_mut() else { return false };
         let mut names = [0u8; 2048];
         let mut atr = [0u8; pcsc::MAX_ATR_SIZE];
-        let r = card.status2(&mut names, &mut atr);
-
-        r.is_ok()
+        card.status2(&mut names, &mut atr).is_ok()
     }
 
     /// Disconnect, leaving or resetting the card (a reset only as [`close`](Self::close) allows).
@@ -885,12 +883,5 @@ mod tests {
             assert!(matches!(map_error_with(pcsc::Error::RemovedCard, on), Error::CardRemoved));
             assert!(matches!(map_error_with(pcsc::Error::CommError, on), Error::PcscUnavailable(_)));
         }
-    }
-}
-
-pub fn debug_line(m: &str) {
-    use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(if cfg!(windows) { "C:\\kagi-debug.txt" } else { "/tmp/kagi-debug.txt" }) {
-        let _ = writeln!(f, "{} {m}", std::process::id());
     }
 }

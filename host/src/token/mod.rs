@@ -29,7 +29,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kagi_proto::{CertId, EnrollBeginResult, EnrollFinishResult, LoginToken, Nonce, Origin, StatusResult, TokenSummary, Transaction, TxSignature};
 
 use crate::card::pcsc_backend::{Disconnect, PcscCard, PcscContext};
-use crate::card::remembered::{CertMemory, TokenRecord};
+use crate::card::remembered::CertMemory;
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
 use crate::issuer::BankCas;
@@ -373,7 +373,7 @@ fn with_pin<R>(
 /// Keeps on disk what `card`'s cache holds of the token (`card/remembered.rs`), for the next
 /// host run.
 fn keep_record(memory: &CertMemory, card: &PcscCard) {
-    if let Some((history, r)) = TokenRecord::of(card.cache()) {
+    if let Some((history, r)) = recall::record_of(card.cache()) {
         memory.keep(history.as_deref(), &r);
     }
 }

@@ -21,13 +21,15 @@
 
 use kagi_proto::{CertId, LoginToken, Nonce, Origin};
 
-use crate::card::remembered::CertMemory;
+use crate::card::cache::CardCache;
+use crate::card::remembered::{CertMemory, TokenRecord};
 use crate::card::{PivSession, Transport};
 use crate::error::{Error, Result};
 use crate::issuer::BankCas;
 use crate::piv::objects::TAG_KEY_HISTORY;
 use crate::piv::Pin;
-use crate::token::certs::{read_certificates, SlotCert};
+use crate::piv::commands::{parse_key_history, unwrap_data_object};
+use crate::token::certs::{read_certificates, SlotCert, RETIRED_SLOTS};
 use crate::token::flows::sign_login;
 use crate::x509::spki_bits;
 
@@ -81,31 +83,66 @@ fn settled_by_token(e: &Error) -> bool {
 
 /// Puts a kept token's certificates into the session's cache when the token confirms them
 /// (steps 1–2 of the module doc). `Ok(false)`: nothing recalled, the token will be read.
+///
+/// A record is a candidate only when it holds exactly the slots the Key History announces, and
+/// it is used only when every certificate in it sits beside its own key: the recalled objects
+/// stay in the handle's cache for the operations that follow (an acquisition chooses its slot
+/// from them), so none of them may be another token's or an older state's.
 fn recall<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, memory: &CertMemory, cas: &BankCas) -> Result<bool> {
     if memory.dir().is_none() || !s.cache_is_cold() {
         return Ok(false);
     }
     s.select()?;
     let history = s.get_data_raw(TAG_KEY_HISTORY)?;
+    let Some(announced) = announced_slots(history.as_deref()) else { return Ok(false) };
     for record in memory.recall(history.as_deref()) {
-        s.recall_certificates(record.certificates());
-        let bank: Vec<SlotCert> = read_certificates(s)?.bank(cas).cloned().collect();
-        let mut confirmed = !bank.is_empty();
-        for c in &bank {
-            // GET METADATA answers stay in the session's cache: another candidate costs a
-            // round trip only for a slot this one did not name.
-            if !key_matches(s, c)? {
+        let answers: Vec<(u32, Option<Vec<u8>>)> = record.certificates().collect();
+        if !covers(&answers, announced) {
+            continue;
+        }
+        let recorded = answers.iter().filter(|(_, d)| d.is_some()).count();
+        s.recall_certificates(answers);
+        let certs = read_certificates(s)?;
+        // Every recorded certificate parsed, the bank's among them, each beside its key. GET
+        // METADATA answers stay in the session's cache: another candidate costs a round trip
+        // only for a slot this one did not name.
+        let mut confirmed = certs.certs.len() == recorded && certs.bank(cas).next().is_some();
+        for c in &certs.certs {
+            if !confirmed || !key_matches(s, c)? {
                 confirmed = false;
                 break;
             }
         }
-        crate::card::pcsc_backend::debug_line(&format!("recall kh={:?} tags={:?} bank={:?} confirmed={confirmed}", history.as_deref().map(hex::encode), record.certificates().map(|(t, v)| (t, v.map(|d| d.len()))).collect::<Vec<_>>(), bank.iter().map(|c| c.slot).collect::<Vec<_>>()));
         if confirmed {
             return Ok(true);
         }
         s.forget_retired_certificates();
     }
     Ok(false)
+}
+
+/// How many retired slots the Key History answer announces with on-card certificates; `None`
+/// without one Kagi can read (then no record says which slots to trust).
+fn announced_slots(answer: Option<&[u8]>) -> Option<u8> {
+    let value = unwrap_data_object(answer?).ok()?;
+    Some(parse_key_history(value).ok()?.keys_with_on_card_certs.min(RETIRED_SLOTS))
+}
+
+/// Whether `answers` are exactly the retired slots `1..=n` (SP 800-73-4 Part 1 §3.3.3: the
+/// on-card certificates of retired keys are numbered from 1; objects `5FC10D`…).
+fn covers(answers: &[(u32, Option<Vec<u8>>)], n: u8) -> bool {
+    let mut tags: Vec<u32> = answers.iter().map(|(t, _)| *t).collect();
+    tags.sort_unstable();
+    tags.iter().copied().eq((0..u32::from(n)).map(|i| 0x5FC10D + i))
+}
+
+/// What `cache` holds of a token, as a record worth keeping: the slots its Key History
+/// announces, all of them ([`recall`] uses nothing less).
+pub fn record_of(cache: &CardCache) -> Option<(Option<Vec<u8>>, TokenRecord)> {
+    let (history, record) = TokenRecord::of(cache)?;
+    let n = announced_slots(history.as_deref())?;
+    let answers: Vec<(u32, Option<Vec<u8>>)> = record.certificates().collect();
+    covers(&answers, n).then_some((history, record))
 }
 
 /// Whether the token reports `c`'s public key for `c`'s slot (YubiKey GET METADATA tag `04`);
@@ -117,4 +154,28 @@ fn key_matches<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, c: &SlotCert) -
         Ok(Some(pk)) => spki_bits(&pk.spki_der()).is_ok_and(|bits| bits == c.cert.public_key_bits),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    #[test]
+    fn a_record_must_hold_exactly_the_announced_slots() {
+        // Key History answers: two on-card certificates; none; not a Key History.
+        assert_eq!(announced_slots(Some(&h("53 08 C1 01 02 C2 01 00 FE 00"))), Some(2));
+        assert_eq!(announced_slots(Some(&h("53 08 C1 01 00 C2 01 00 FE 00"))), Some(0));
+        assert_eq!(announced_slots(Some(&h("53 02 C1 01"))), None);
+        assert_eq!(announced_slots(None), None);
+        let a = |tags: &[u32]| tags.iter().map(|t| (*t, Some(vec![1u8]))).collect::<Vec<_>>();
+        assert!(covers(&a(&[0x5FC10E, 0x5FC10D]), 2));
+        assert!(covers(&[(0x5FC10D, Some(vec![1])), (0x5FC10E, None)], 2), "a recorded empty slot counts");
+        assert!(!covers(&a(&[0x5FC10E]), 2), "82 missing: it would be read from the token and the rest trusted");
+        assert!(!covers(&a(&[0x5FC10D, 0x5FC10E, 0x5FC10F]), 2));
+        assert!(covers(&[], 0));
+    }
 }

@@ -61,7 +61,6 @@ pub fn target_slot<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, certs: &Tok
                 None => key_occupant(s, slot, &mut metadata_supported, strict)?,
             }
         };
-        crate::card::pcsc_backend::debug_line(&format!("slot {n}: {occupant:?} in_certs={}", certs.in_slot(slot).is_some()));
         if occupant != Occupant::Taken {
             return Ok(slot);
         }
