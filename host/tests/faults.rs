@@ -8,7 +8,10 @@
 //! PUK tries are untouched, and the bank's login certificate is still there (the old one, or the
 //! new one when the cut came after it was written). Then the token is plugged back at once, the
 //! host announces it, the operation is retried and succeeds, and a log-on verifies with the
-//! expected certificate. Coverage is asserted: every APDU position of every operation was cut in
+//! expected certificate. The log-on and the PIN change are also swept with a power loss inside
+//! each APDU (the virtual token keeps what a real one commits: one PIN try spent inside a PIN
+//! check, nothing else), audited likewise with that try spent, and the retry's right PIN restores
+//! the tries. Coverage is asserted: every APDU position of every operation was cut in
 //! both ways, and some cut fell inside a chained PUT DATA (the certificate being written). At the
 //! end yubico-piv-tool, as a second independent witness, signs with the login certificate's key.
 //!
@@ -38,6 +41,10 @@ enum Mode {
     Before,
     /// The card executes it; the answer is lost (`drop-after`).
     After,
+    /// Power fails while the card executes it (`power-loss`): only what a real token commits
+    /// first survives; for Kagi's operations that is a PIN try spent by a VERIFY or CHANGE
+    /// REFERENCE DATA in progress (tests/virtual-token/README.md, *Power loss*).
+    PowerLoss,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,12 +121,14 @@ impl Bench<'_> {
     }
 
     /// What must hold right after a cut, read from the token's state file (not through the host).
-    fn audit(&self, what: &str) {
+    /// `pin_tries`: the PIN tries left the cut may leave (3, or 2 after a power loss inside a PIN
+    /// check).
+    fn audit(&self, what: &str, pin_tries: u8) {
         let c = self.token.contents().expect("token state");
         for slot in c.keys.keys() {
             assert!(c.certificate(*slot).is_some(), "{what}: key in {slot:02X} without a certificate beside it");
         }
-        assert_eq!((c.pin_retries_left, c.puk_retries_left), (3, 3), "{what}: a pull costs no PIN or PUK try");
+        assert_eq!((c.pin_retries_left, c.puk_retries_left), (pin_tries, 3), "{what}: PIN and PUK tries after the cut");
         let on_token = |der: &[u8]| c.keys.keys().any(|s| c.certificate(*s).as_deref() == Some(der));
         assert!(
             on_token(&self.login) || self.pending.as_deref().is_some_and(on_token),
@@ -139,6 +148,7 @@ impl Bench<'_> {
         match mode {
             Mode::Before => self.token.arm_fail_after(n),
             Mode::After => self.token.arm_drop_after(n),
+            Mode::PowerLoss => self.token.arm_power_loss(n),
         }
         .expect("arm the cut");
         let reply = self.send(op);
@@ -158,7 +168,10 @@ impl Bench<'_> {
             ),
             None => self.succeeded(op, reply.clone()),
         }
-        self.audit(&what);
+        // The token's log says what its power loss kept; the state file must show just that.
+        let spent = mode == Mode::PowerLoss
+            && self.token.log().lines().rev().find(|l| l.contains("armed cut")).is_some_and(|l| l.contains("a PIN try spent"));
+        self.audit(&what, if spent { 2 } else { 3 });
 
         // Plugged back the moment pcscd reports the reader empty (see host/tests/replug.rs).
         wait_card_state(self.token.reader(), false, EVENT_WAIT).unwrap_or_else(|e| panic!("{what}: pull not seen: {e}"));
@@ -197,6 +210,8 @@ impl Bench<'_> {
             .unwrap_or_else(|e| panic!("{what}: log-on after the retry: {e:?}\nhost log:\n{}", self.host.stderr()));
         verify_login(&login, ORIGIN, &nonce).unwrap_or_else(|e| panic!("{what}: login does not verify: {e}"));
         assert_eq!(login.certificate_der().unwrap(), self.login, "{what}: the newest stored certificate logs on");
+        let c = self.token.contents().expect("token state");
+        assert_eq!(c.pin_retries_left, 3, "{what}: the right PIN restores the tries");
         self.cuts.push((op, mode, n));
         true
     }
@@ -234,7 +249,17 @@ fn token_pulled_at_every_apdu_loses_nothing_and_the_retry_succeeds() {
             lengths.push((op, mode, len));
         }
     }
+    // Power loss differs from a cut before the APDU only inside a PIN check (the other writes
+    // are all-or-nothing: the model in tests/virtual-token/README.md), so only the operations
+    // that check the PIN are swept with it.
+    for op in [Op::LogOn, Op::PinChange] {
+        let len = b.sweep(op, Mode::PowerLoss);
+        assert!(len > 0, "{op:?} PowerLoss: no cut");
+        lengths.push((op, Mode::PowerLoss, len));
+    }
     eprintln!("APDUs cut per operation: {lengths:?}");
+    // Some power loss fell inside a PIN check, and the tries it spent were audited above.
+    assert!(b.token.log().contains("(a PIN try spent)"), "no power loss inside VERIFY or CHANGE REFERENCE DATA");
 
     // Coverage: each sweep cut positions 0..len, every one (a sweep only ends uncut).
     for (op, mode, len) in &lengths {
@@ -316,6 +341,7 @@ fn token_pulled_during_first_use_initialisation_stays_usable() {
             match mode {
                 Mode::Before => token.arm_fail_after(n),
                 Mode::After => token.arm_drop_after(n),
+                Mode::PowerLoss => token.arm_power_loss(n),
             }
             .expect("arm the cut");
             let reply = enroll_begin(&mut host, &ca, "P-256");
