@@ -42,6 +42,12 @@ pub enum BankError {
     /// The bank requires key attestation and the CSR's key is not attested (`attestation.rs`).
     #[error("certificate not issued: {0}")]
     Attestation(VerifyError),
+    /// A transaction confirmation was refused (kagi-verify's code: `TX_MISMATCH`, `TX_CHANGED`…).
+    #[error("confirmation refused: {0}")]
+    Confirm(VerifyError),
+    /// A densai request the bank would not show or sign: the field is named, never its value.
+    #[error("{0}")]
+    TxInvalid(kagi_proto::tx::TxError),
     #[error("this server does not serve origin {0}")]
     OriginNotServed(String),
     #[error("not found")]
@@ -74,7 +80,8 @@ impl BankError {
             BankError::CsrInvalid(_) => "CSR_INVALID",
             BankError::CsrSignature => "CSR_SIGNATURE",
             BankError::CsrKey(_) => "CSR_KEY_UNSUPPORTED",
-            BankError::Login(e) | BankError::Attestation(e) => e.code(),
+            BankError::Login(e) | BankError::Attestation(e) | BankError::Confirm(e) => e.code(),
+            BankError::TxInvalid(_) => "TX_INVALID",
             BankError::OriginNotServed(_) => "ORIGIN_NOT_SERVED",
             BankError::NotFound => "NOT_FOUND",
             BankError::Db(_) | BankError::Postgres(_) | BankError::Io(_) | BankError::Ca(_) | BankError::Internal(_) => "INTERNAL",
@@ -90,6 +97,10 @@ impl BankError {
             BankError::Login(e) if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
             BankError::Login(_) => StatusCode::UNAUTHORIZED,
             BankError::Attestation(_) => StatusCode::FORBIDDEN,
+            BankError::Confirm(e) if e.is_internal() => StatusCode::INTERNAL_SERVER_ERROR,
+            BankError::Confirm(VerifyError::TxChanged) => StatusCode::CONFLICT,
+            BankError::Confirm(_) => StatusCode::FORBIDDEN,
+            BankError::TxInvalid(_) => StatusCode::BAD_REQUEST,
             BankError::NotFound => StatusCode::NOT_FOUND,
             BankError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BankError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -5,6 +5,7 @@
 //! - [`app`]: state, routes, serving; [`api`]: JSON endpoints; [`pages`]: HTML.
 //! - [`db`]: customers, certificates, sessions, nonces on SQLite or PostgreSQL; [`ca`]: the CA
 //!   and its CRL.
+//! - [`densai`]: 譲渡記録請求 and its approval through a `kagi-tx:1` confirmation.
 //! - [`acquisition`] and [`renewal`]: who may obtain a certificate when; [`attestation`]: the
 //!   optional key attestation policy at issuance; [`clock`]: injectable time.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod attestation;
 pub mod ca;
 pub mod clock;
 pub mod db;
+pub mod densai;
 pub mod error;
 pub mod pages;
 pub mod renewal;

@@ -246,3 +246,46 @@ fn a_certificate_revoked_through_one_instance_is_refused_by_the_other() {
         assert!(crl.windows(serial.len()).any(|w| w == serial.as_slice()), "CRL of {} lists the serial", bank.base);
     }
 }
+
+#[test]
+fn a_densai_request_registered_at_one_instance_is_approved_at_the_other_once() {
+    let test = "a_densai_request_registered_at_one_instance_is_approved_at_the_other_once";
+    let Some(pg) = cluster(test) else { return };
+    let dir = kagi_rig::temp_dir().unwrap();
+    let (a, b) = two_instances(&pg, "densai", dir.path());
+    let customer = acquire(a.port);
+    let (cookie, n) = nonce(a.port);
+    let login = http(a.port, "POST", "/api/login", Some(&cookie), &json!({"nonce": n, "token": customer.token(&n)}));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let session = login.cookie.expect("session");
+
+    let form = json!({
+        "counterparty.userNo": "987654321", "counterparty.name": "株式会社南部品", "counterparty.bankCode": "0999",
+        "counterparty.bankName": "かぎ信用金庫", "counterparty.branchCode": "002", "counterparty.branchName": "駅前支店",
+        "counterparty.accountType": "1", "counterparty.accountNo": "7654321", "amountYen": "12345678", "dueDate": "2027-02-26"
+    });
+    let r = http(a.port, "POST", "/api/densai/transfer", Some(&session), &form);
+    assert_eq!(r.status, 201, "registered at A: {}", r.body);
+    let id = r.body["requestId"].as_str().unwrap().to_owned();
+    let listed = http(b.port, "GET", "/api/densai/requests", Some(&session), &Value::Null);
+    assert_eq!(listed.body["requests"][0]["requestId"], id.as_str(), "B lists it: {}", listed.body);
+
+    // The challenge from B, the confirmation posted at A (what the token would sign).
+    let ch = http(b.port, "POST", "/api/densai/challenge", Some(&session), &json!({"requestId": id}));
+    assert_eq!(ch.status, 200, "{}", ch.body);
+    let nonce = ch.body["nonce"].as_str().unwrap().to_owned();
+    let tx = kagi_proto::tx::Transaction::from_json(&ch.body["tx"]).unwrap();
+    let message = tx.signed_message(&Origin::parse(PUBLIC_ORIGIN).unwrap(), &Nonce::parse(&nonce).unwrap());
+    let sig = customer.key.sign(&ring::rand::SystemRandom::new(), &message).unwrap();
+    let signed = kagi_proto::tx::TxSignature::new(&customer.cert_der, SignatureAlgorithm::ES256, sig.as_ref(), &tx.body_sha256());
+    let confirm = json!({"requestId": id, "nonce": nonce, "confirmation": signed});
+    let ok = http(a.port, "POST", "/api/densai/confirm", Some(&session), &confirm);
+    assert_eq!((ok.status, ok.body["status"].as_str()), (200, Some("approved")), "{}", ok.body);
+    // Spent: the same confirmation is refused at both instances, and the evidence is stored once.
+    for port in [a.port, b.port] {
+        let again = http(port, "POST", "/api/densai/confirm", Some(&session), &confirm);
+        assert_ne!(again.status, 200, "{}", again.body);
+    }
+    let evidence = b.bank.db.densai_evidence(&id).unwrap().expect("evidence");
+    assert_eq!(evidence.message, message);
+}

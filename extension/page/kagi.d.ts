@@ -1,6 +1,12 @@
-// Types for kagi.js, the Kagi page library.
+// Types for kagi.js, the Kagi page library (npm package @kagi/kagi-js).
 
-/** Stable error codes: the native host's codes plus the extension's own. */
+/** This library's version. */
+export declare const VERSION: string;
+
+/**
+ * Stable error codes: every code of the wire protocol (kagi_proto::ErrorCode; a test checks this
+ * union against it) plus those the extension and this library set themselves.
+ */
 export type KagiErrorCode =
   | "TOKEN_ABSENT" | "NO_READER" | "PCSC_UNAVAILABLE"
   | "PIN_INCORRECT" | "PIN_BLOCKED" | "PIN_FORMAT"
@@ -10,8 +16,15 @@ export type KagiErrorCode =
   // protocol 2 (the PIN window handles most of them; a page sees them when the customer gives up)
   | "PUK_INCORRECT" | "PUK_BLOCKED" | "PIN_WEAK" | "PIN_CHANGE_REQUIRED"
   | "TOKEN_FULL" | "MANAGEMENT_KEY_UNKNOWN" | "CHOICE_REQUIRED"
+  // transaction confirmation: the tx was refused before any window or PIN prompt
+  | "TX_INVALID"
+  // the machine's host policy cannot be used: the administrator must fix it
+  | "POLICY_INVALID"
   // set by the extension / this library
   | "EXTENSION_NOT_INSTALLED" | "CANCELLED" | "TIMEOUT" | "BUSY";
+
+/** Language of the messages this library writes itself. */
+export type Lang = "ja" | "en";
 
 export declare class KagiError extends Error {
   readonly name: "KagiError";
@@ -72,6 +85,10 @@ export interface Status {
    * does, else the first token; null without tokens.
    */
   token: TokenSummary | null;
+  /** The native host's version (absent when the host is not installed). */
+  hostVersion?: string;
+  /** What a support desk asks: this library's, the extension's and the host's versions. */
+  versions: { library: string; extension: string | null; host: string | null };
 }
 
 /** Presence only: call status() for details. */
@@ -86,6 +103,35 @@ export interface LoginToken {
   certificate: string;
   algorithm: "ES256" | "RS256";
   signature: string;
+}
+
+/**
+ * A densai request as the bank renders it for confirmation (kagi-tx:1): a flat object, keys the
+ * kind's field names, values strings (docs/protocol.md "Transaction confirmation").
+ */
+export interface Transaction {
+  kind: "densai.transfer/1" | "densai.issue.debtor/1";
+  requestId: string;
+  requestVersion: string;
+  recordNumber: string;
+  amountYen: string;
+  recordDate: string;
+  dueDate: string;
+  transferRestricted: "0" | "1";
+  guarantee: "0" | "1";
+  newCounterparty: "0" | "1";
+  /** `payer.userNo`, `payer.name`, …, `counterparty.accountNo`. */
+  [partyField: `payer.${string}` | `counterparty.${string}`]: string;
+}
+
+/** What confirmTransaction resolves with; the bank verifies it against its own record. */
+export interface TxSignature {
+  format: "kagi-tx:1";
+  certificate: string;
+  algorithm: "ES256" | "RS256";
+  signature: string;
+  /** SHA-256 (hex) of the body Kagi encoded: for the bank's log, never trusted. */
+  bodySha256: string;
 }
 
 /** Steps of an acquisition, in order. */
@@ -123,16 +169,28 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Backstop per call while no user input is awaited (default 30000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * Language of the messages of the errors this library raises itself (EXTENSION_NOT_INSTALLED,
+   * TIMEOUT, CANCELLED); default: English when the page's `<html lang>` is English, else Japanese.
+   * Anything but "ja" or "en" rejects with BAD_REQUEST. Kagi's own windows follow the browser.
+   */
+  lang?: Lang;
 }
 
 export declare class Kagi {
   static connect(opts?: ConnectOptions): Promise<Kagi>;
   readonly extensionVersion: string;
+  readonly lang: Lang;
   /** Without issuers (here or at connect) the tokens carry no certificate. */
   status(opts?: { issuers?: Issuers }): Promise<Status>;
   onTokenChange(cb: (ev: TokenChange) => void): () => void;
   /** Rejects with BAD_REQUEST when no issuers are known. */
   authenticate(nonce: string, opts?: { issuers?: Issuers }): Promise<LoginToken>;
+  /**
+   * The customer confirms `tx` in Kagi's window and the token signs it. TX_INVALID (no window)
+   * for a tx Kagi refuses; extensions without the confirmation window answer BAD_REQUEST.
+   */
+  confirmTransaction(opts: { nonce: string; tx: Transaction; issuers?: Issuers }): Promise<TxSignature>;
   /** Rejects with BAD_REQUEST when no issuers are known. */
   acquireCertificate(opts: AcquireOptions): Promise<{ certificate: CertSummary }>;
   close(): void;

@@ -1,9 +1,10 @@
 // Kagi page library: lets a bank page talk to the Kagi extension (and through it to the
-// customer's 専用USB token) over window.postMessage. Served by the bank, e.g. /static/kagi.js.
+// customer's 専用USB token) over window.postMessage. An ES module, served by the bank (e.g.
+// /static/kagi.js) or installed as the npm package @kagi/kagi-js (package.json beside it).
 //
-//   import { Kagi, KagiError } from "/static/kagi.js";
-//   const kagi = await Kagi.connect({ issuers: [bankCaBase64], timeoutMs: 3000 });
-//   const st = await kagi.status();                       // {host, readers, tokens, token}
+//   import { Kagi, KagiError } from "/static/kagi.js";   // or from "@kagi/kagi-js"
+//   const kagi = await Kagi.connect({ issuers: [bankCaBase64], timeoutMs: 3000, lang: "ja" });
+//   const st = await kagi.status();                       // {host, readers, tokens, token, versions}
 //   const off = kagi.onTokenChange(ev => ...);            // {type: "inserted"|"removed", reader}
 //   const login = await kagi.authenticate(nonce);
 //   const done = await kagi.acquireCertificate({ algorithm: "P-256", submitCsr: async (csr, attestation) => cert });
@@ -13,12 +14,40 @@
 // The page never sees the PIN: it is typed in the extension's own window. Every rejection is a
 // KagiError {code, message, retries?}. Types: kagi.d.ts. Wire format: extension/README.md.
 
+/** This library's version: the workspace's, as package.json says (a test keeps them equal). */
+export const VERSION = "0.1.0";
+
 const TO_EXTENSION = "kagi:page";      // page -> content script
 const FROM_EXTENSION = "kagi:ext";     // content script -> page
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 // Backstop for machine work (the extension enforces its own per-command timeouts and reports
 // progress); suspended while the customer is typing the PIN or confirming.
 const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
+
+/**
+ * The language of the messages this library writes itself (`connect({lang})`): "ja" or "en".
+ * Without one, the page's own `<html lang>` when it is English, else Japanese.
+ */
+function pickLang(lang) {
+  if (lang === "ja" || lang === "en") return lang;
+  if (lang !== undefined && lang !== null) throw new KagiError("BAD_REQUEST", "lang must be \"ja\" or \"en\"");
+  const page = typeof document !== "undefined" && document.documentElement ? document.documentElement.lang : "";
+  return /^en\b/i.test(page || "") ? "en" : "ja";
+}
+
+/** Messages of the errors this library raises itself, by language. */
+const MESSAGES = {
+  ja: {
+    EXTENSION_NOT_INSTALLED: "Kagi の拡張機能が応答しませんでした。",
+    TIMEOUT: "Kagi の拡張機能が時間内に応答しませんでした。",
+    CANCELLED: "終了しました。",
+  },
+  en: {
+    EXTENSION_NOT_INSTALLED: "the Kagi extension did not answer",
+    TIMEOUT: "the Kagi extension did not answer in time",
+    CANCELLED: "closed",
+  },
+};
 
 /** An error with a stable `code` (see kagi.d.ts for the list). */
 export class KagiError extends Error {
@@ -67,9 +96,9 @@ export class Kagi {
    * customer's options page decides). `issuers`: the bank's CA certificates, used by
    * every call that does not name its own.
    */
-  static connect({ issuers, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS } = {}) {
-    let bankIssuers;
-    try { bankIssuers = normalizeIssuers(issuers); } catch (e) { return Promise.reject(e); }
+  static connect({ issuers, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, lang } = {}) {
+    let bankIssuers, language;
+    try { bankIssuers = normalizeIssuers(issuers); language = pickLang(lang); } catch (e) { return Promise.reject(e); }
     return new Promise((resolve, reject) => {
       const nonce = randomId();
       let retry = null;
@@ -83,12 +112,12 @@ export class Kagi {
         const m = ev.data;
         if (ev.source !== window || !m || m.channel !== FROM_EXTENSION) return;
         if (m.type === "hello" && m.nonce === nonce) {
-          done(() => resolve(new Kagi(m.version, requestTimeoutMs, bankIssuers)));
+          done(() => resolve(new Kagi(m.version, requestTimeoutMs, bankIssuers, language)));
         }
       };
       window.addEventListener("message", onMessage);
       const timer = setTimeout(
-        () => done(() => reject(new KagiError("EXTENSION_NOT_INSTALLED", "the Kagi extension did not answer"))),
+        () => done(() => reject(new KagiError("EXTENSION_NOT_INSTALLED", MESSAGES[language].EXTENSION_NOT_INSTALLED))),
         timeoutMs,
       );
       // The content script may still be starting: ask again until it answers or we give up.
@@ -97,9 +126,11 @@ export class Kagi {
     });
   }
 
-  constructor(version, requestTimeoutMs, issuers) {
+  constructor(version, requestTimeoutMs, issuers, lang) {
     /** Version of the extension that answered. */
     this.extensionVersion = version;
+    /** Language of the messages this library writes itself: "ja" or "en". */
+    this.lang = lang || "ja";
     this._issuers = issuers;
     this._timeoutMs = requestTimeoutMs;
     this._pending = new Map();
@@ -113,12 +144,14 @@ export class Kagi {
    * Host, readers, every PIV token (`tokens`, each with the bank's certificate when `issuers`
    * are known), and `token`: the one token holding the bank's certificate if exactly one does,
    * else the first token (null without tokens). Resolves with `{host: "HOST_NOT_INSTALLED",
-   * readers: [], tokens: [], token: null}` when the native host is missing.
+   * readers: [], tokens: [], token: null}` when the native host is missing. `versions`:
+   * `{library, extension, host}` (host null when it is not installed), what a support desk asks.
    */
-  status({ issuers } = {}) {
-    let args;
-    try { args = this._withIssuers({}, issuers, false); } catch (e) { return Promise.reject(e); }
-    return this._call("status", args);
+  async status({ issuers } = {}) {
+    const args = this._withIssuers({}, issuers, false);
+    const st = await this._call("status", args);
+    const host = st && typeof st.hostVersion === "string" ? st.hostVersion : null;
+    return { ...st, versions: { library: VERSION, extension: this.extensionVersion ?? null, host } };
   }
 
   /**
@@ -140,6 +173,25 @@ export class Kagi {
     let args;
     try { args = this._withIssuers({ nonce }, issuers, true); } catch (e) { return Promise.reject(e); }
     return this._call("authenticate", args);
+  }
+
+  /**
+   * Has the customer confirm a transaction in Kagi's own window and sign it on the token
+   * (kagi-tx:1, docs/protocol.md "Transaction confirmation"). `tx` is the bank's own rendering of
+   * the request: a flat object whose keys are the kind's field names and whose values are
+   * strings; `nonce` the bank's transaction challenge for it. Resolves with
+   * `{format: "kagi-tx:1", certificate, algorithm, signature, bodySha256}`, which the page posts to
+   * the bank; the bank verifies it against its own record. A `tx` Kagi refuses rejects with
+   * TX_INVALID (`field` in the message) and shows no window. Extensions without the confirmation
+   * window answer with an error (BAD_REQUEST, unknown command): nothing is signed.
+   */
+  confirmTransaction({ nonce, tx, issuers } = {}) {
+    if (typeof nonce !== "string") return Promise.reject(new KagiError("BAD_REQUEST", "nonce must be a string"));
+    const plain = tx && typeof tx === "object" && !Array.isArray(tx) && Object.values(tx).every((v) => typeof v === "string");
+    if (!plain) return Promise.reject(new KagiError("TX_INVALID", "tx must be a flat object of strings"));
+    let args;
+    try { args = this._withIssuers({ nonce, tx: { ...tx } }, issuers, true); } catch (e) { return Promise.reject(e); }
+    return this._call("confirm", args);
   }
 
   /**
@@ -179,7 +231,7 @@ export class Kagi {
     window.removeEventListener("message", this._onMessage);
     for (const p of this._pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new KagiError("CANCELLED", "closed"));
+      p.reject(new KagiError("CANCELLED", MESSAGES[this.lang].CANCELLED));
     }
     this._pending.clear();
     this._listeners.clear();
@@ -207,7 +259,7 @@ export class Kagi {
     clearTimeout(p.timer);
     p.timer = setTimeout(() => {
       this._pending.delete(id);
-      p.reject(new KagiError("TIMEOUT", "the Kagi extension did not answer in time"));
+      p.reject(new KagiError("TIMEOUT", MESSAGES[this.lang].TIMEOUT));
     }, this._timeoutMs);
   }
 

@@ -17,9 +17,10 @@ Browsers start this program themselves with these arguments (native messaging):
   kagi-host chrome-extension://<id>/ [--parent-window=N]   (Chrome, Chromium, Edge)
   kagi-host <manifest.json> <add-on id>                    (Firefox)
 
-Environment:
-  KAGI_LOG_FILE         also append the log to this file (the log always goes to stderr;
-                        on Windows it also goes to %LOCALAPPDATA%\\Kagi\\kagi-host.log by default)
+Log (warnings and errors go to stderr; a file only when asked for):
+  {\"log\": \"info\"} in ~/.config/kagi/host.json (Windows %APPDATA%\\Kagi\\host.json), or \"log\" in
+  the machine policy (/etc/kagi/policy.json; Windows HKLM\\Software\\Policies\\Kagi, value log),
+  writes ~/.local/state/kagi/host.log (Windows %LOCALAPPDATA%\\Kagi\\host.log), rotated at 1 MiB.
 
 Exit status of doctor: 0 no problem (warnings allowed), 1 problems found.";
 
@@ -212,7 +213,7 @@ fn install_cmd(a: &InstallArgs, remove: bool) -> ExitCode {
                     println!("{o}");
                 }
                 if remove && a.scope == Scope::User {
-                    for p in remove_user_data(opts.os) {
+                    for p in remove_user_data() {
                         println!("removed / 削除しました  {}", p.display());
                     }
                 }
@@ -259,17 +260,24 @@ fn pem_or_der(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// What the host keeps for the user goes with a user uninstall: the token records
-/// (`card/remembered.rs`) everywhere, and on Windows the log in `%LOCALAPPDATA%\Kagi`, so the
-/// per-user MSI leaves nothing behind. Elsewhere the log is only where `KAGI_LOG_FILE` put it,
-/// which is the user's own business.
-fn remove_user_data(os: Os) -> Vec<PathBuf> {
+/// (`card/remembered.rs`) and the log files (`log/`: `host.log`, its rotated copies, and on
+/// Windows the `kagi-host.log` of earlier versions), so the per-user MSI leaves nothing behind.
+/// The customer's own config file (`host.json`) is theirs to keep.
+fn remove_user_data() -> Vec<PathBuf> {
     let mut removed = crate::card::remembered::CertMemory::from_env().forget_all();
-    if os == Os::Windows {
-        if let Some(base) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
-            removed.extend(crate::log::remove_default_files(&install::paths::windows_data_dir(std::path::Path::new(&base))));
-        }
-    }
+    removed.extend(crate::log::remove_user_files());
     removed
+}
+
+/// The machine as `diagnose` (over native messaging) checks it: the user's home, `/` as the
+/// root (in debug builds the root `KAGI_INSTALL_ROOT` names, as `doctor --root` in tests; the
+/// shipped release builds have no such lookup), this program.
+pub fn machine_env() -> doctor::Env {
+    #[cfg(debug_assertions)]
+    let root = std::env::var_os("KAGI_INSTALL_ROOT").filter(|r| !r.is_empty()).map(PathBuf::from);
+    #[cfg(not(debug_assertions))]
+    let root = None;
+    doctor::Env::detect(roots(&root), this_program())
 }
 
 fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
@@ -281,8 +289,8 @@ fn doctor_cmd(a: &DoctorArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Doctor only reads the token's public data.
-    let mut probe = doctor::TokenStatus { tokens: Tokens::new(), cas };
+    // Doctor only reads the token's public data, and leaves no token record behind.
+    let mut probe = doctor::TokenStatus { tokens: Tokens::with_memory(crate::card::remembered::CertMemory::none()), cas };
     let report = doctor::run(&env, &mut probe);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -24,8 +24,13 @@ fn main() -> ExitCode {
     // A browser's launch arguments are recognised before anything else, so no command-line
     // parser ever stands between the browser and the host; everything else is a command.
     let Some(caller) = Caller::from_args(&args) else {
+        // Commands say what they do on the terminal; they hold no log file open (`uninstall`
+        // removes it, which Windows refuses for an open file).
+        log::init_commands();
         return kagi_host::cli::run(std::env::args_os());
     };
+    // The policy and the customer's config decide where the log goes (log/config.rs).
+    log::init();
     if !caller.is_kagi() {
         log::error(&format!("refusing caller {caller:?}: not Kagi's extension"));
         return ExitCode::from(3);

@@ -6,13 +6,18 @@
 //!   string: what the ADMX policy *Kagi → Bank origins the host serves* writes
 //!   (`manifests/windows/admx/kagi.admx`, element `multiText`).
 //!
+//! The same place may turn on the host's log file for support: `"log": "info"` in the file,
+//! value [`REGISTRY_LOG_VALUE`] (`REG_SZ`) on Windows, the ADMX policy *Kagi → Host log*. It is
+//! read by [`system_log`] for `crate::log` and has no part in which origins are served; a file
+//! with only `log` sets no origin rule.
+//!
 //! No policy: the extension's allowlist decides alone (the host still takes only origins in
 //! the form browsers give, `kagi_proto::Origin`). A policy: `authenticate`, `enroll.begin` and
 //! `enroll.finish` for any origin it does not name get `ORIGIN_NOT_ALLOWED` before a card is
-//! touched; `status`, `pin.change` and `pin.unblock` name no origin and are served (they give no
-//! signature for anyone). A policy that is there but cannot be used — unreadable file, not
+//! touched; `status`, `pin.change`, `pin.unblock` and `diagnose` name no origin and are served
+//! (they give no signature for anyone). A policy that is there but cannot be used — unreadable file, not
 //! JSON, an unknown field, an origin not in browser form, another registry type — refuses
-//! every request with `POLICY_INVALID` and a log line (fail closed: a typo must not open
+//! every request but `diagnose` (which reports it) with `POLICY_INVALID` and a log line (fail closed: a typo must not open
 //! the host to every origin).
 //!
 //! What it is not: a security boundary against code running as the customer. Such code can
@@ -38,6 +43,8 @@ pub const POLICY_FILE: &str = "/etc/kagi/policy.json";
 pub const REGISTRY_KEY: &str = r"Software\Policies\Kagi";
 /// The value under [`REGISTRY_KEY`].
 pub const REGISTRY_VALUE: &str = "allowedOrigins";
+/// The log level value under [`REGISTRY_KEY`].
+pub const REGISTRY_LOG_VALUE: &str = "log";
 /// A policy file larger than this is refused (it names a few origins).
 const MAX_POLICY_BYTES: u64 = 64 * 1024;
 
@@ -56,16 +63,18 @@ pub enum Policy {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PolicyFile {
-    allowed_origins: Vec<String>,
+    /// Absent: no origin rule (a file that only sets `log`).
+    allowed_origins: Option<Vec<String>>,
+    /// The host log's level (`crate::log::config`), checked there.
+    log: Option<String>,
 }
 
 impl Policy {
     /// The policy this host enforces: [`POLICY_FILE`] (Windows: the registry), or in debug
     /// builds the file `KAGI_POLICY_FILE` names.
     pub fn system() -> Policy {
-        #[cfg(debug_assertions)]
-        if let Some(f) = std::env::var_os("KAGI_POLICY_FILE").filter(|f| !f.is_empty()) {
-            return Policy::from_file(std::path::Path::new(&f));
+        if let Some(f) = test_file() {
+            return Policy::from_file(&f);
         }
         #[cfg(windows)]
         {
@@ -79,28 +88,19 @@ impl Policy {
 
     /// The policy in `path`: absent when there is no such file, invalid when it cannot be read.
     pub fn from_file(path: &std::path::Path) -> Policy {
-        use std::io::Read;
         let source = path.display().to_string();
-        let invalid = |why: String| Policy::Invalid { source: source.clone(), why };
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Policy::Absent,
-            Err(e) => return invalid(format!("cannot be read: {e}")),
-        };
-        let mut text = Vec::new();
-        if let Err(e) = file.take(MAX_POLICY_BYTES + 1).read_to_end(&mut text) {
-            return invalid(format!("cannot be read: {e}"));
+        match read_file(path) {
+            Ok(None) => Policy::Absent,
+            Ok(Some(text)) => Policy::from_json(&source, &text),
+            Err(why) => Policy::Invalid { source, why },
         }
-        if text.len() as u64 > MAX_POLICY_BYTES {
-            return invalid(format!("larger than {MAX_POLICY_BYTES} bytes"));
-        }
-        Policy::from_json(&source, &text)
     }
 
     /// The policy from a file's bytes.
     pub fn from_json(source: &str, text: &[u8]) -> Policy {
         match serde_json::from_slice::<PolicyFile>(text) {
-            Ok(p) => Policy::from_origins(source, p.allowed_origins),
+            Ok(PolicyFile { allowed_origins: None, .. }) => Policy::Absent,
+            Ok(PolicyFile { allowed_origins: Some(list), .. }) => Policy::from_origins(source, list),
             Err(e) => Policy::Invalid { source: source.to_owned(), why: format!("not a Kagi policy ({{\"allowedOrigins\": [\"https://…\"]}}): {e}") },
         }
     }
@@ -135,11 +135,16 @@ impl Policy {
     pub fn check(&self, command: &Command) -> Result<()> {
         match self {
             Policy::Absent => Ok(()),
+            // `diagnose` signs nothing and is how the support desk learns what is wrong.
+            Policy::Invalid { .. } if matches!(command, Command::Diagnose { .. }) => Ok(()),
             Policy::Invalid { source, why } => Err(Error::PolicyInvalid(format!("{source}: {why}"))),
             Policy::Allow { origins, .. } => {
                 let origin = match command {
-                    Command::Authenticate { origin, .. } | Command::EnrollBegin { origin, .. } | Command::EnrollFinish { origin, .. } => origin,
-                    Command::Status { .. } | Command::PinChange { .. } | Command::PinUnblock { .. } => return Ok(()),
+                    Command::Authenticate { origin, .. }
+                    | Command::Confirm { origin, .. }
+                    | Command::EnrollBegin { origin, .. }
+                    | Command::EnrollFinish { origin, .. } => origin,
+                    Command::Status { .. } | Command::PinChange { .. } | Command::PinUnblock { .. } | Command::Diagnose { .. } => return Ok(()),
                     // A command this host does not know yet may name an origin: not under a policy.
                     _ => return Err(Error::OriginNotAllowed("command not covered by the host policy".into())),
                 };
@@ -161,6 +166,65 @@ impl Policy {
             Policy::Invalid { source, why } => format!("host policy {source} is invalid, every request is refused (POLICY_INVALID): {why}"),
         }
     }
+}
+
+/// The policy file tests name with `KAGI_POLICY_FILE` (debug builds only; see the module note).
+fn test_file() -> Option<std::path::PathBuf> {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var_os("KAGI_POLICY_FILE").filter(|f| !f.is_empty()).map(std::path::PathBuf::from)
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
+/// The file's bytes: `None` when there is no such file, `Err` when it cannot be used.
+fn read_file(path: &std::path::Path) -> std::result::Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    let mut text = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1).read_to_end(&mut text).map_err(|e| format!("cannot be read: {e}"))?;
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(format!("larger than {MAX_POLICY_BYTES} bytes"));
+    }
+    Ok(Some(text))
+}
+
+/// The `log` value of a policy file's bytes; `None` when it has none or is not a policy (then
+/// [`Policy::system`] reports it, and the host refuses every request anyway).
+pub fn log_of_json(text: &[u8]) -> Option<String> {
+    serde_json::from_slice::<PolicyFile>(text).ok()?.log
+}
+
+/// The machine policy's `log` value and where it was read, for `crate::log`.
+pub fn system_log() -> Option<(String, String)> {
+    if let Some(f) = test_file() {
+        return log_of_json(&read_file(&f).ok()??).map(|v| (f.display().to_string(), v));
+    }
+    #[cfg(windows)]
+    {
+        registry_log()
+    }
+    #[cfg(not(windows))]
+    {
+        let f = std::path::Path::new(POLICY_FILE);
+        log_of_json(&read_file(f).ok()??).map(|v| (POLICY_FILE.to_owned(), v))
+    }
+}
+
+/// `HKLM\Software\Policies\Kagi`, value `log` (`REG_SZ`).
+#[cfg(windows)]
+fn registry_log() -> Option<(String, String)> {
+    use winreg::enums::{HKEY_LOCAL_MACHINE, KEY_READ};
+    let key = winreg::RegKey::predef(HKEY_LOCAL_MACHINE).open_subkey_with_flags(REGISTRY_KEY, KEY_READ).ok()?;
+    let v: String = key.get_value(REGISTRY_LOG_VALUE).ok()?;
+    Some((format!(r"HKLM\{REGISTRY_KEY}\{REGISTRY_LOG_VALUE}"), v))
 }
 
 /// `HKLM\Software\Policies\Kagi`, value `allowedOrigins`.
@@ -213,6 +277,23 @@ mod tests {
         assert_eq!(code(p.check(&authenticate("http://127.0.0.1:8480"))), None);
         assert_eq!(code(p.check(&authenticate("https://evil.example"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
         assert_eq!(code(p.check(&authenticate("http://127.0.0.1:8481"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
+        // A transaction confirmation signs with the same key: the same rule.
+        let confirm = |o: &str| {
+            let Command::Authenticate { origin, nonce, pin, issuers, certificate } = authenticate(o) else { unreachable!() };
+            let tx = serde_json::json!({
+                "kind": "densai.transfer/1", "requestId": "R1", "requestVersion": "1", "recordNumber": "0".repeat(20),
+                "amountYen": "1", "recordDate": "2026-12-01", "dueDate": "2027-01-29",
+                "payer.userNo": "123456789", "payer.name": "鍵商事", "payer.bankCode": "0999", "payer.bankName": "鍵", "payer.branchCode": "001",
+                "payer.branchName": "本店", "payer.accountType": "1", "payer.accountNo": "1234567",
+                "counterparty.userNo": "987654321", "counterparty.name": "南部品", "counterparty.bankCode": "0999", "counterparty.bankName": "鍵",
+                "counterparty.branchCode": "002", "counterparty.branchName": "駅前", "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
+                "transferRestricted": "0", "guarantee": "0", "newCounterparty": "0"
+            });
+            let tx = Box::new(kagi_proto::Transaction::from_json(&tx).unwrap());
+            Command::Confirm { origin, nonce, pin, issuers, tx, certificate }
+        };
+        assert_eq!(code(p.check(&confirm("https://www.bank.example"))), None);
+        assert_eq!(code(p.check(&confirm("https://evil.example"))), Some(kagi_proto::ErrorCode::OriginNotAllowed));
         let begin = Command::EnrollBegin {
             origin: origin("https://evil.example"),
             pin: Pin::new("482915"),
@@ -256,6 +337,8 @@ mod tests {
             assert_eq!(code(p.check(&Command::Status { issuers: None })), Some(kagi_proto::ErrorCode::PolicyInvalid));
             assert_eq!(code(p.check(&authenticate("https://www.bank.example"))), Some(kagi_proto::ErrorCode::PolicyInvalid));
             assert!(p.describe().contains("POLICY_INVALID"), "{}", p.describe());
+            // The one request served: the support desk's diagnose, which reports the policy.
+            assert_eq!(code(p.check(&Command::Diagnose { issuers: None })), None);
         }
     }
 
@@ -271,6 +354,22 @@ mod tests {
         let good = d.path().join("good.json");
         std::fs::write(&good, r#"{"allowedOrigins":["https://www.bank.example"]}"#).unwrap();
         assert!(matches!(Policy::from_file(&good), Policy::Allow { .. }));
+    }
+
+    #[test]
+    fn the_policy_may_set_the_host_log() {
+        let both = br#"{"allowedOrigins":["https://www.bank.example"],"log":"info"}"#;
+        assert!(matches!(Policy::from_json("p", both), Policy::Allow { .. }));
+        assert_eq!(log_of_json(both).as_deref(), Some("info"));
+        // Only the log: no origin rule.
+        let only = br#"{"log":"debug"}"#;
+        assert_eq!(Policy::from_json("p", only), Policy::Absent);
+        assert_eq!(log_of_json(only).as_deref(), Some("debug"));
+        assert_eq!(log_of_json(br#"{"allowedOrigins":[]}"#), None);
+        // A misspelt field is still a policy that cannot be used (and sets no log).
+        let typo = br#"{"allowedOrigins":[],"logs":"info"}"#;
+        assert!(matches!(Policy::from_json("p", typo), Policy::Invalid { .. }));
+        assert_eq!(log_of_json(typo), None);
     }
 
     fn multi_sz(items: &[&str]) -> Vec<u8> {

@@ -178,6 +178,12 @@ impl Service {
                     Ok(token) => Ok(Some(Reply::ok(id, &token))),
                 }
             }
+            Command::Confirm { origin, nonce, pin, issuers, tx, certificate } => {
+                let cas = BankCas::from_wire(&issuers)?;
+                let pin = pin_from_wire(&pin)?;
+                let signed = self.with_tokens(move |t| t.confirm(&origin, &nonce, &pin, &cas, certificate.as_ref(), &tx)).await?;
+                Ok(Some(Reply::ok(id, &signed)))
+            }
             Command::EnrollBegin { origin, pin, algorithm, issuers, reader, new_pin } => {
                 let cas = BankCas::from_wire(&issuers)?;
                 let pin_is_factory = pin.is_factory();
@@ -234,6 +240,19 @@ impl Service {
                 let reader = self.with_tokens(move |t| t.unblock_pin(reader.as_deref(), &puk, &new_pin)).await?;
                 Ok(Some(Reply::ok(id, &PinResult { reader })))
             }
+            Command::Diagnose { issuers } => {
+                let cas = issuers.as_ref().map(BankCas::from_wire).transpose()?;
+                // Doctor's checks with this connection's tokens: the card handles it keeps are
+                // reused, and no second PC/SC context competes with them.
+                let result = self
+                    .with_tokens(move |t| {
+                        let env = crate::cli::machine_env();
+                        let mut probe = TokensProbe { tokens: t, cas: cas.as_ref() };
+                        Ok(crate::doctor::diagnose(&env, &mut probe))
+                    })
+                    .await?;
+                Ok(Some(Reply::ok(id, &result)))
+            }
             _ => Err(Error::BadRequest(format!("command {} is not supported", req.command.name()))),
         }
     }
@@ -250,6 +269,18 @@ impl Service {
             ReaderEvent::ServiceBack => Event::PcscAvailable,
         };
         self.send(Outgoing::Event(event));
+    }
+}
+
+/// Doctor's token probe over the connection's own [`Tokens`].
+struct TokensProbe<'a> {
+    tokens: &'a mut Tokens,
+    cas: Option<&'a BankCas>,
+}
+
+impl crate::doctor::TokenProbe for TokensProbe<'_> {
+    fn status(&mut self) -> Result<kagi_proto::StatusResult> {
+        self.tokens.status(self.cas)
     }
 }
 

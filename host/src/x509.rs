@@ -129,7 +129,7 @@ fn strip_sign_byte(b: &[u8]) -> &[u8] {
     }
 }
 
-fn rfc3339(t: der::DateTime) -> String {
+pub(crate) fn rfc3339(t: der::DateTime) -> String {
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),

@@ -418,3 +418,27 @@ fn the_host_policy_template_writes_what_the_host_reads() {
         assert!(adml.contains(r"HKLM\Software\Policies\Kagi"), "{lang}: the explanation names the key");
     }
 }
+
+#[test]
+fn the_host_log_policy_writes_levels_the_host_understands() {
+    use kagi_host::log::Level;
+    use kagi_host::policy::{REGISTRY_KEY, REGISTRY_LOG_VALUE};
+    let dir = repo().join("manifests/windows");
+    let admx = std::fs::read_to_string(dir.join("admx/kagi.admx")).unwrap();
+    let policy = admx
+        .split("<policy ")
+        .skip(1)
+        .find(|p| p.contains(&format!(r#"key="{REGISTRY_KEY}""#)) && p.contains(&format!(r#"valueName="{REGISTRY_LOG_VALUE}""#)))
+        .unwrap_or_else(|| panic!("no policy for {REGISTRY_KEY} {REGISTRY_LOG_VALUE}"));
+    assert!(policy.contains(r#"class="Machine""#), "{policy}");
+    let values: Vec<&str> = policy.split("<string>").skip(1).filter_map(|v| v.split("</string>").next()).collect();
+    assert_eq!(values.len(), 4, "{policy}");
+    for v in values {
+        assert!(Level::parse(v).is_some(), "the host does not understand {v}");
+    }
+    for lang in ["en-US", "ja-JP"] {
+        let adml = std::fs::read_to_string(dir.join("admx").join(lang).join("kagi.adml")).unwrap();
+        assert!(adml.contains(r#"<dropdownList refId="HostLogEnum""#), "{lang}");
+        assert!(adml.contains(r"%LOCALAPPDATA%\Kagi\host.log") && adml.contains("log (REG_SZ"), "{lang}");
+    }
+}

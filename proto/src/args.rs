@@ -146,6 +146,16 @@ impl Args {
         }
     }
 
+    /// A required JSON object (moved out; `confirm`'s `tx`). Its own strict parser reads it.
+    #[cfg(feature = "tx")]
+    pub fn object(&mut self, name: &'static str) -> Result<Map<String, Value>, String> {
+        match self.field(name) {
+            None | Some(Value::Null) => Err(format!("missing field `{name}`")),
+            Some(Value::Object(m)) => Ok(std::mem::take(m)),
+            Some(other) => Err(format!("`{name}` must be an object, not {}", kind(other))),
+        }
+    }
+
     /// Refuses a field the command does not know (after every known one was taken).
     pub fn finish(&self) -> Result<(), String> {
         match self.map.keys().find(|k| !self.known.contains(&k.as_str())) {

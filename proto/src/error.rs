@@ -67,9 +67,46 @@ pub enum ErrorCode {
     /// Windows) exists but cannot be read: the host refuses every request until the
     /// administrator fixes it (fail closed; `kagi-host doctor` says what is wrong).
     PolicyInvalid,
+    /// The transaction to confirm (`confirm`'s `tx`) was refused before any window or PIN
+    /// prompt: unknown kind or field, a missing field, or a value that breaks its rule
+    /// (`docs/protocol.md`, *Transaction confirmation*). `field` names the field, never its value.
+    /// With feature `tx` (see Cargo.toml: not yet in the extension's WASM).
+    #[cfg(feature = "tx")]
+    TxInvalid { field: String },
 }
 
 impl ErrorCode {
+    /// Every code as [`ErrorCode::as_str`] writes it. `extension/page/kagi.d.ts`'s `KagiErrorCode`
+    /// union is checked against this list (`proto/tests/kagi_js_types.rs`); a unit test keeps it
+    /// complete.
+    pub const ALL: [&'static str; 25] = [
+        "TOKEN_ABSENT",
+        "NO_READER",
+        "PCSC_UNAVAILABLE",
+        "PIN_INCORRECT",
+        "PIN_BLOCKED",
+        "PIN_FORMAT",
+        "CARD_REMOVED",
+        "NOT_PIV",
+        "NO_CERTIFICATE",
+        "CERT_MISMATCH",
+        "ORIGIN_NOT_ALLOWED",
+        "NO_ENROLLMENT",
+        "UNKNOWN_COMMAND",
+        "BAD_REQUEST",
+        "HOST_NOT_INSTALLED",
+        "INTERNAL",
+        "PUK_INCORRECT",
+        "PUK_BLOCKED",
+        "PIN_WEAK",
+        "PIN_CHANGE_REQUIRED",
+        "TOKEN_FULL",
+        "MANAGEMENT_KEY_UNKNOWN",
+        "CHOICE_REQUIRED",
+        "POLICY_INVALID",
+        "TX_INVALID",
+    ];
+
     /// The bare code string, e.g. `PIN_INCORRECT`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -97,6 +134,8 @@ impl ErrorCode {
             ErrorCode::ManagementKeyUnknown => "MANAGEMENT_KEY_UNKNOWN",
             ErrorCode::ChoiceRequired => "CHOICE_REQUIRED",
             ErrorCode::PolicyInvalid => "POLICY_INVALID",
+            #[cfg(feature = "tx")]
+            ErrorCode::TxInvalid { .. } => "TX_INVALID",
         }
     }
 }
@@ -162,6 +201,7 @@ mod tests {
 
     #[test]
     fn as_str_matches_serde_name() {
+        let mut seen = Vec::new();
         for code in [
             ErrorCode::TokenAbsent,
             ErrorCode::NoReader,
@@ -187,9 +227,53 @@ mod tests {
             ErrorCode::ManagementKeyUnknown,
             ErrorCode::ChoiceRequired,
             ErrorCode::PolicyInvalid,
+            #[cfg(feature = "tx")]
+            ErrorCode::TxInvalid { field: "amountYen".into() },
         ] {
             let v = serde_json::to_value(&code).unwrap();
             assert_eq!(v["code"], code.as_str());
+            assert!(ErrorCode::ALL.contains(&code.as_str()), "{} is not in ErrorCode::ALL", code.as_str());
+            seen.push(code.as_str());
+        }
+        // A build without `tx` (the extension's) relays the host's TX_INVALID all the same.
+        #[cfg(not(feature = "tx"))]
+        seen.push("TX_INVALID");
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), ErrorCode::ALL.len(), "ErrorCode::ALL names a code this list lacks");
+    }
+
+    /// Fails to compile when a variant is added: add it to the list above and to
+    /// [`ErrorCode::ALL`] too.
+    #[allow(dead_code)]
+    fn every_variant_is_listed(c: &ErrorCode) {
+        match c {
+            ErrorCode::TokenAbsent
+            | ErrorCode::NoReader
+            | ErrorCode::PcscUnavailable
+            | ErrorCode::PinIncorrect { .. }
+            | ErrorCode::PinBlocked
+            | ErrorCode::PinFormat
+            | ErrorCode::CardRemoved
+            | ErrorCode::NotPiv
+            | ErrorCode::NoCertificate
+            | ErrorCode::CertMismatch
+            | ErrorCode::OriginNotAllowed
+            | ErrorCode::NoEnrollment
+            | ErrorCode::UnknownCommand { .. }
+            | ErrorCode::BadRequest
+            | ErrorCode::HostNotInstalled
+            | ErrorCode::Internal
+            | ErrorCode::PukIncorrect { .. }
+            | ErrorCode::PukBlocked
+            | ErrorCode::PinWeak
+            | ErrorCode::PinChangeRequired
+            | ErrorCode::TokenFull
+            | ErrorCode::ManagementKeyUnknown
+            | ErrorCode::ChoiceRequired
+            | ErrorCode::PolicyInvalid => {}
+            #[cfg(feature = "tx")]
+            ErrorCode::TxInvalid { .. } => {}
         }
     }
 }

@@ -2,11 +2,14 @@
 //!
 //! - [`frame`]: native messaging framing (4-byte native-endian length + UTF-8 JSON).
 //! - [`request`]: what the extension sends (`status`, `authenticate`, `enroll.begin`, `enroll.finish`,
-//!   `pin.change`, `pin.unblock`).
+//!   `pin.change`, `pin.unblock`, `diagnose`, `confirm`).
+//! - [`diagnose`]: the `diagnose` reply (doctor's checks for a support desk).
 //! - [`issuers`]: the bank's CA certificates a request names.
 //! - [`message`]: what the host sends (hello, replies echoing the request id, pushed events).
 //! - [`error`]: stable error codes the UI maps to Japanese/English text.
 //! - [`login`]: the `kagi-auth:1` login token, its digest, origin and nonce rules.
+//! - [`tx`] (feature `tx`, default): the `kagi-tx:1` transaction confirmation: typed densai requests, their strict
+//!   parser, text rules, body encoding and signed message, and the window's rendering helpers.
 //! - [`summary`]: token and certificate summaries.
 //! - [`ids`]: the extension ids and native host name the host and manifests agree on.
 //!
@@ -16,6 +19,7 @@
 
 mod args;
 mod b64;
+pub mod diagnose;
 pub mod error;
 pub mod frame;
 pub mod ids;
@@ -24,11 +28,16 @@ pub mod login;
 pub mod message;
 pub mod request;
 pub mod summary;
+#[cfg(feature = "tx")]
+pub mod tx;
 
+pub use diagnose::{CheckStatus, DiagnoseCertificate, DiagnoseCheck, DiagnoseResult, DiagnoseToken};
 pub use error::{ErrorCode, ProtoError, WireError};
 pub use login::{LoginToken, Nonce, Origin, SignatureAlgorithm};
 pub use message::{Event, Hello, Outgoing, Reply};
 pub use issuers::Issuers;
+#[cfg(feature = "tx")]
+pub use tx::{Transaction, TxSignature};
 pub use request::{CertId, Command, KeyAlgorithm, Pin, Request, FACTORY_PIN};
 pub use summary::{
     CertSummary, EnrollBeginResult, EnrollFinishResult, ManagementKeyState, PinResult, ReaderInfo, StatusResult, Subject, TokenSummary,

@@ -112,10 +112,14 @@ mod tests {
 
     #[test]
     fn hello() {
+        // `confirm` is there with feature `tx` (the host's build), not in the extension's.
+        let confirm = if cfg!(feature = "tx") { r#""confirm","# } else { "" };
         round_trip(
             &Outgoing::Hello(Hello::current("0.1.0")),
-            r#"{"type":"hello","protocol":2,"hostVersion":"0.1.0",
-                "capabilities":["status","authenticate","enroll.begin","enroll.finish","pin.change","pin.unblock","events"]}"#,
+            &format!(
+                r#"{{"type":"hello","protocol":2,"hostVersion":"0.1.0",
+                "capabilities":["status","authenticate","enroll.begin","enroll.finish","pin.change","pin.unblock","diagnose",{confirm}"events"]}}"#
+            ),
         );
     }
 
@@ -150,12 +154,14 @@ mod tests {
                 management_key: ManagementKeyState::PinProtected,
                 certificate: Some(cert()),
             }],
+            host_version: Some("0.1.0".into()),
         };
         let o = Outgoing::Reply(Reply::ok(1, &status));
         let json = String::from_utf8(o.to_bytes()).unwrap();
         assert!(json.contains(r#""organizationalUnits":["Kagi Demo CA","IssuedCount=001"]"#), "{json}");
         assert!(json.contains(r#""tokenPresent":true"#));
         assert!(json.contains(r#""managementKey":"pinProtected""#), "{json}");
+        assert!(json.contains(r#""hostVersion":"0.1.0""#), "{json}");
         assert_eq!(status.with_certificate().count(), 1);
         let back: Outgoing = serde_json::from_str(&json).unwrap();
         let Outgoing::Reply(r) = back else { panic!() };

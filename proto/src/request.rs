@@ -12,6 +12,8 @@ use crate::args::{shown_name, wipe, Args};
 use crate::error::{ErrorCode, ProtoError, WireError};
 use crate::issuers::Issuers;
 use crate::login::{Nonce, Origin};
+#[cfg(feature = "tx")]
+use crate::tx::Transaction;
 
 /// A PIN as typed by the customer. Zeroized on drop and never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,6 +128,14 @@ pub enum Command {
     PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
     /// `pin.unblock {puk, newPin, reader?}`: PIV RESET RETRY COUNTER.
     PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
+    /// `diagnose {issuers?}`: the checks of `kagi-host doctor` for a support desk, as
+    /// [`crate::DiagnoseResult`]; with `issuers`, the bank's certificate's validity and issuer.
+    Diagnose { issuers: Option<Issuers> },
+    #[cfg(feature = "tx")]
+    /// `confirm {origin, nonce, pin, issuers, tx, certificate?}`: a `kagi-tx:1` signature over
+    /// the typed transaction `tx` (the host encodes the body itself; never a digest), with the
+    /// bank's login certificate chosen as for `authenticate`.
+    Confirm { origin: Origin, nonce: Nonce, pin: Pin, issuers: Issuers, tx: Box<Transaction>, certificate: Option<CertId> },
 }
 
 impl Command {
@@ -137,11 +147,19 @@ impl Command {
             Command::EnrollFinish { .. } => "enroll.finish",
             Command::PinChange { .. } => "pin.change",
             Command::PinUnblock { .. } => "pin.unblock",
+            Command::Diagnose { .. } => "diagnose",
+            #[cfg(feature = "tx")]
+            Command::Confirm { .. } => "confirm",
         }
     }
 
     /// Every command this crate knows, for the hello's capability list.
-    pub const NAMES: [&'static str; 6] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock"];
+    #[cfg(feature = "tx")]
+    pub const NAMES: [&'static str; 8] =
+        ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose", "confirm"];
+    /// Every command this crate knows, for the hello's capability list.
+    #[cfg(not(feature = "tx"))]
+    pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose"];
 }
 
 /// A request: the id the reply will echo, and the command.
@@ -200,6 +218,7 @@ impl Request {
         };
         Ok(match cmd {
             "status" => Command::Status { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
+            "diagnose" => Command::Diagnose { issuers: args.opt_strings("issuers").map_err(bad)?.map(issuers).transpose()? },
             "authenticate" => {
                 let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
                 let certificate = args.opt_string("certificate").map_err(bad)?;
@@ -210,6 +229,20 @@ impl Request {
                     None => None,
                 };
                 Command::Authenticate { origin: origin(o)?, nonce, pin, issuers: issuers(i)?, certificate }
+            }
+            #[cfg(feature = "tx")]
+            "confirm" => {
+                let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
+                let (tx, certificate) = (args.object("tx"), args.opt_string("certificate"));
+                let (o, n, pin, i, tx, certificate) = (o.map_err(bad)?, n.map_err(bad)?, pin.map_err(bad)?, i.map_err(bad)?, tx.map_err(bad)?, certificate.map_err(bad)?);
+                let nonce = Nonce::parse(&n).map_err(|e| WireError::bad_request(e.to_string()))?;
+                let certificate = match certificate {
+                    Some(c) => Some(CertId::parse(&c).ok_or_else(|| WireError::bad_request("certificate must be a SHA-256, lowercase hex"))?),
+                    None => None,
+                };
+                // The transaction is checked here, before anything reaches a token or a window.
+                let tx = Transaction::from_map(&tx).map_err(|e| e.to_wire())?;
+                Command::Confirm { origin: origin(o)?, nonce, pin, issuers: issuers(i)?, tx: Box::new(tx), certificate }
             }
             "enroll.begin" => {
                 let (o, pin, alg, i) = (args.string("origin"), args.pin("pin"), args.string("algorithm"), args.strings("issuers"));
@@ -258,7 +291,7 @@ impl Request {
         let text = |s: &str| Value::String(s.to_owned());
         let issuers = |i: &Issuers| Value::from(i.to_base64());
         match &self.command {
-            Command::Status { issuers: i } => {
+            Command::Status { issuers: i } | Command::Diagnose { issuers: i } => {
                 if let Some(i) = i {
                     put("issuers", issuers(i));
                 }
@@ -302,6 +335,17 @@ impl Request {
                 put("origin", text(origin.as_str()));
                 put("certificate", text(certificate));
             }
+            #[cfg(feature = "tx")]
+            Command::Confirm { origin, nonce, pin: p, issuers: i, tx, certificate } => {
+                put("origin", text(origin.as_str()));
+                put("nonce", text(nonce.as_str()));
+                put("pin", pin(p));
+                put("issuers", issuers(i));
+                put("tx", tx.to_json());
+                if let Some(c) = certificate {
+                    put("certificate", text(c.as_str()));
+                }
+            }
         }
         put("id", Value::from(self.id));
         put("cmd", text(self.command.name()));
@@ -332,6 +376,16 @@ mod tests {
         let r = round_trip(&format!(r#"{{"id":1,"cmd":"status","issuers":["{CA}"]}}"#));
         let Command::Status { issuers: Some(i) } = r.command else { panic!() };
         assert_eq!(i.certificates(), &[vec![0x30, 0]]);
+    }
+
+    #[test]
+    fn diagnose() {
+        let r = round_trip(r#"{"id":9,"cmd":"diagnose"}"#);
+        assert_eq!(r, Request { id: 9, command: Command::Diagnose { issuers: None } });
+        let r = round_trip(&format!(r#"{{"id":9,"cmd":"diagnose","issuers":["{CA}"]}}"#));
+        assert!(matches!(r.command, Command::Diagnose { issuers: Some(_) }));
+        let e = Request::parse(br#"{"id":9,"cmd":"diagnose","pin":"123456"}"#).unwrap_err();
+        assert_eq!((e.id, e.error.code), (Some(9), ErrorCode::BadRequest));
     }
 
     #[test]

@@ -75,12 +75,16 @@ pub struct TokenSummary {
 }
 
 /// Result of `status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusResult {
     pub readers: Vec<ReaderInfo>,
     /// Every PIV token found, in reader order.
     pub tokens: Vec<TokenSummary>,
+    /// The host's package version (as in its hello), for a page's support information:
+    /// kagi.js's `status().versions.host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_version: Option<String>,
 }
 
 impl StatusResult {

@@ -3,7 +3,7 @@
 //! deserialise, and the status and acquisition results decode as their types. A field renamed
 //! in the code and not in the document fails here.
 
-use kagi_proto::{EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult};
+use kagi_proto::{DiagnoseResult, EnrollBeginResult, EnrollFinishResult, Outgoing, PinResult, Request, StatusResult, Transaction, TxSignature};
 
 fn examples() -> Vec<String> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md")).expect("docs/protocol.md");
@@ -39,9 +39,13 @@ fn with_real_certificates(line: &str) -> String {
 #[test]
 fn every_example_in_the_protocol_document_parses() {
     let lines = examples();
-    let (mut requests, mut messages) = (0, 0);
+    let (mut requests, mut messages, mut txs) = (0, 0, 0);
     for line in &lines {
-        if line.contains(r#""cmd""#) {
+        if line.starts_with(r#"{"kind""#) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}\n{e}"));
+            Transaction::from_json(&v).unwrap_or_else(|e| panic!("{line}\n{e}"));
+            txs += 1;
+        } else if line.contains(r#""cmd""#) {
             let req = Request::parse(with_real_certificates(line).as_bytes()).unwrap_or_else(|e| panic!("{line}\n{e:?}"));
             assert_eq!(req.to_json()["cmd"], serde_json::Value::from(req.command.name()));
             requests += 1;
@@ -49,7 +53,11 @@ fn every_example_in_the_protocol_document_parses() {
             let msg: Outgoing = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}\n{e}"));
             if let Outgoing::Reply(r) = msg {
                 if let Some(result) = &r.result {
-                    let checked = if result.get("readers").is_some() {
+                    let checked = if result.get("bodySha256").is_some() {
+                        serde_json::from_value::<TxSignature>(result.clone()).map(drop)
+                    } else if result.get("checks").is_some() {
+                        serde_json::from_value::<DiagnoseResult>(result.clone()).map(drop)
+                    } else if result.get("readers").is_some() {
                         serde_json::from_value::<StatusResult>(result.clone()).map(drop)
                     } else if result.get("csr").is_some() {
                         serde_json::from_value::<EnrollBeginResult>(result.clone()).map(drop)
@@ -66,5 +74,5 @@ fn every_example_in_the_protocol_document_parses() {
             messages += 1;
         }
     }
-    assert!(requests >= 10 && messages >= 12, "{requests} requests, {messages} host messages found");
+    assert!(requests >= 11 && messages >= 14 && txs >= 1, "{requests} requests, {messages} host messages, {txs} transactions found");
 }

@@ -13,14 +13,17 @@
 #     insert/remove events), service_faults (pcscd crash and restart, readers unplugged, port
 #     closed mid-request) and cli's --parent-window launch. The tests run inside the root (the
 #     cargo runner is `scripts/wine/root.sh run`), where trixie's pcscd and OpenSC live;
-#     Then the host policy as the ADMX policy writes it (`wine reg add HKLM\Software\Policies\Kagi
+#     `diagnose` answers from the installed exe. Then the host policy as the ADMX policy writes it (`wine reg add HKLM\Software\Policies\Kagi
 #     /v allowedOrigins /t REG_MULTI_SZ`): doctor reports it (HOST_POLICY_OK), the installed exe
 #     refuses another origin (ORIGIN_NOT_ALLOWED) and passes the named one; a REG_SZ value fails
 #     closed (POLICY_INVALID for every request, HOST_POLICY_INVALID); without it HOST_POLICY_NONE;
+#     the policy's `log` value (REG_SZ) turns on %LOCALAPPDATA%\Kagi\host.log;
 #  4. silent uninstall leaves no file and no key;
 #  5. per-user MSI: install runs `kagi-host.exe install --scope user` (HKCU keys, manifests with
-#     the absolute path), doctor finds all four, uninstall removes keys, files, the log directory
-#     %LOCALAPPDATA%\Kagi and Programs\Kagi.
+#     the absolute path), doctor finds all four, the host logs to %LOCALAPPDATA%\Kagi\host.log
+#     as the user's %APPDATA%\Kagi\host.json asks and removes the always-on kagi-host.log of
+#     earlier versions, uninstall removes keys, files, the log directory %LOCALAPPDATA%\Kagi and
+#     Programs\Kagi.
 #
 # Everything started here is stopped by PID; mounts exist only inside `root.sh run` (private
 # namespaces). The root's pcscd uses vpcd ports of its own, so the machine's pcscd and the other
@@ -47,7 +50,7 @@ mkdir -p "$log"
 target_dir="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}"
 ROOT="$KAGI_ROOT/scripts/wine/root.sh"
 # The number of checks each part would have made, so a part that cannot run is counted as skipped.
-N_MSI_MACHINE=8; N_TOKEN_TESTS=21; N_POLICY=5; N_UNINSTALL=3; N_MSI_USER=7
+N_MSI_MACHINE=8; N_TOKEN_TESTS=22; N_POLICY=6; N_UNINSTALL=3; N_MSI_USER=7
 
 # ---- 1. build
 t0=$(date +%s)
@@ -85,6 +88,9 @@ winpath() { printf 'Z:%s' "${1//\//\\}"; }
 prefix_unix="$("$ROOT" path)/root/kagi-prefix"
 drive_c="$prefix_unix/drive_c"
 local_appdata="$drive_c/users/root/AppData/Local"
+roaming_appdata="$drive_c/users/root/AppData/Roaming"
+# The customer's own switch for the host's log file (host/src/log/config.rs).
+user_log_config() { mkdir -p "$roaming_appdata/Kagi" && printf '{"log": "info"}\n' >"$roaming_appdata/Kagi/host.json"; }
 
 # One Windows suite at a time on this machine: the roots of all checkouts share the vpcd ports.
 exec 9>/tmp/kagi-wine-rig.lock
@@ -209,13 +215,16 @@ if [ "$machine_installed" = 1 ]; then
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then bad "cargo test $1 (see $out)"; tail -30 "$out"; fi
   }
+  # The log file is off by default: the customer's config turns it on, as support would ask.
+  user_log_config
   t0=$(date +%s)
   run_tests token-flows --test token_flows --test service_faults
   run_tests cli --test cli browser_launch_is_native_messaging_even_with_parent_window
   echo "       host tests under Wine: $(( $(date +%s) - t0 )) s"
   # Proof that the tests drove the installed Windows exe, not a Linux build: its log.
-  check "the tests drove the installed kagi-host.exe (its %LOCALAPPDATA%\Kagi\kagi-host.log)" \
-    grep -q 'started by Chromium' "$local_appdata/Kagi/kagi-host.log"
+  check "the tests drove the installed kagi-host.exe (its %LOCALAPPDATA%\Kagi\host.log, as %APPDATA%\Kagi\host.json asks)" \
+    grep -q 'started by Chromium' "$local_appdata/Kagi/host.log"
+  check "diagnose over native messaging from the installed exe" test "$(nm_codes "$machine_exe" '{"cmd":"diagnose"}' | tr -d '\r')" = ok
 fi
 
 # ---- 3b. the host policy in the registry, read by the installed exe
@@ -239,6 +248,13 @@ if [ "$machine_installed" = 1 ]; then
   check "host policy of another type: doctor says HOST_POLICY_INVALID" sh -c 'printf "%s\n" "$1" | grep -q "^HOST_POLICY_INVALID "' _ "$(doctor_codes "$machine_exe")"
   w wine reg delete "$pkey" /f >>"$log/policy.log" 2>&1
   check "no host policy: doctor says HOST_POLICY_NONE" sh -c 'printf "%s\n" "$1" | grep -q "^HOST_POLICY_NONE "' _ "$(doctor_codes "$machine_exe")"
+  # The administrator's switch for the log (ADMX "Host log file"), without the user's config.
+  rm -f "$roaming_appdata/Kagi/host.json" "$local_appdata/Kagi/host.log"
+  w wine reg add "$pkey" /v log /t REG_SZ /d info /f >>"$log/policy.log" 2>&1
+  w sh -c "wine '$machine_exe' chrome-extension://$CHROME_EXTENSION_ID/ </dev/null >/dev/null 2>&1"
+  check "host policy log=info (REG_SZ): the host writes %LOCALAPPDATA%\\Kagi\\host.log" \
+    grep -q 'logging at info (machine policy HKLM' "$local_appdata/Kagi/host.log"
+  w wine reg delete "$pkey" /f >>"$log/policy.log" 2>&1
 fi
 
 # ---- 4. per-machine uninstall
@@ -269,9 +285,13 @@ if w wine msiexec /i "$(winpath "$user_msi")" /qn >"$log/msiexec-user.log" 2>&1;
   check "per-user: HKCU keys of Chrome, Chromium, Edge, Firefox name the manifests" test "$regs_ok" = 1
   codes=$(doctor_codes "$user_exe_win")
   check "per-user: doctor finds Kagi for all four browsers (HOST_MANIFEST_OK, user)" all_four_ok "$codes" user
-  # A browser's launch (stdin closed at once) leaves its lines where support will look for them.
+  # A browser's launch (stdin closed at once) leaves its lines where support will look for them,
+  # when the customer's config asks; the always-on log of earlier versions goes.
+  user_log_config
+  mkdir -p "$local_appdata/Kagi" && echo "old" >"$local_appdata/Kagi/kagi-host.log"
   w sh -c "wine '$user_exe_win' chrome-extension://$CHROME_EXTENSION_ID/ </dev/null >/dev/null 2>&1"
-  check "per-user: the host logs to %LOCALAPPDATA%\\Kagi\\kagi-host.log" test -s "$local_appdata/Kagi/kagi-host.log"
+  check "per-user: the host logs to %LOCALAPPDATA%\\Kagi\\host.log and removed the old kagi-host.log" \
+    sh -c 'grep -q "started by Chromium" "$1/host.log" && test ! -e "$1/kagi-host.log"' _ "$local_appdata/Kagi"
   if w wine msiexec /x "$(winpath "$user_msi")" /qn >>"$log/msiexec-user.log" 2>&1; then
     ok "per-user MSI: msiexec /x /qn"
     gone=1

@@ -102,6 +102,11 @@ test("the allowed page sees the host and the token", async () => {
   assert.equal(st.token.pinRetries, 3);
   assert.equal(st.token.certificate, null, "a fresh token holds none of the bank's certificates");
   assert.equal(st.token.managementKey, "factory");
+  // What a support desk asks (issue 15): kagi.js's, the extension's and the host's versions —
+  // the workspace's for the library and the host, the manifest's for the extension.
+  const workspace = /^version = "(.*)"$/m.exec(fs.readFileSync(path.join(ROOT, "Cargo.toml"), "utf8"))[1];
+  const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, "manifest.json"), "utf8")).version;
+  assert.deepEqual(st.versions, { library: workspace, extension: manifest, host: workspace });
   // Without issuers: the same token, presence and PIN state only.
   const bare = await run(allowed, "return kagi.status()");
   assert.equal(bare.ok?.token?.reader, "Virtual PCD 00 00", JSON.stringify(bare));

@@ -1,4 +1,4 @@
-//! What can fail when verifying a login token. Each variant has a stable code (see
+//! What can fail when verifying a login token or a transaction confirmation. Each variant has a stable code (see
 //! [`VerifyError::code`]) a bank can log, count and map to its own screens.
 
 use std::time::SystemTime;
@@ -82,6 +82,33 @@ pub enum VerifyError {
     /// The key attestation does not hold (the fault says what).
     #[error("key attestation is not valid: {0}")]
     AttestationInvalid(AttestationFault),
+    /// A log-on nonce was posted as a transaction challenge (it is spent): purposes never mix.
+    #[error("nonce was issued for another purpose")]
+    NonceWrongPurpose,
+    /// The transaction challenge was issued for another request (a signature for request A
+    /// posted for B).
+    #[error("challenge was issued for another request")]
+    NonceWrongRequest,
+    /// The bank's records hold no such request.
+    #[error("no such request")]
+    TxUnknown,
+    /// The request belongs to another customer than the session's.
+    #[error("request belongs to another customer")]
+    TxOtherCustomer,
+    /// The request is not awaiting approval (approved, cancelled, executed).
+    #[error("request is not awaiting approval")]
+    TxNotAwaitingApproval,
+    /// The request was edited after the challenge was issued (another version), or meanwhile.
+    #[error("request changed after the challenge")]
+    TxChanged,
+    /// The signature does not verify over the message rebuilt from the bank's record: the
+    /// customer approved something else (a changed amount or counterparty), or for another
+    /// origin or challenge.
+    #[error("signature does not match the bank's record of the request")]
+    TxMismatch,
+    /// The certificate is valid but names another customer than the request's.
+    #[error("certificate belongs to another customer than the request's")]
+    CertificateOtherCustomer,
 }
 
 /// What is wrong with a key attestation: every one is `ATTESTATION_INVALID`.
@@ -140,6 +167,14 @@ impl VerifyError {
             VerifyError::BadTrustAnchor(_) => "BAD_TRUST_ANCHOR",
             VerifyError::AttestationRequired => "ATTESTATION_REQUIRED",
             VerifyError::AttestationInvalid(_) => "ATTESTATION_INVALID",
+            VerifyError::NonceWrongPurpose => "NONCE_WRONG_PURPOSE",
+            VerifyError::NonceWrongRequest => "NONCE_WRONG_REQUEST",
+            VerifyError::TxUnknown => "TX_UNKNOWN",
+            VerifyError::TxOtherCustomer => "TX_OTHER_CUSTOMER",
+            VerifyError::TxNotAwaitingApproval => "TX_NOT_AWAITING_APPROVAL",
+            VerifyError::TxChanged => "TX_CHANGED",
+            VerifyError::TxMismatch => "TX_MISMATCH",
+            VerifyError::CertificateOtherCustomer => "CERT_OTHER_CUSTOMER",
         }
     }
 

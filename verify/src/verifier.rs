@@ -1,4 +1,4 @@
-//! Verifying a `kagi-auth:1` login token.
+//! Verifying a `kagi-auth:1` login token (the transaction confirmation is in `confirm.rs`).
 
 use std::time::SystemTime;
 
@@ -138,7 +138,7 @@ impl Verifier {
 
     /// RFC 5280 path validation by rustls-webpki: chains to one of the bank's CAs, within
     /// validity at `now`, clientAuth EKU present (required, not merely "if present").
-    fn check_path(&self, cert_der: &[u8], now: SystemTime) -> Result<(), VerifyError> {
+    pub(crate) fn check_path(&self, cert_der: &[u8], now: SystemTime) -> Result<(), VerifyError> {
         let der = CertificateDer::from(cert_der);
         let ee = webpki::EndEntityCert::try_from(&der).map_err(|e| VerifyError::CertificateMalformed(format!("{e:?}")))?;
         let anchors = self
@@ -190,7 +190,7 @@ fn map_webpki(e: webpki::Error) -> VerifyError {
 }
 
 /// The contract number in the bank's CN layout `<customer code> <contract number> <branch>`.
-fn contract_number(cn: &str) -> Option<String> {
+pub(crate) fn contract_number(cn: &str) -> Option<String> {
     let parts: Vec<&str> = cn.split_whitespace().collect();
     match parts.as_slice() {
         [_, contract, _] => Some((*contract).to_owned()),

@@ -85,7 +85,7 @@ pub type Sign<'a> = &'a mut (dyn FnMut(u32) -> Result<CertRow, BankError> + Send
 /// the answer the customer sees is what every instance sees next. The nonce half
 /// ([`NonceStore`]) must redeem in one atomic statement; the certificate half
 /// ([`CertificateRecords`]) answers the verifier's revocation question.
-pub trait Store: NonceStore + CertificateRecords + Send + Sync {
+pub trait Store: NonceStore + CertificateRecords + crate::densai::store::DensaiStore + Send + Sync {
     /// `sqlite` or `postgres`, for logs and the benchmark.
     fn kind(&self) -> &'static str;
 

@@ -45,6 +45,10 @@ pub async fn home_js() -> impl IntoResponse {
     asset(JS, include_str!("../../static/home.js"))
 }
 
+pub async fn densai_js() -> impl IntoResponse {
+    asset(JS, include_str!("../../static/densai.js"))
+}
+
 pub async fn bank_css() -> impl IntoResponse {
     asset("text/css; charset=utf-8", include_str!("../../static/bank.css"))
 }

@@ -50,6 +50,7 @@ pub async fn page(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q)
   <h3>{h_status}</h3>
   {status}
   <p class="small">{p_remove}</p>
+  <p><a id="densai-link" href="/densai">{l_densai}</a></p>
   <form method="post" action="/logoff">{lang_field}<button id="logoff-button" type="submit">{b_logoff}</button></form>
 </section>
 "#,
@@ -72,6 +73,7 @@ pub async fn page(AxState(bank): AxState<State>, headers: HeaderMap, RawQuery(q)
             "Removing the USB token logs you off. After logging off, remove the USB token from the computer promptly.",
         ),
         b_logoff = lang.t("ログオフ", "Log off"),
+        l_densai = lang.t("譲渡記録請求・承認", "Transfer requests and approval"),
     );
     Ok(html(StatusCode::OK, kagi_layout(&bank, lang, Masthead::Bank, lang.t("ログオン中", "Logged on"), &body, "home.js", "/home")))
 }

@@ -4,6 +4,7 @@
 pub mod acquire;
 pub mod assets;
 pub mod complete;
+pub mod densai;
 pub mod home;
 pub mod install;
 pub mod login;

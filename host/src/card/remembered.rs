@@ -138,9 +138,15 @@ impl CertMemory {
                 removed.push(p);
             }
         }
-        // Left alone when something else is in it.
+        // Left alone when something else is in it; so is Kagi's directory above it (Linux:
+        // `~/.cache/kagi`), which goes too when that leaves it empty.
         if std::fs::remove_dir(dir).is_ok() {
             removed.push(dir.to_path_buf());
+            if let Some(parent) = dir.parent().filter(|p| p.file_name().is_some_and(|n| n == "kagi")) {
+                if std::fs::remove_dir(parent).is_ok() {
+                    removed.push(parent.to_path_buf());
+                }
+            }
         }
         removed
     }

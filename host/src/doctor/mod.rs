@@ -2,10 +2,13 @@
 //! → reader → 専用USB (PIV token) → 電子証明書, and says in Japanese and English what is wrong and
 //! how to fix it. Each check has a stable code for support desks (`--json`).
 //!
+//! The same checks go to the browser as `diagnose` ([`diagnose()`]): a support desk's text.
+//!
 //! Exit status: 0 when no check is an error (warnings such as "renewal period" do not fail),
 //! 1 otherwise.
 
 mod browsers;
+mod diagnose;
 mod env;
 mod policy;
 mod token;
@@ -15,6 +18,7 @@ mod tests;
 
 use serde::Serialize;
 
+pub use diagnose::diagnose;
 pub use env::{Env, TokenProbe, TokenStatus};
 
 use crate::install::paths::{Browser, Scope};

@@ -92,6 +92,7 @@ fn token_status(certificate: Option<CertSummary>) -> StatusResult {
             management_key: kagi_proto::ManagementKeyState::PinProtected,
             certificate,
         }],
+        host_version: None,
     }
 }
 
@@ -290,9 +291,9 @@ fn token_chain_failures() {
     let cases: Vec<(Fake, Code)> = vec![
         (Fake(Err(Error::PcscUnavailable("no service".into()))), Code::PcscUnavailable),
         (Fake(Err(Error::Internal("boom".into()))), Code::PcscError),
-        (Fake(Ok(StatusResult { readers: vec![], tokens: vec![] })), Code::NoReader),
-        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: false }], tokens: vec![] })), Code::TokenAbsent),
-        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: true }], tokens: vec![] })), Code::NotPiv),
+        (Fake(Ok(StatusResult { readers: vec![], tokens: vec![], host_version: None })), Code::NoReader),
+        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: false }], tokens: vec![], host_version: None })), Code::TokenAbsent),
+        (Fake(Ok(StatusResult { readers: vec![ReaderInfo { name: "R".into(), token_present: true }], tokens: vec![], host_version: None })), Code::NotPiv),
     ];
     for (mut probe, code) in cases {
         let r = run(&e, &mut probe);
@@ -375,7 +376,7 @@ fn the_smart_card_service_is_named_as_the_os_names_it() {
     assert!(c.fix_en.as_deref().unwrap().contains("sc query SCardSvr"), "{c:?}");
     assert!(!format!("{c:?}").contains("pcscd"), "no pcscd on Windows: {c:?}");
     // With no reader, Windows has stopped the service by design: the fix names both.
-    let r = run(&e, &mut Fake(Ok(StatusResult { readers: vec![], tokens: vec![] })));
+    let r = run(&e, &mut Fake(Ok(StatusResult { readers: vec![], tokens: vec![], host_version: None })));
     let c = find(&r, Code::NoReader);
     assert!(c.fix_en.as_deref().unwrap().contains("SCardSvr"), "{c:?}");
 }

@@ -3,7 +3,7 @@
 //! finish an acquisition, change and unblock the PIN. Choosing the token and holding the PC/SC
 //! transaction is [`super::Tokens`]' job.
 
-use kagi_proto::{login, CertId, EnrollBeginResult, LoginToken, ManagementKeyState, Nonce, Origin, SignatureAlgorithm, TokenSummary};
+use kagi_proto::{login, CertId, EnrollBeginResult, LoginToken, ManagementKeyState, Nonce, Origin, SignatureAlgorithm, TokenSummary, Transaction, TxSignature};
 
 use crate::card::{PinState, PivSession, Transport};
 use crate::error::{Error, Result};
@@ -85,16 +85,48 @@ pub fn sign_login<T: Transport + ?Sized>(
     nonce: &Nonce,
     at: u64,
 ) -> Result<LoginToken> {
+    let (cert, alg, sig) = sign_with_login_key(s, cas, chosen, pin, &login::digest(origin, nonce), at)?;
+    Ok(LoginToken::new(&cert, alg, &sig))
+}
+
+/// `confirm` on this token: the PIN (verified here on every call: nothing of an earlier one is
+/// used), then the `kagi-tx:1` digest of `tx` — the body encoded here from the typed
+/// transaction — signed with the bank's login key and checked like a log-on signature.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_transaction<T: Transport + ?Sized>(
+    s: &mut PivSession<'_, T>,
+    cas: &BankCas,
+    chosen: Option<&CertId>,
+    pin: &Pin,
+    origin: &Origin,
+    nonce: &Nonce,
+    tx: &Transaction,
+    at: u64,
+) -> Result<TxSignature> {
+    let (cert, alg, sig) = sign_with_login_key(s, cas, chosen, pin, &tx.digest(origin, nonce), at)?;
+    Ok(TxSignature::new(&cert, alg, &sig, &tx.body_sha256()))
+}
+
+/// The PIN, then `digest` signed with the bank's login certificate's key (or the chosen one's),
+/// checked against the certificate: its DER, the algorithm, and the signature in the wire's form
+/// (ES256 `r ‖ s`, RS256 as is).
+fn sign_with_login_key<T: Transport + ?Sized>(
+    s: &mut PivSession<'_, T>,
+    cas: &BankCas,
+    chosen: Option<&CertId>,
+    pin: &Pin,
+    digest: &[u8; 32],
+    at: u64,
+) -> Result<(Vec<u8>, SignatureAlgorithm, Vec<u8>)> {
     s.select()?;
     let cert = login_certificate(s, cas, chosen, at)?;
     let alg = cert.key_algorithm().ok_or(Error::NoCertificate)?;
     s.verify_pin(pin)?;
-    let digest = login::digest(origin, nonce);
-    let sig = s.sign_digest(cert.slot, alg, &digest)?;
-    check_token_signature(&cert.cert, &digest, &sig)?;
+    let sig = s.sign_digest(cert.slot, alg, digest)?;
+    check_token_signature(&cert.cert, digest, &sig)?;
     Ok(match alg {
-        KeyAlgorithm::EccP256 => LoginToken::new(&cert.cert.der, SignatureAlgorithm::ES256, &crate::x509::ecdsa_der_to_raw(&sig)?),
-        _ => LoginToken::new(&cert.cert.der, SignatureAlgorithm::RS256, &sig),
+        KeyAlgorithm::EccP256 => (cert.cert.der.clone(), SignatureAlgorithm::ES256, crate::x509::ecdsa_der_to_raw(&sig)?.to_vec()),
+        _ => (cert.cert.der.clone(), SignatureAlgorithm::RS256, sig),
     })
 }
 

@@ -26,7 +26,7 @@ pub mod slots;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kagi_proto::{CertId, EnrollBeginResult, EnrollFinishResult, LoginToken, Nonce, Origin, StatusResult, TokenSummary};
+use kagi_proto::{CertId, EnrollBeginResult, EnrollFinishResult, LoginToken, Nonce, Origin, StatusResult, TokenSummary, Transaction, TxSignature};
 
 use crate::card::pcsc_backend::{Disconnect, PcscCard, PcscContext};
 use crate::card::remembered::{CertMemory, TokenRecord};
@@ -106,6 +106,7 @@ impl Tokens {
                     .map(|r| kagi_proto::ReaderInfo { name: r.name, token_present: r.card_present })
                     .collect(),
                 tokens,
+                host_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             })
         })
     }
@@ -125,38 +126,39 @@ impl Tokens {
     ) -> Result<LoginToken> {
         let memory = self.memory.clone();
         self.with_ctx(|ctx| {
-            // One token inserted: it is the only candidate, and signing selects it anyway (a card
-            // that is not PIV fails there as it would here), so no separate look first.
-            let present = present_readers(ctx)?;
-            let readers = if present.len() == 1 { present } else { piv_readers(ctx)? };
-            let reader = if readers.len() == 1 {
-                readers[0].clone()
-            } else {
-                // Several cards: find the ones holding the bank's (or the chosen) certificate.
-                let mut found = Vec::new();
-                for r in &readers {
-                    let hit = read_only(ctx, r, |s| {
-                        s.select()?;
-                        flows::login_certificate(s, cas, chosen, now())
-                    });
-                    match hit {
-                        Ok(_) => found.push(r.clone()),
-                        Err(Error::NoCertificate) | Err(Error::NotPiv) => {}
-                        Err(e) => crate::log::info(&format!("reader {r}: {e}")),
-                    }
-                }
-                match found.len() {
-                    0 => return Err(Error::NoCertificate),
-                    1 => found.remove(0),
-                    _ => return Err(Error::ChoiceRequired(format!("{} tokens hold the bank's certificate", found.len()))),
-                }
-            };
+            let reader = login_reader(ctx, cas, chosen)?;
             let card = ctx.connect(&reader)?;
             // A handle kept from an earlier operation already holds what the token showed; a new
             // one reads the token, or recalls what this PC kept of it, and keeps what it read.
             let keep = card.cache().is_empty().then_some(&memory);
             let op = |s: &mut PivSession<'_, dyn Transport + '_>| recall::sign_login_recalled(s, &memory, cas, chosen, pin, origin, nonce, now());
             with_pin_then(ctx, card, After::ClearPin, keep, op, signed)
+        })
+    }
+
+    /// `confirm`: the bank's login key (token and certificate chosen as for `authenticate`)
+    /// signs the `kagi-tx:1` digest of `tx`, which is encoded here. The PIN is verified on every
+    /// call, and the card is then RESET, not only its PIN cleared: nothing of this approval's
+    /// security state is left for the next command, of Kagi or of any other program.
+    #[allow(clippy::too_many_arguments)]
+    pub fn confirm(
+        &mut self,
+        origin: &Origin,
+        nonce: &Nonce,
+        pin: &Pin,
+        cas: &BankCas,
+        chosen: Option<&CertId>,
+        tx: &Transaction,
+    ) -> Result<TxSignature> {
+        let memory = self.memory.clone();
+        self.with_ctx(|ctx| {
+            let reader = login_reader(ctx, cas, chosen)?;
+            let card = ctx.connect(&reader)?;
+            let keep = card.cache().is_empty().then_some(&memory);
+            let op = |s: &mut PivSession<'_, dyn Transport + '_>| {
+                recall::with_recalled(s, &memory, cas, |s| flows::sign_transaction(s, cas, chosen, pin, origin, nonce, tx, now()))
+            };
+            with_pin_then(ctx, card, After::Reset, keep, op, |_| {})
         })
     }
 
@@ -221,6 +223,37 @@ impl Tokens {
             with_pin(ctx, card, After::Reset, |s| op(s))?;
             Ok(reader)
         })
+    }
+}
+
+/// The reader whose token signs a log-on or a confirmation: the only token inserted, else the
+/// one token holding the bank's login certificate (or the chosen one); `CHOICE_REQUIRED` when
+/// several do.
+fn login_reader(ctx: &mut PcscContext, cas: &BankCas, chosen: Option<&CertId>) -> Result<String> {
+    // One token inserted: it is the only candidate, and signing selects it anyway (a card
+    // that is not PIV fails there as it would here), so no separate look first.
+    let present = present_readers(ctx)?;
+    let readers = if present.len() == 1 { present } else { piv_readers(ctx)? };
+    if readers.len() == 1 {
+        return Ok(readers[0].clone());
+    }
+    // Several cards: find the ones holding the bank's (or the chosen) certificate.
+    let mut found = Vec::new();
+    for r in &readers {
+        let hit = read_only(ctx, r, |s| {
+            s.select()?;
+            flows::login_certificate(s, cas, chosen, now())
+        });
+        match hit {
+            Ok(_) => found.push(r.clone()),
+            Err(Error::NoCertificate) | Err(Error::NotPiv) => {}
+            Err(e) => crate::log::info(&format!("reader {r}: {e}")),
+        }
+    }
+    match found.len() {
+        0 => Err(Error::NoCertificate),
+        1 => Ok(found.remove(0)),
+        _ => Err(Error::ChoiceRequired(format!("{} tokens hold the bank's certificate", found.len()))),
     }
 }
 

@@ -43,12 +43,24 @@ pub fn sign_login_recalled<T: Transport + ?Sized>(
     nonce: &Nonce,
     at: u64,
 ) -> Result<LoginToken> {
+    with_recalled(s, memory, cas, |s| sign_login(s, cas, chosen, pin, origin, nonce, at))
+}
+
+/// Runs `op` (a signature with the bank's login key: a log-on or a transaction confirmation)
+/// on a token whose certificates `memory` may hold; done once more on what the token holds now
+/// when it fails with recalled certificates for a reason a fresh read can change.
+pub fn with_recalled<T: Transport + ?Sized, R>(
+    s: &mut PivSession<'_, T>,
+    memory: &CertMemory,
+    cas: &BankCas,
+    mut op: impl FnMut(&mut PivSession<'_, T>) -> Result<R>,
+) -> Result<R> {
     let recalled = recall(s, memory, cas)?;
-    match sign_login(s, cas, chosen, pin, origin, nonce, at) {
+    match op(s) {
         Err(e) if recalled && !settled_by_token(&e) => {
             crate::log::info(&format!("certificates kept from an earlier run do not fit the token ({e}); reading it"));
             s.forget_retired_certificates();
-            sign_login(s, cas, chosen, pin, origin, nonce, at)
+            op(s)
         }
         r => r,
     }

@@ -55,6 +55,11 @@ impl TestCa {
     /// `C=JP, O=…, OU=Kagi Test CA, OU=IssuedCount=NNN, CN=SH001 SH001001 1898`, valid from
     /// `start_days` from now for `days` days.
     pub fn issue(&self, csr_b64: &str, issued_count: u32, start_days: i64, days: i64) -> Vec<u8> {
+        self.issue_for("SH001 SH001001 1898", csr_b64, issued_count, start_days, days)
+    }
+
+    /// [`TestCa::issue`] for the customer named by `common_name` (`<code> <contract> <branch>`).
+    pub fn issue_for(&self, common_name: &str, csr_b64: &str, issued_count: u32, start_days: i64, days: i64) -> Vec<u8> {
         let mut req = CertificateSigningRequestParams::from_der(&unb64(csr_b64).into())
             .expect("CSR parses and its signature verifies");
         let mut dn = DistinguishedName::new();
@@ -63,7 +68,7 @@ impl TestCa {
         dn.push(DnType::OrganizationalUnitName, "Kagi Test CA");
         // rcgen keys names by type; the second OU goes in under its OID (2.5.4.11) so both stay.
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 11]), format!("IssuedCount={issued_count:03}"));
-        dn.push(DnType::CommonName, "SH001 SH001001 1898");
+        dn.push(DnType::CommonName, common_name);
         req.params.distinguished_name = dn;
         let now = time::OffsetDateTime::now_utc();
         req.params.not_before = now + time::Duration::days(start_days);
@@ -81,29 +86,47 @@ impl TestCa {
 /// Verifies a login token with the public key of its certificate, independently of the host
 /// (RustCrypto): the signature over `kagi-auth:1 ‖ H(origin) ‖ H(nonce)`.
 pub fn verify_login(token: &LoginToken, origin: &str, nonce: &Nonce) -> Result<(), String> {
-    use der::Decode;
     if token.format != "kagi-auth:1" {
         return Err(format!("format {}", token.format));
     }
     let cert_der = token.certificate_der().map_err(|e| e.to_string())?;
-    let cert = x509_cert::Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
-    let bits = cert.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes().to_vec();
     let message = login::signed_message(&Origin::parse(origin).map_err(|e| e.to_string())?, nonce);
     let sig = token.signature_bytes().map_err(|e| e.to_string())?;
-    match token.algorithm {
+    verify_signature(&cert_der, token.algorithm, &message, &sig)
+}
+
+/// A `kagi-tx:1` signature checked independently of the host: the message rebuilt from
+/// `origin`, `nonce` and the transaction `tx` (as the bank holds it), the signature with the
+/// certificate's key.
+pub fn verify_tx(signed: &kagi_proto::TxSignature, origin: &str, nonce: &Nonce, tx: &kagi_proto::Transaction) -> Result<(), String> {
+    if signed.format != "kagi-tx:1" {
+        return Err(format!("format {}", signed.format));
+    }
+    let cert_der = signed.certificate_der().ok_or("certificate is not base64")?;
+    let sig = signed.signature_bytes().ok_or("signature is not base64")?;
+    let message = tx.signed_message(&Origin::parse(origin).map_err(|e| e.to_string())?, nonce);
+    verify_signature(&cert_der, signed.algorithm, &message, &sig)
+}
+
+/// ES256 (`r ‖ s`) or RS256 over `message` with the key of the certificate `cert_der`.
+pub fn verify_signature(cert_der: &[u8], algorithm: SignatureAlgorithm, message: &[u8], sig: &[u8]) -> Result<(), String> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|e| e.to_string())?;
+    let bits = cert.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes().to_vec();
+    match algorithm {
         SignatureAlgorithm::ES256 => {
             use p256::ecdsa::signature::Verifier;
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&bits).map_err(|e| e.to_string())?;
-            let sig = p256::ecdsa::Signature::from_slice(&sig).map_err(|e| e.to_string())?;
-            vk.verify(&message, &sig).map_err(|e| e.to_string())
+            let sig = p256::ecdsa::Signature::from_slice(sig).map_err(|e| e.to_string())?;
+            vk.verify(message, &sig).map_err(|e| e.to_string())
         }
         SignatureAlgorithm::RS256 => {
             use rsa::pkcs1::DecodeRsaPublicKey;
             use rsa::signature::Verifier;
             let pk = rsa::PublicKey::from_pkcs1_der(&bits).map_err(|e| e.to_string())?;
             let vk = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk);
-            let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice()).map_err(|e| e.to_string())?;
-            vk.verify(&message, &sig).map_err(|e| e.to_string())
+            let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|e| e.to_string())?;
+            vk.verify(message, &sig).map_err(|e| e.to_string())
         }
     }
 }

@@ -145,6 +145,7 @@ pub struct VTokenBuilder {
     apdu_latency_us: Option<Option<u64>>,
     byte_latency_us: Option<Option<u64>>,
     count_apdus: bool,
+    record_signatures: bool,
 }
 
 impl VTokenBuilder {
@@ -197,6 +198,11 @@ impl VTokenBuilder {
     pub fn usb_latency(mut self) -> Self {
         self.apdu_latency_us = Some(None);
         self.byte_latency_us = Some(None);
+        self
+    }
+    /// Record every digest the token signs, read with [`VToken::signed_digests`].
+    pub fn record_signatures(mut self, on: bool) -> Self {
+        self.record_signatures = on;
         self
     }
     /// Count APDUs in a side file, read with [`VToken::apdu_count`].
@@ -365,6 +371,32 @@ impl VToken {
             return Err(io::Error::other("APDU counting is off (VTokenBuilder::count_apdus)"));
         }
         ApduCount::parse(&std::fs::read_to_string(self.apdu_counter_path())?)
+    }
+
+    /// The record of signed digests (with [`VTokenBuilder::record_signatures`]).
+    pub fn sign_log_path(&self) -> PathBuf {
+        self.dir.path().join("signed.jsonl")
+    }
+
+    /// Every digest the token signed since it was first plugged in, in order: `(slot, digest)`.
+    /// The token appends before it answers, so a client holding a signature finds its digest.
+    pub fn signed_digests(&self) -> io::Result<Vec<(u8, Vec<u8>)>> {
+        if !self.cfg.record_signatures {
+            return Err(io::Error::other("signature recording is off (VTokenBuilder::record_signatures)"));
+        }
+        let text = match std::fs::read_to_string(self.sign_log_path()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).map_err(io::Error::other)?;
+                let field = |k: &str| v[k].as_str().and_then(|s| hex::decode(s).ok()).ok_or_else(|| io::Error::other(format!("sign log: bad {k}: {l}")));
+                let slot = field("slot")?.first().copied().ok_or_else(|| io::Error::other("sign log: empty slot"))?;
+                Ok((slot, field("digest")?))
+            })
+            .collect()
     }
 
     /// The token's temporary directory (state file and log live here by default).
@@ -544,6 +576,9 @@ impl VToken {
         }
         if self.cfg.count_apdus {
             cmd.arg("--apdu-counter").arg(self.apdu_counter_path());
+        }
+        if self.cfg.record_signatures {
+            cmd.arg("--sign-log").arg(self.sign_log_path());
         }
         let mut child = cmd
             .spawn()

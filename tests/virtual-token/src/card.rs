@@ -147,6 +147,8 @@ pub struct Card {
     chain: Option<(u8, u8, u8, Vec<u8>)>,
     /// Number of commands answered since start.
     pub answered: u64,
+    /// Where every signed digest is recorded (`--sign-log`).
+    sign_log: Option<crate::signlog::SignLog>,
 }
 
 impl Card {
@@ -181,10 +183,16 @@ impl Card {
             out_pending: Vec::new(),
             chain: None,
             answered: 0,
+            sign_log: None,
         })
     }
 
     /// Card reset or power off: the security status of the session is lost.
+    /// Records every signed digest from now on (`--sign-log`).
+    pub fn record_signatures(&mut self, log: crate::signlog::SignLog) {
+        self.sign_log = Some(log);
+    }
+
     pub fn reset(&mut self) {
         self.pin_verified = false;
         self.pin_always_ok = false;
@@ -463,6 +471,13 @@ impl Card {
             sw::WRONG_DATA
         })?;
         eprintln!("kagi-vtoken: private-key operation alg {alg:02x} slot {keyref:02x} took {:?}", t0.elapsed());
+        if let Some(log) = &self.sign_log {
+            // A test relies on the record: a token that cannot keep it must not answer.
+            log.record(keyref, alg, challenge).map_err(|e| {
+                eprintln!("kagi-vtoken: sign log: {e}");
+                sw::NO_PRECISE_DIAGNOSIS
+            })?;
+        }
         Ok(tlv::encode(0x7C, &tlv::encode(0x82, &out)))
     }
 

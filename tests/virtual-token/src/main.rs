@@ -9,6 +9,7 @@ mod crypto;
 mod latency;
 mod objects;
 mod control;
+mod signlog;
 mod state;
 mod tlv;
 mod vpcd;
@@ -80,6 +81,10 @@ struct Args {
     /// APDU before its response is sent; continues from the file's counts.
     #[arg(long)]
     apdu_counter: Option<PathBuf>,
+    /// Append every digest the token signs to this file, one JSON line per private-key
+    /// operation (`{"slot":"82","alg":"11","digest":"<hex>"}`), before the response is sent.
+    #[arg(long)]
+    sign_log: Option<PathBuf>,
     /// Create (or update) the state file with the options above and exit without connecting
     /// to vpcd: the test rig uses it to prepare a token before plugging it in.
     #[arg(long, requires = "state")]
@@ -143,6 +148,9 @@ fn main() -> ExitCode {
         }
     };
     let armed = control::Armed::new();
+    if let Some(p) = &args.sign_log {
+        card.record_signatures(signlog::SignLog::new(p));
+    }
     if args.exit_on_stdin_eof {
         let armed = armed.clone();
         std::thread::spawn(move || {

@@ -33,7 +33,7 @@ pub(crate) fn request_json(id: u64, command: &Command) -> Value {
     let pin = |p: &Pin| text(p.expose());
     let issuers = |i: &kagi_proto::Issuers| Some(Value::from(i.to_base64()));
     match command {
-        Command::Status { issuers: i } => put("issuers", i.as_ref().and_then(issuers)),
+        Command::Status { issuers: i } | Command::Diagnose { issuers: i } => put("issuers", i.as_ref().and_then(issuers)),
         Command::Authenticate { origin, nonce, pin: p, issuers: i, certificate } => {
             put("origin", text(origin.as_str()));
             put("nonce", text(nonce.as_str()));
@@ -160,14 +160,19 @@ impl Broker {
         match purpose {
             Purpose::Status { port, req, origin } => {
                 let msg = match result {
-                    Ok(r) => {
+                    Ok(mut r) => {
                         let tokens = r.get("tokens").and_then(Value::as_array).cloned().unwrap_or_default();
                         if let Some(o) = origin {
                             self.review_choice(&o, &tokens, out);
                         }
                         let token = main_token(&tokens);
-                        let readers = r.get("readers").cloned().unwrap_or_else(|| json!([]));
-                        reply_ok(&req, json!({"host": "ok", "readers": readers, "tokens": tokens, "token": token}))
+                        // The host's result as it came (readers, tokens, hostVersion for kagi.js's
+                        // status().versions) plus the page's two fields: no copy field by field.
+                        if let Value::Object(m) = &mut r {
+                            m.insert("host".into(), Value::from("ok"));
+                            m.insert("token".into(), token);
+                        }
+                        reply_ok(&req, r)
                     }
                     Err(e) if code_of(&e) == "PCSC_UNAVAILABLE" => reply_ok(&req, empty_status("PCSC_UNAVAILABLE")),
                     Err(e) if code_of(&e) == "HOST_NOT_INSTALLED" => reply_ok(&req, empty_status("HOST_NOT_INSTALLED")),

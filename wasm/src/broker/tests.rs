@@ -147,13 +147,13 @@ fn page_status_forwards_issuers_and_is_matched_by_id() {
     assert!(e1.contains(&Effect::RememberBankPage { url: "http://127.0.0.1:8480/login".into() }));
     // Replies in the other order still reach the right request.
     let r2 = host_reply(&mut b, id_of(&h2), one_token(3, true), 12);
-    let r1 = host_reply(&mut b, id_of(&h1), json!({"readers":[],"tokens":[]}), 13);
+    let r1 = host_reply(&mut b, id_of(&h1), json!({"readers":[],"tokens":[],"hostVersion":"0.2.0"}), 13);
     let m2 = &to_port(&r2, BANK)[0];
     assert_eq!(m2["id"], "b");
     assert_eq!(m2["result"]["host"], "ok");
     assert_eq!(m2["result"]["tokens"][0]["pinRetries"], 3);
     assert_eq!(m2["result"]["token"], m2["result"]["tokens"][0]);
-    assert_eq!(to_port(&r1, BANK)[0], json!({"type":"reply","id":"a","result":{"host":"ok","readers":[],"tokens":[],"token":null}}));
+    assert_eq!(to_port(&r1, BANK)[0], json!({"type":"reply","id":"a","result":{"host":"ok","hostVersion":"0.2.0","readers":[],"tokens":[],"token":null}}));
     // A late duplicate is ignored.
     assert!(host_reply(&mut b, id_of(&h1), json!({}), 14).is_empty());
 }
@@ -833,6 +833,8 @@ fn host_requests_as_proto_writes_them() {
         format!(r#"{{"id":9,"cmd":"pin.change","pin":"123456","newPin":"97531864","reader":"{R1}"}}"#),
         format!(r#"{{"id":10,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864","reader":"{R1}"}}"#),
         r#"{"id":11,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864"}"#.to_owned(),
+        r#"{"id":12,"cmd":"diagnose"}"#.to_owned(),
+        r#"{"id":13,"cmd":"diagnose","issuers":["MAA="]}"#.to_owned(),
     ];
     for line in lines {
         let r = kagi_proto::Request::parse(line.as_bytes()).unwrap_or_else(|_| panic!("{line}"));

@@ -86,12 +86,13 @@ impl PgStore {
             let mut tx = first.transaction()?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
             tx.batch_execute(SCHEMA)?;
+            tx.batch_execute(crate::densai::store_pg::SCHEMA)?;
             tx.commit()
         })?;
         Ok(PgStore { pool })
     }
 
-    fn with<R: Send>(&self, f: impl FnOnce(&mut Client) -> Result<R, postgres::Error> + Send) -> Result<R, BankError> {
+    pub(crate) fn with<R: Send>(&self, f: impl FnOnce(&mut Client) -> Result<R, postgres::Error> + Send) -> Result<R, BankError> {
         self.pool.with(f)
     }
 }
