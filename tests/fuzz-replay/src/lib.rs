@@ -14,6 +14,7 @@ use kagi_verify::{AttestationPolicy, KeyAttestation, LoginToken, NoRecords, Nonc
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("frame", frame),
     ("request", request),
+    ("tx", tx),
     ("tlv", tlv),
     ("apdu_response", apdu_response),
     ("certificate", certificate),
@@ -38,6 +39,36 @@ pub fn request(data: &[u8]) {
         let again = kagi_proto::Request::parse(req.to_json().to_string().as_bytes())
             .expect("re-encoded request parses");
         assert_eq!(again, req);
+    }
+}
+
+/// The extension's `tx` parser (`kagi_proto::Transaction::from_json`) and the body decoder: any
+/// bytes give a checked transaction or a `TX_INVALID` naming a field; an accepted transaction
+/// round-trips through its JSON and its body, and every display helper runs on it without panic.
+pub fn tx(data: &[u8]) {
+    use kagi_proto::tx::display;
+    use kagi_proto::Transaction;
+    let parsed = std::str::from_utf8(data).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+    let tx = match parsed {
+        Some(v) => Transaction::from_json(&v),
+        None => Transaction::decode_body(data),
+    };
+    match tx {
+        Ok(t) => {
+            assert_eq!(Transaction::from_json(&t.to_json()).as_ref(), Ok(&t));
+            assert_eq!(Transaction::decode_body(&t.encode_body()).as_ref(), Ok(&t));
+            let _ = (display::amount(t.amount_yen()), display::amount_man(t.amount_yen()));
+            for name in ["recordDate", "dueDate"] {
+                let _ = t.date(name).map(display::date_ja);
+            }
+            for (_, v) in t.fields() {
+                let _ = (display::fold_halfwidth_kana(v), display::skeleton(v), display::confusable(v));
+            }
+        }
+        Err(e) => {
+            let w = e.to_wire();
+            assert_eq!(w.code.as_str(), "TX_INVALID");
+        }
     }
 }
 
