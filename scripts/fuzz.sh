@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS (default 5: the smoke run of the test command).
-# Longer runs: scripts/fuzz.sh 600. Prints executions per target and a summary line.
+# Longer runs: scripts/fuzz.sh 600. Prints executions per target and a summary line, and records
+# them in build/fuzz/executions.json ({"seconds": S, "targets": {"<target>": {"executions": N,
+# "ok": true}}}), which scripts/test.sh quotes in its summary.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -uo pipefail
@@ -15,6 +17,10 @@ targets=("$@")
 say "building fuzz targets"
 cargo +nightly fuzz build -O >/dev/null 2>"$KAGI_BUILD/fuzz-build.log" || { cat "$KAGI_BUILD/fuzz-build.log" >&2; die "fuzz build failed"; }
 passed=0; failed=0
+record="$KAGI_BUILD/fuzz/executions.json"
+mkdir -p "$(dirname "$record")"
+rm -f "$record"
+entries=()
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   # Seeds checked in next to the targets, if any.
@@ -24,11 +30,17 @@ for t in "${targets[@]}"; do
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     printf '%-16s ok   %12s executions in %ss\n' "$t" "${runs:-?}" "$secs"
     passed=$((passed + 1))
+    entries+=("\"$t\": {\"executions\": ${runs:-null}, \"ok\": true}")
   else
     printf '%-16s FAILED (see %s)\n' "$t" "$log"
     tail -30 "$log"
     failed=$((failed + 1))
+    entries+=("\"$t\": {\"executions\": null, \"ok\": false}")
   fi
 done
+# Written whole at the end so a run that died leaves no stale numbers behind.
+{ printf '{"seconds": %s, "targets": {' "$secs"
+  sep=""; for e in "${entries[@]}"; do printf '%s%s' "$sep" "$e"; sep=", "; done
+  printf '}}\n'; } >"$record"
 echo "kagi-suite fuzz: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -51,6 +51,8 @@ mkdir -p "$log"
 # Every replug the Rust rig makes in any test process of this run, one line each.
 export KAGI_RIG_REPLUG_LOG="$log/rig-replugs.log"
 : >"$KAGI_RIG_REPLUG_LOG"
+# The fuzz suite (scripts/fuzz.sh) writes this afresh; an old record must not be quoted.
+rm -f "$KAGI_BUILD/fuzz/executions.json"
 
 # Adds up the "test result:" lines of cargo's output: prints "passed failed".
 count_cargo() {
@@ -114,6 +116,15 @@ mapfile -t skipped_tests < <(cat "$log"/*.log 2>/dev/null | grep -oE 'kagi-skip 
 if [ ${#skipped_tests[@]} -gt 0 ]; then
   echo "skipped:"
   printf '  %s\n' "${skipped_tests[@]}"
+fi
+# Executions per fuzz target of this run's timed fuzz run (scripts/fuzz.sh records them).
+fuzz_record="$KAGI_BUILD/fuzz/executions.json"
+if [ -s "$fuzz_record" ]; then
+  echo "fuzz executions: $(python3 -c 'import json,sys
+r=json.load(open(sys.argv[1]))
+print(", ".join("%s %s" % (t, v["executions"] if v["ok"] else "FAILED") for t, v in r["targets"].items()), "in %ss each" % r["seconds"])' "$fuzz_record")"
+else
+  echo "fuzz executions: none recorded by this run ($fuzz_record)"
 fi
 replugs=$(grep -c . "$KAGI_RIG_REPLUG_LOG" 2>/dev/null || true)
 replugs=${replugs:-0}

@@ -505,6 +505,13 @@ impl VToken {
         self.control(&format!("drop-after {n}"), &format!("armed {n} after"))
     }
 
+    /// Arms a power loss: answers `n` more command APDUs; power fails while the card executes
+    /// the next one, which keeps only what a real token would have committed
+    /// (tests/virtual-token/README.md, *Power loss*).
+    pub fn arm_power_loss(&mut self, n: u64) -> io::Result<()> {
+        self.control(&format!("power-loss {n}"), &format!("armed {n} power-loss"))
+    }
+
     /// Forgets an armed pull that did not happen.
     pub fn disarm(&mut self) -> io::Result<()> {
         self.control("disarm", "disarmed")

@@ -58,6 +58,42 @@ impl Card {
         }
     }
 
+    /// Power fails while the card executes `apdu` (`power-loss` control command; the model:
+    /// README.md, *Power loss*). A card that checks a PIN or PUK counts the try down in its
+    /// persistent memory before it compares (so that cutting the power at the comparison cannot
+    /// give unlimited tries), and restores the counter only after a match: power lost inside
+    /// VERIFY, CHANGE REFERENCE DATA or RESET RETRY COUNTER leaves one try spent, right PIN or
+    /// not. Every other command commits nothing: each write replaces one whole object, key or
+    /// reference at once (old or new, never half), and the card had not got that far; a chained
+    /// PUT DATA segment only ever sits in RAM until the last one, so the old object stays.
+    /// Returns what survived, for the log.
+    pub fn power_loss(&mut self, apdu: &[u8]) -> &'static str {
+        const NOTHING: &str = "nothing committed";
+        let [_, ins, p1, p2, rest @ ..] = apdu else { return NOTHING };
+        let checks = match (*ins, *p1, *p2) {
+            // VERIFY with reference data (empty data only asks the status; P1 FF resets it).
+            (0x20, 0x00, 0x80) => rest.len() > 1,
+            (0x24, 0x00, 0x80) => true,
+            (0x24, 0x00, 0x81) | (0x2C, 0x00, 0x80) => {
+                if self.st.puk_retries_left == 0 {
+                    return NOTHING;
+                }
+                self.st.puk_retries_left -= 1;
+                return if self.persist().is_ok() { "a PUK try spent" } else { NOTHING };
+            }
+            _ => false,
+        };
+        if !checks || self.st.pin_retries_left == 0 {
+            return NOTHING;
+        }
+        self.st.pin_retries_left -= 1;
+        if self.persist().is_ok() {
+            "a PIN try spent"
+        } else {
+            NOTHING
+        }
+    }
+
     /// VERIFY (Part 2 §3.2.1): PIN `80`; empty data asks the status; P1 FF resets it.
     pub(super) fn verify(&mut self, p1: u8, p2: u8, data: &[u8]) -> CmdResult {
         if p2 != 0x80 {

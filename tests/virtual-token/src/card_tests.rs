@@ -471,3 +471,40 @@ fn random_apdus_never_panic() {
         assert!(resp.len() >= 2);
     }
 }
+
+/// Power lost inside a PIN check spends the try (the counter goes down before the comparison);
+/// the next right PIN restores it. Power lost inside anything else commits nothing: a chained
+/// PUT DATA keeps the old object, a PIN change keeps the old PIN (with its try spent).
+#[test]
+fn power_loss_keeps_only_what_a_card_commits_first() {
+    use crate::state::{DEFAULT_PIN, DEFAULT_PUK};
+    let mut c = card();
+    select(&mut c);
+    let apdu = |ins: u8, p2: u8, data: &[u8]| {
+        let mut a = vec![0x00, ins, 0x00, p2, data.len() as u8];
+        a.extend_from_slice(data);
+        a
+    };
+    assert_eq!(c.power_loss(&apdu(0x20, 0x80, &pin(DEFAULT_PIN))), "a PIN try spent");
+    assert_eq!(c.state().pin_retries_left, 2, "right PIN or not, the try is gone");
+    assert_eq!(c.power_loss(&[0x00, 0x20, 0x00, 0x80]), "nothing committed", "a status query checks nothing");
+    assert_eq!(c.power_loss(&[0x00, 0x20, 0xFF, 0x80]), "nothing committed", "a reset checks nothing");
+    let mut change = pin(DEFAULT_PIN);
+    change.extend_from_slice(&pin("654321"));
+    assert_eq!(c.power_loss(&apdu(0x24, 0x80, &change)), "a PIN try spent");
+    assert_eq!((c.state().pin.as_str(), c.state().pin_retries_left), (DEFAULT_PIN, 1), "the old PIN stays");
+    assert_eq!(verify(&mut c, DEFAULT_PIN), sw::OK);
+    assert_eq!(c.state().pin_retries_left, 3, "the right PIN restores the tries");
+    let mut unblock = DEFAULT_PUK.as_bytes().to_vec();
+    unblock.extend_from_slice(&pin("654321"));
+    assert_eq!(c.power_loss(&[&[0x00, 0x2C, 0x00, 0x80, 16][..], &unblock[..]].concat()), "a PUK try spent");
+    assert_eq!(c.state().puk_retries_left, 2);
+    // A certificate written in two chained segments: power lost at the first or the last
+    // leaves the object as it was.
+    let before = c.state().objects.clone();
+    let mut put = vec![0x10, 0xDB, 0x3F, 0xFF, 0xFF];
+    put.extend_from_slice(&[0x5C, 0x03, 0x5F, 0xC1, 0x05, 0x53, 0x81, 0xF7]);
+    put.resize(5 + 255, 0xAA);
+    assert_eq!(c.power_loss(&put), "nothing committed");
+    assert_eq!(c.state().objects, before);
+}

@@ -9,6 +9,10 @@
 //! - `drop-after N`: answer N more command APDUs, execute the next one, then drop the connection
 //!   instead of answering it and exit 3: the card did it, the answer is lost (a token pulled
 //!   while its answer was on the way). Answer: `armed N after`.
+//! - `power-loss N`: answer N more command APDUs; the next one loses power while the card
+//!   executes it: only what a real token commits before its power fails survives (the model in
+//!   README.md, *Power loss*: `Card::power_loss`), then the connection drops and the token exits
+//!   3. Answer: `armed N power-loss`.
 //! - `disarm`: forget an armed pull. Answer: `disarmed`.
 //!
 //! Anything else is answered `error <what>` and changes nothing.
@@ -23,6 +27,12 @@ const OFF: u64 = u64::MAX;
 /// Set in the shared word for a `drop-after` pull (the count lives in the other bits).
 const AFTER: u64 = 1 << 63;
 
+/// Set in the shared word for a `power-loss` pull.
+const POWER: u64 = 1 << 62;
+
+/// The count's bits.
+const COUNT: u64 = POWER - 1;
+
 /// What to do with one command APDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
@@ -32,6 +42,8 @@ pub enum Cut {
     Before,
     /// Execute it, then drop the connection instead of answering.
     After,
+    /// Power fails while the card executes it: keep what a real token would have committed.
+    PowerLoss,
 }
 
 /// The armed pull: APDUs still to answer, and whether the last one is executed ([`AFTER`]);
@@ -56,9 +68,13 @@ impl Armed {
             if cur == OFF {
                 return Cut::No;
             }
-            let (after, n) = (cur & AFTER != 0, cur & !AFTER);
+            let n = cur & COUNT;
             if n == 0 {
-                return if after { Cut::After } else { Cut::Before };
+                return match (cur & AFTER != 0, cur & POWER != 0) {
+                    (true, _) => Cut::After,
+                    (false, true) => Cut::PowerLoss,
+                    (false, false) => Cut::Before,
+                };
             }
             match self.0.compare_exchange(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst) {
                 Ok(_) => return Cut::No,
@@ -72,16 +88,21 @@ impl Armed {
 fn apply(armed: &Armed, line: &str) -> String {
     let mut words = line.split_whitespace();
     match (words.next(), words.next(), words.next()) {
-        (Some(cmd @ ("fail-after" | "drop-after")), Some(n), None) => match n.parse::<u64>() {
-            Ok(n) if n < AFTER => {
-                if cmd == "drop-after" {
+        (Some(cmd @ ("fail-after" | "drop-after" | "power-loss")), Some(n), None) => match n.parse::<u64>() {
+            Ok(n) if n <= COUNT => match cmd {
+                "drop-after" => {
                     armed.set(n | AFTER);
                     format!("armed {n} after")
-                } else {
+                }
+                "power-loss" => {
+                    armed.set(n | POWER);
+                    format!("armed {n} power-loss")
+                }
+                _ => {
                     armed.set(n);
                     format!("armed {n}")
                 }
-            }
+            },
             _ => format!("error bad count {n:?}"),
         },
         (Some("disarm"), None, None) => {
@@ -129,6 +150,15 @@ mod tests {
         assert_eq!(apply(&a, "drop-after 1"), "armed 1 after");
         assert_eq!(a.take_one(), Cut::No);
         assert_eq!(a.take_one(), Cut::After, "the second APDU is executed, its answer lost");
+    }
+
+    #[test]
+    fn power_loss_is_due_at_the_counted_apdu() {
+        let a = Armed::new();
+        assert_eq!(apply(&a, "power-loss 1"), "armed 1 power-loss");
+        assert_eq!(a.take_one(), Cut::No);
+        assert_eq!(a.take_one(), Cut::PowerLoss);
+        assert!(apply(&a, "power-loss 4611686018427387904").starts_with("error"), "count too large");
     }
 
     #[test]

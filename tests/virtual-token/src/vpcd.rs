@@ -125,6 +125,11 @@ pub fn serve(s: &mut TcpStream, card: &mut Card, opts: &SessionOpts, counter: &m
                     eprintln!("kagi-vtoken: armed cut at APDU {apdus} ({head}) before executing it, dropping the connection");
                     return Ok(End::FailAfter);
                 }
+                if cut == Cut::PowerLoss {
+                    let kept = card.power_loss(apdu);
+                    eprintln!("kagi-vtoken: armed cut at APDU {apdus} ({head}) power lost while executing it ({kept}), dropping the connection");
+                    return Ok(End::FailAfter);
+                }
                 apdus += 1;
                 let resp = card.process(apdu);
                 if cut == Cut::After {
