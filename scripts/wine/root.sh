@@ -17,7 +17,9 @@
 # Inside: WINEPREFIX=/root/kagi-prefix, WINEDEBUG=-all, HOME=/root; `pcscd` is a wrapper adding
 # --disable-polkit (no polkit daemon in the root). The Rust rig's tests run here too: each test
 # process starts its own pcscd (this wrapper) on a private socket and private vpcd ports
-# (tests/rig/README.md); the root's own ports above serve the suite's doctor check.
+# (tests/rig/README.md); KAGI_MOUNTS_PRIVATE=1 tells the rig that mounts made here stay here
+# (this namespace is private; "/" of the chroot is no mount point it could make private itself).
+# The root's own ports above serve the suite's doctor check.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -112,7 +114,7 @@ inside() {
   mkdir -p -m 700 "$r/tmp/kagi-xdg"
   exec chroot "$r" /usr/bin/env \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root XDG_RUNTIME_DIR=/tmp/kagi-xdg \
+    HOME=/root XDG_RUNTIME_DIR=/tmp/kagi-xdg KAGI_MOUNTS_PRIVATE=1 \
     WINEPREFIX="${WINEPREFIX:-/root/kagi-prefix}" WINEDEBUG="${WINEDEBUG:--all}" \
     sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PWD" "$@"
 }

@@ -286,9 +286,17 @@ impl Pcscd {
         // One PID all along (unshare and sh exec): killing it kills pcscd. `--pdeathsig KILL`
         // ends pcscd with the test thread that started it if the test process dies without
         // dropping the rig (SIGKILL, abort), so no stray pcscd keeps the ports.
+        // The bind mount must not propagate back to the machine's /run/pcscd: make every mount
+        // of the new namespace private first. Inside the Wine suite's chroot "/" is no mount
+        // point, so that fails; there `scripts/wine/root.sh` vouches (KAGI_MOUNTS_PRIVATE=1) that
+        // its own namespace is private already, which the new one inherits.
         let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg(r#"mount --bind "$1" /run/pcscd && exec setpriv --pdeathsig KILL pcscd --foreground --error -c "$2""#)
+            .args(["--mount", "--propagation", "unchanged", "sh", "-c"])
+            .arg(concat!(
+                r#"{ mount --make-rprivate / 2>/dev/null || [ "${KAGI_MOUNTS_PRIVATE:-}" = 1 ]; } "#,
+                r#"|| { echo "kagi-rig: cannot make the mounts of pcscd's namespace private" >&2; exit 1; }; "#,
+                r#"mount --bind "$1" /run/pcscd && exec setpriv --pdeathsig KILL pcscd --foreground --error -c "$2""#
+            ))
             .arg("sh")
             .arg(&run)
             .arg(&conf)
