@@ -33,7 +33,7 @@ cargo build --release --locked -q -p kagi-host -p kagi-vtoken -p kagi-bench || d
 export KAGI_HOST_BIN="$KAGI_ROOT/target/release/kagi-host"
 export KAGI_VTOKEN_BIN="$KAGI_ROOT/target/release/kagi-vtoken"
 if [ "$measure" = 1 ]; then
-  # The rig takes /tmp/kagi-rig.lock itself (other suites use the same readers).
+  # The rig gives the benchmark a pcscd of its own (private socket and vpcd ports).
   "$KAGI_ROOT/target/release/kagi-bench" ${args[@]+"${args[@]}"} || die "benchmark failed"
 fi
 if [ "$evidence" = 1 ]; then

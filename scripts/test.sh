@@ -5,8 +5,8 @@
 #   scripts/test.sh                 everything
 #   scripts/test.sh --no-install    skip the prerequisite check (a developer machine you manage)
 #   scripts/test.sh --allow-skips   let tests that cannot run here (a `kagi-skip <test>: <reason>`
-#                                   line, e.g. a fault test that needs a pcscd of its own while a
-#                                   system pcscd runs) pass the run; refused when CI=true
+#                                   line, e.g. a suite whose tools are missing) pass the run;
+#                                   refused when CI=true
 #
 # No silent passes: a skipped test is counted and listed, and any skip fails the run unless
 # --allow-skips is given (never in CI). The rig's replugs of a token that pcscd did not report
@@ -96,9 +96,34 @@ run_suite() {
 }
 
 # Unit and integration tests of every crate. Integration tests use pcscd + vpcd + kagi-vtoken
-# through the rig, which starts pcscd for each test when none runs (some fault tests kill and
-# restart it, which they may only do to a pcscd of their own).
-run_suite cargo cargo test --workspace --locked --no-fail-fast
+# through the rig, which gives each test process a pcscd of its own on a private socket and
+# private vpcd ports (tests/rig/README.md): no test process waits for another, so they run in
+# three streams side by side: the host's fault test (cut at every APDU, the longest binary by
+# far), the host's other tests, everything else. The card tests mostly wait for pcscd's 0.4 s
+# polls, so three streams fit two cores. KAGI_CARGO_JOBS=1 runs `cargo test --workspace` alone.
+cargo_tests() {
+  if [ "${KAGI_CARGO_JOBS:-3}" = 1 ]; then
+    cargo test --workspace --locked --no-fail-fast
+    return
+  fi
+  local host_tests=() f n
+  for f in host/tests/*.rs; do
+    n=$(basename "$f" .rs)
+    [ "$n" = faults ] || host_tests+=(--test "$n")
+  done
+  local pids=() rcs=0 i
+  cargo test -p kagi-host --locked --no-fail-fast --test faults >"$log/cargo-1.out" 2>&1 &
+  pids+=($!)
+  cargo test -p kagi-host --locked --no-fail-fast --lib --bins "${host_tests[@]}" >"$log/cargo-2.out" 2>&1 &
+  pids+=($!)
+  { cargo test --workspace --exclude kagi-host --locked --no-fail-fast && cargo test -p kagi-host --locked --doc; } \
+    >"$log/cargo-3.out" 2>&1 &
+  pids+=($!)
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || rcs=1; done
+  cat "$log"/cargo-[123].out
+  [ "$rcs" = 0 ]
+}
+run_suite cargo cargo_tests
 
 ensure_pcscd
 

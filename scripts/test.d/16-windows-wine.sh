@@ -178,7 +178,7 @@ sys.exit(0 if c and "SCardSvr" in c[0]["fixEn"] and "pcscd" not in json.dumps(ch
   w sh -c 'rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid; mkdir -p /run/pcscd'
   "$ROOT" run pcscd --foreground --error >"$log/doctor-pcscd.log" 2>&1 &
   doctor_pcscd=$!
-  KAGI_VTOKEN_REAL="$target_dir/debug/kagi-vtoken" "$ROOT" run kagi-vtoken-wine --reader 0 >"$log/doctor-vtoken.log" 2>&1 &
+  "$ROOT" run "$target_dir/debug/kagi-vtoken" --port "${KAGI_WINE_VPCD_PORT:-35983}" >"$log/doctor-vtoken.log" 2>&1 &
   doctor_token=$!
   for _ in $(seq 1 50); do w opensc-tool -l 2>/dev/null | grep -q 'Yes' && break; sleep 0.2; done
   codes=$(doctor_codes "$machine_exe")
@@ -200,7 +200,7 @@ if [ "$machine_installed" = 1 ]; then
     local out="$log/cargo-$1.log"
     CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$ROOT run" \
     KAGI_HOST_LAUNCHER=wine KAGI_HOST_BIN="/root/kagi-prefix/drive_c/Program Files/Kagi/kagi-host.exe" \
-    KAGI_VTOKEN_BIN=/usr/local/bin/kagi-vtoken-wine KAGI_VTOKEN_REAL="$vtoken" \
+    KAGI_VTOKEN_BIN="$vtoken" \
       cargo test -q --locked --no-fail-fast -p kagi-host "${@:2}" -- --test-threads=1 --nocapture >"$out" 2>&1
     local rc=$?
     # Indented, so scripts/test.sh counts this suite's line, not cargo's.

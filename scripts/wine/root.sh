@@ -15,8 +15,11 @@
 # outside such a namespace, so there is nothing to unmount afterwards.
 #
 # Inside: WINEPREFIX=/root/kagi-prefix, WINEDEBUG=-all, HOME=/root; `pcscd` is a wrapper adding
-# --disable-polkit (no polkit daemon in the root); `kagi-vtoken-wine` runs $KAGI_VTOKEN_REAL on
-# this root's vpcd ports (the rig passes --reader N; the wrapper adds --port).
+# --disable-polkit (no polkit daemon in the root). The Rust rig's tests run here too: each test
+# process starts its own pcscd (this wrapper) on a private socket and private vpcd ports
+# (tests/rig/README.md); KAGI_MOUNTS_PRIVATE=1 tells the rig that mounts made here stay here
+# (this namespace is private; "/" of the chroot is no mount point it could make private itself).
+# The root's own ports above serve the suite's doctor check.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -64,7 +67,7 @@ ensure() {
   touch "$STAMP"
 }
 
-# Files of ours in the root: vpcd ports, the pcscd and token wrappers.
+# Files of ours in the root: vpcd ports and the pcscd wrapper.
 configure() {
   local r=$1
   local conf="$r/etc/reader.conf.d/vpcd"
@@ -78,14 +81,7 @@ configure() {
 # No polkit daemon in this root: without --disable-polkit trixie's pcscd refuses every client.
 exec /usr/sbin/pcscd --disable-polkit "$@"
 EOF
-  cat >"$r/usr/local/bin/kagi-vtoken-wine" <<EOF
-#!/bin/sh
-# The rig starts the token with --reader N; this root's vpcd listens on $WINE_VPCD_PORT + N.
-n=0; prev=
-for a in "\$@"; do [ "\$prev" = --reader ] && n=\$a; prev=\$a; done
-exec "\$KAGI_VTOKEN_REAL" "\$@" --port \$(($WINE_VPCD_PORT + n))
-EOF
-  chmod 755 "$r/usr/local/sbin/pcscd" "$r/usr/local/bin/kagi-vtoken-wine"
+  chmod 755 "$r/usr/local/sbin/pcscd"
 }
 
 # Runs "$@" inside $WINE_ROOT, with private mounts (see the header).
@@ -118,7 +114,7 @@ inside() {
   mkdir -p -m 700 "$r/tmp/kagi-xdg"
   exec chroot "$r" /usr/bin/env \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root XDG_RUNTIME_DIR=/tmp/kagi-xdg \
+    HOME=/root XDG_RUNTIME_DIR=/tmp/kagi-xdg KAGI_MOUNTS_PRIVATE=1 \
     WINEPREFIX="${WINEPREFIX:-/root/kagi-prefix}" WINEDEBUG="${WINEDEBUG:--all}" \
     sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PWD" "$@"
 }

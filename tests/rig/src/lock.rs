@@ -1,21 +1,23 @@
-//! Global serialization of tests that use the shared pcscd/vpcd.
+//! Serialization of the tests of one process that use its private pcscd and vpcd readers.
+//!
+//! Each test process has its own pcscd (see `pcscd.rs`), so test processes no longer wait for
+//! each other; the tests inside one process share its two readers and take turns.
 
-use crate::pcscd::Pcscd;
-use std::fs::{File, OpenOptions};
+use crate::pcscd::{use_private_socket, Pcscd};
 use std::io;
+use std::sync::{Mutex, MutexGuard};
 
-/// The lock file (override with `KAGI_RIG_LOCK`).
-pub const LOCK_PATH: &str = "/tmp/kagi-rig.lock";
+/// Held by the test that uses this process's PC/SC stack.
+static TURN: Mutex<()> = Mutex::new(());
 
-/// Exclusive lock on [`LOCK_PATH`], held until dropped. `flock` locks conflict between
-/// separate opens even inside one process, so this also serializes tests of one binary.
+/// This test's turn on the process's PC/SC stack, held until dropped.
 #[derive(Debug)]
 pub struct RigLock {
-    _file: File,
+    _turn: MutexGuard<'static, ()>,
 }
 
-/// A test's claim on the shared PC/SC stack: the lock plus a pcscd handle.
-/// Fields drop in order: pcscd (stopped if this rig started it), then the lock.
+/// A test's claim on the process's PC/SC stack: its turn plus the private pcscd.
+/// Fields drop in order: pcscd (stopped), then the turn.
 #[derive(Debug)]
 pub struct Rig {
     pub pcscd: Pcscd,
@@ -23,25 +25,25 @@ pub struct Rig {
 }
 
 impl Rig {
-    /// Blocks until this test has the rig to itself.
+    /// Blocks until this test has the process's PC/SC stack to itself, and points this process
+    /// (and what it starts) at its private pcscd socket.
     pub fn lock() -> io::Result<RigLock> {
-        let path = std::env::var("KAGI_RIG_LOCK").unwrap_or_else(|_| LOCK_PATH.to_string());
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-        file.lock()?;
-        Ok(RigLock { _file: file })
+        // A test that panicked while holding the turn has dropped its rig: the stack is clean.
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        use_private_socket()?;
+        Ok(RigLock { _turn: turn })
     }
 
-    /// [`Rig::lock`] + [`Pcscd::ensure`]: the usual start of a PC/SC integration test.
+    /// [`Rig::lock`] + this process's private pcscd: the usual start of a PC/SC integration test.
     pub fn start() -> io::Result<Rig> {
-        let lock = Self::lock()?;
-        let pcscd = Pcscd::ensure()?;
-        Ok(Rig { pcscd, _lock: lock })
-    }
-
-    /// [`Rig::lock`] + [`Pcscd::start_owned`]: for fault tests that kill/restart pcscd.
-    pub fn start_owned() -> io::Result<Rig> {
         let lock = Self::lock()?;
         let pcscd = Pcscd::start_owned()?;
         Ok(Rig { pcscd, _lock: lock })
+    }
+
+    /// The same as [`Rig::start`] (every rig owns its pcscd now); for fault tests that
+    /// kill/restart pcscd.
+    pub fn start_owned() -> io::Result<Rig> {
+        Self::start()
     }
 }

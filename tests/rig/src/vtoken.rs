@@ -547,8 +547,9 @@ impl VToken {
     fn start_process(&mut self) -> io::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--reader")
-            .arg(self.cfg.reader.to_string())
+        // The port of this process's pcscd's vpcd (its private one once a rig started it).
+        cmd.arg("--port")
+            .arg(crate::pcscd::vpcd_port(self.cfg.reader).to_string())
             .arg("--state")
             .arg(&self.state)
             .arg("--delay-ms")

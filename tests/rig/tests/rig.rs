@@ -70,41 +70,72 @@ fn second_token_on_a_busy_reader_is_refused() {
 
 #[test]
 fn pcscd_crash_and_restart_with_token_reconnecting() {
-    let lock = Rig::lock().unwrap();
-    // Fault tests need a pcscd of our own; if someone else's is running, report the skip.
-    if pcscd_answers() {
-        kagi_rig::skip("rig::pcscd_crash_and_restart_with_token_reconnecting", "a pcscd not started by this rig is running");
-        return;
-    }
-    let mut pcscd = Pcscd::start_owned().unwrap();
-    assert!(pcscd.is_owned());
-    // A second owned instance is refused clearly.
+    let mut rig = Rig::start_owned().unwrap();
+    // One private pcscd per process (libpcsclite reads the socket name once): a second is refused.
     let e = Pcscd::start_owned().unwrap_err();
-    assert!(e.to_string().contains("did not start"), "{e}");
+    assert!(e.to_string().contains("already has a private pcscd"), "{e}");
     let tok = VToken::builder().reader(0).spawn().unwrap();
-    pcscd.restart().unwrap();
-    // The token reconnects to the new vpcd by itself.
+    rig.pcscd.restart().unwrap();
+    // The token reconnects to the new vpcd by itself (same ports over restarts).
     wait_card_state(READER_0, true, Duration::from_secs(10)).unwrap();
     let out = run_with_timeout(Command::new("opensc-tool").args(["-r", READER_0, "-n"]), Duration::from_secs(30)).unwrap();
     assert!(out.stdout.contains("Personal Identity Verification Card"), "{out:?}\n{}", tok.log());
-    pcscd.kill().unwrap();
+    rig.pcscd.kill().unwrap();
     assert!(!pcscd_answers());
-    pcscd.start().unwrap();
+    rig.pcscd.start().unwrap();
     wait_card_state(READER_0, true, Duration::from_secs(10)).unwrap();
+    let pid = rig.pcscd.pid().unwrap();
     drop(tok);
-    drop(pcscd);
-    assert!(!pcscd_answers(), "owned pcscd stopped on drop");
-    drop(lock);
+    drop(rig);
+    assert!(!pcscd_answers(), "private pcscd stopped on drop");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "pcscd {pid} still runs after drop");
 }
 
+/// Set in the child process of [`two_processes_each_have_their_own_pcscd`].
+const CHILD_ENV: &str = "KAGI_RIG_TEST_CHILD";
+
+/// Two test processes at once, each with a token in "its" reader 0: each sees only its own
+/// token, so suites need no global lock. The same test runs as the child (with `CHILD_ENV`) while
+/// the parent holds its rig and token.
 #[test]
-fn ensure_reuses_a_running_pcscd() {
-    let _lock = Rig::lock().unwrap();
-    let first = Pcscd::ensure().unwrap();
-    let second = Pcscd::ensure().unwrap();
-    assert!(!second.is_owned(), "second ensure() must reuse the running pcscd");
-    assert!(second.pid().is_none());
-    drop(second);
-    assert!(pcscd_answers(), "dropping a borrowed handle must not stop pcscd");
-    drop(first);
+fn two_processes_each_have_their_own_pcscd() {
+    let rig = Rig::start().unwrap();
+    let socket = pcscd_socket();
+    assert_ne!(socket, std::path::Path::new(PCSCD_SOCKET), "the rig must not use the system pcscd");
+    assert_eq!(socket, rig.pcscd.socket());
+    assert_ne!(vpcd_port(0), SYSTEM_VPCD_PORT, "the rig must not use the system vpcd ports");
+    let own = std::env::var(CHILD_ENV).is_ok();
+    let mut tok = VToken::builder().reader(0).spawn().unwrap();
+    let opensc = |reader: &str| {
+        run_with_timeout(Command::new("opensc-tool").args(["-r", reader, "-n"]), Duration::from_secs(30)).unwrap()
+    };
+    assert!(opensc(READER_0).stdout.contains("Personal Identity Verification Card"));
+    if own {
+        // The child: its reader 0 holds its own token, its reader 1 is empty.
+        assert!(!card_present(READER_1).unwrap());
+        println!("child-ok port={}", vpcd_port(0));
+        return;
+    }
+    let me = std::env::current_exe().unwrap();
+    let out = run_with_timeout(
+        Command::new(me)
+            .args(["--exact", "two_processes_each_have_their_own_pcscd", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, "1")
+            .env_remove(CSOCK_ENV),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert!(out.status.success(), "child failed: {out:?}");
+    let child_port: u16 = out
+        .stdout
+        .split("child-ok port=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("child did not report: {out:?}"));
+    assert_ne!(child_port, vpcd_port(0), "both processes on one vpcd");
+    // Ours is untouched by the child's pcscd coming and going.
+    assert!(card_present(READER_0).unwrap());
+    tok.pull().unwrap();
+    drop(rig);
 }
