@@ -8,6 +8,8 @@
 // remembers; a missing host. Accessibility (issue 15): axe-core finds no serious or critical
 // violation in the PIN window, the popup and the options page; errors and tries left are alerts
 // tied to the input; Escape cancels; the progress bar has a name; reduced motion stops the spinner.
+// Support desk (issue 15): the popup shows both versions and copies the host's diagnosis (no PIN
+// in it); without the host the toolbar badge says "!" and the copied text says HOST_NOT_INSTALLED.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -385,6 +387,50 @@ test("popup: token state and 暗証番号の変更", async () => {
   await p.close();
 });
 
+/** The extension's version (its manifest) and the host's (the workspace's). */
+function versions() {
+  const ext = JSON.parse(fs.readFileSync(path.join(EXTENSION_DIR, "manifest.json"), "utf8")).version;
+  const host = fs.readFileSync(path.join(ROOT, "Cargo.toml"), "utf8").match(/^version = "([^"]+)"/m)[1];
+  return { ext, host };
+}
+
+/** Clicks 「診断情報をコピー」 in the popup `p` and returns what landed in the clipboard. */
+async function copyDiagnostics(p) {
+  await p.evaluate(() => navigator.clipboard.writeText("(nothing copied)"));
+  await p.click("#copy-diagnostics");
+  await p.waitForSelector("#copy-note");
+  assert.equal(await p.textContent("#copy-note"), "コピーしました");
+  // Read back as the customer would: paste into a text field (Chromium refuses clipboard-read
+  // grants to extension origins).
+  await p.evaluate(() => document.body.appendChild(Object.assign(document.createElement("textarea"), { id: "paste" })));
+  await p.focus("#paste");
+  await p.keyboard.press("Control+V");
+  const text = await p.inputValue("#paste");
+  await p.evaluate(() => document.getElementById("paste").remove());
+  return text;
+}
+
+test("popup: both versions, and 診断情報をコピー copies the host's diagnosis without a PIN", async () => {
+  const v = versions();
+  const p = await ctx.newPage();
+  await p.goto(`chrome-extension://${EXTENSION_ID}/popup.html`);
+  await p.waitForSelector("#host-version");
+  assert.equal(await p.textContent("#extension-version"), `拡張機能のバージョン：${v.ext}`);
+  assert.equal(await p.textContent("#host-version"), `管理ソフトのバージョン：${v.host}`);
+  assert.match(await p.textContent("body"), /専用USBが接続されています/);
+  // The host is there: no badge.
+  assert.equal(await p.evaluate(() => chrome.action.getBadgeText({})), "");
+  const text = await copyDiagnostics(p);
+  assert.ok(text.startsWith(`Kagi 拡張機能 / Extension: ${v.ext}\n`), text);
+  assert.ok(text.includes(`管理ソフト / Host: kagi-host ${v.host} (protocol `), text);
+  // The token's block: the support desk sees the tries left, never a PIN or the PUK.
+  assert.match(text, /暗証番号の残り回数 \/ PIN tries left: \d/);
+  for (const secret of [FACTORY_PIN, PUK, PIN1, PIN2, PIN3]) assert.ok(!text.includes(secret), `the copied text holds ${secret}`);
+  await p.screenshot({ path: path.join(SHOTS, "popup-diagnostics.png") });
+  assert.deepEqual(await axeViolations(p), [], "popup (diagnostics copied)");
+  await p.close();
+});
+
 test("a blocked PIN is unblocked with the PUK from the PIN window, then the log-on goes on", async () => {
   const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   const win = await nextPinWindow(async () => {});
@@ -464,6 +510,24 @@ test("without the native host: HOST_NOT_INSTALLED, not a hang", async () => {
     assert.deepEqual(st.ok.tokens, []);
     const auth = await p.evaluate(([n, ca]) => window.kagiTest.run((k) => k.authenticate(n, { issuers: ca })), [nonce(), CA]);
     assert.equal(auth.error?.code, "HOST_NOT_INSTALLED");
+    // The toolbar badge says so without opening the popup; the popup's diagnosis too, with the
+    // extension's version, so a support desk still learns something.
+    const popup = await ctx2.newPage();
+    await popup.goto(`chrome-extension://${EXTENSION_ID}/popup.html`);
+    await popup.waitForSelector("#copy-diagnostics");
+    assert.equal(await popup.evaluate(() => chrome.action.getBadgeText({})), "!");
+    assert.match(await popup.textContent("body"), /管理ソフトがインストールされていません/);
+    const text = await copyDiagnostics(popup);
+    assert.ok(text.startsWith(`Kagi 拡張機能 / Extension: ${versions().ext}\n`), text);
+    assert.match(text, /管理ソフト \/ Host: HOST_NOT_INSTALLED/);
+    // Installed meanwhile: the popup's next request connects, and the badge goes.
+    fs.writeFileSync(path.join(tmp, "profile-nohost/NativeMessagingHosts/jp.kagi.host.json"), JSON.stringify({
+      name: "jp.kagi.host", description: "Kagi native host (test)", path: HOST_BIN, type: "stdio",
+      allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
+    }));
+    await popup.reload();
+    await popup.waitForSelector("#host-version");
+    await waitFor("the badge to go", async () => (await popup.evaluate(() => chrome.action.getBadgeText({}))) === "", 10000);
   } finally {
     await ctx2.close();
   }

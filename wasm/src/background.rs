@@ -23,6 +23,8 @@ struct State {
     /// Bumped on every connectNative so events of a replaced port are ignored.
     native_gen: u32,
     timer: Option<JsValue>,
+    /// What the toolbar badge shows now: `Some(true)` "!" (host missing), so it is set on changes only.
+    badge: Option<bool>,
 }
 
 type Shared = Rc<RefCell<State>>;
@@ -41,7 +43,7 @@ fn now() -> u64 {
 impl Background {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Background {
-        let state = State { broker: Broker::new(), ports: Table::default(), next_port: 1, native: None, native_gen: 0, timer: None };
+        let state = State { broker: Broker::new(), ports: Table::default(), next_port: 1, native: None, native_gen: 0, timer: None, badge: None };
         Background { state: Rc::new(RefCell::new(state)) }
     }
 
@@ -170,7 +172,23 @@ fn run(st: &Shared, effects: Vec<Effect>) {
             Effect::SaveChoices(choices) => settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices, || {}),
         }
     }
+    badge(st);
     arm_timer(st);
+}
+
+/// The toolbar badge: "!" on red while the host is missing (the customer sees it without
+/// opening the popup), cleared once it says hello. Chromium and Firefox MV3 both have `action`.
+fn badge(st: &Shared) {
+    let missing = {
+        let s = st.borrow();
+        match s.broker.host_missing() {
+            Some(now) if s.badge != Some(now) && (now || s.badge.is_some()) => now,
+            _ => return,
+        }
+    };
+    st.borrow_mut().badge = Some(missing);
+    let _ = chrome::call(&["action"], "setBadgeBackgroundColor", &[chrome::to_js(&json!({"color": "#c62828"}))]);
+    let _ = chrome::call(&["action"], "setBadgeText", &[chrome::to_js(&json!({"text": if missing { "!" } else { "" }}))]);
 }
 
 fn arm_timer(st: &Shared) {

@@ -58,6 +58,11 @@ pub fn call_then(path: &[&str], method: &str, args: &[JsValue], done: impl FnOnc
     then(call(path, method, args), Box::new(done));
 }
 
+/// [`call_then`] on any object (e.g. `navigator.clipboard`), not only the extension API.
+pub fn call_on_then(this: &JsValue, method: &str, args: &[JsValue], done: impl FnOnce(Outcome) + 'static) {
+    then(call_on(this, method, args), Box::new(done));
+}
+
 type Settle = Closure<dyn FnMut(JsValue)>;
 
 /// A call waiting for its promise: the continuation and both settle callbacks, kept until the

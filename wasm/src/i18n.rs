@@ -131,6 +131,12 @@ messages! {
     PinChanged,
     PinUnblocked,
     PinIsDefault,
+    // popup: support desk (issue 15); the version labels end with their separator
+    ExtensionVersion,
+    HostVersion,
+    CopyDiagnostics,
+    Copied,
+    CopyFailed,
     // acquisition steps
     StepConfirm,
     StepPin,

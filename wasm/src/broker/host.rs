@@ -80,6 +80,17 @@ impl Broker {
         self.pending.insert(id, Pending { deadline, purpose });
     }
 
+    /// Whether the toolbar badge should say the host is missing (issue 15): `Some(true)` when the
+    /// last `connectNative` failed or the host went away, `Some(false)` once it said hello, `None`
+    /// while that is not known (a retry in flight must not clear the badge).
+    pub fn host_missing(&self) -> Option<bool> {
+        match self.host {
+            HostState::Unavailable { .. } => Some(true),
+            HostState::Ready { .. } => Some(false),
+            _ => None,
+        }
+    }
+
     /// `{type:"host", host, version}` for the popup.
     pub(super) fn host_note(&self) -> Value {
         match &self.host {

@@ -97,7 +97,7 @@ pub enum HostState {
 enum Purpose {
     /// A `status` asked by a page (`origin`, with the bank's issuers) or the popup (`None`).
     Status { port: PortId, req: Value, origin: Option<String> },
-    /// `pin.change` / `pin.unblock` from the popup.
+    /// `pin.change` / `pin.unblock` / `diagnose` from the popup: the reply passes through.
     PinOp { port: PortId, req: Value },
     /// The `status` an interactive session runs before (or again during) the PIN window.
     Preflight { session: u64 },

@@ -1,6 +1,6 @@
 //! Requests from bank pages (through the content script) and from the popup: parsed once into a
 //! [`PageRequest`], checked against who may ask (pages: allowed origins, never PIN changes; the
-//! popup: status and PIN changes only), queued while the host connects, then started.
+//! popup: status, PIN changes and `diagnose` only), queued while the host connects, then started.
 //!
 //! The origin always comes from the port's sender record; the page supplies only its bank's CA
 //! certificates (`issuers`), which the host uses to tell the bank's certificates from others.
@@ -21,15 +21,18 @@ pub(super) enum PageRequest {
     EnrollAbort { enrollment: Option<u64>, cancelled: bool },
     PinChange { pin: Pin, new_pin: Pin, reader: Option<String> },
     PinUnblock { puk: Pin, new_pin: Pin, reader: Option<String> },
+    /// The popup's 「診断情報をコピー」: the host's checks for a support desk (issue 15).
+    Diagnose,
 }
 
 impl PageRequest {
     fn for_popup(&self) -> bool {
-        matches!(self, PageRequest::Status { .. } | PageRequest::PinChange { .. } | PageRequest::PinUnblock { .. })
+        matches!(self, PageRequest::Status { .. } | PageRequest::PinChange { .. } | PageRequest::PinUnblock { .. } | PageRequest::Diagnose)
     }
 
+    /// `diagnose` is the popup's: it describes the machine, which no bank page needs to know.
     fn for_page(&self) -> bool {
-        !matches!(self, PageRequest::PinChange { .. } | PageRequest::PinUnblock { .. })
+        !matches!(self, PageRequest::PinChange { .. } | PageRequest::PinUnblock { .. } | PageRequest::Diagnose)
     }
 }
 
@@ -121,6 +124,7 @@ impl PageRequest {
                 let new_pin = take_new_pin(args).map_err(|c| error(c, "newPin"))?;
                 PageRequest::PinUnblock { puk, new_pin, reader: reader(args) }
             }
+            "diagnose" => PageRequest::Diagnose,
             _ => return Err(error("BAD_REQUEST", "unknown command")),
         })
     }
@@ -184,6 +188,10 @@ impl Broker {
             }
             (PageRequest::PinUnblock { puk, new_pin, reader }, None) => {
                 self.send_host(Command::PinUnblock { puk, new_pin, reader }, Purpose::PinOp { port, req }, now, out);
+            }
+            // No issuers: the popup knows no bank's CA, so the text names no certificate.
+            (PageRequest::Diagnose, None) => {
+                self.send_host(Command::Diagnose { issuers: None }, Purpose::PinOp { port, req }, now, out);
             }
             (PageRequest::Authenticate { nonce, issuers }, Some(origin)) => {
                 self.begin_session(port, req, origin, flow::Kind::Login { nonce }, issuers, now, out);

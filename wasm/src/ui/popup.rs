@@ -1,7 +1,10 @@
 //! The toolbar popup: host and token status (presence, PIN and PUK tries left; the popup asks
 //! `status` without a bank's issuers, so it shows no certificate), and per token 暗証番号の変更
 //! (current PIN + new PIN twice) and ロック解除 (PUK + new PIN twice). The service worker checks
-//! the new PIN with the shared rule before the host sees it.
+//! the new PIN with the shared rule before the host sees it. For a support desk (issue 15): the
+//! extension's and the host's versions, and 「診断情報をコピー」, which copies the host's
+//! `diagnose` text (no PIN, key or nonce in it) with the extension's version to the clipboard;
+//! without a host, a text that says so.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -35,6 +38,10 @@ struct Popup {
     op: Option<(u64, Form)>,
     /// The outcome of the last PIN operation.
     note: Option<(Level, String)>,
+    /// The id of the `diagnose` in flight.
+    diag: Option<u64>,
+    /// The outcome of the last copy.
+    copied: Option<(Level, String)>,
 }
 
 type Shared = Rc<RefCell<Popup>>;
@@ -48,7 +55,7 @@ pub fn start() {
             Err(_) => return,
         };
         let status = json!({"host": "connecting"});
-        let p = Rc::new(RefCell::new(Popup { settings, port: port.clone(), next: 1, status, form: None, op: None, note: None }));
+        let p = Rc::new(RefCell::new(Popup { settings, port: port.clone(), next: 1, status, form: None, op: None, note: None, diag: None, copied: None }));
         render(&p);
         let p2 = p.clone();
         let on_msg = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| on_message(&p2, chrome::from_js(&m))).into_js_value();
@@ -72,6 +79,10 @@ fn on_message(p: &Shared, m: Value) {
         // Any change (host back, token in or out): ask again rather than patching the view.
         Some("event") | Some("host") => {
             ask(p, "status", json!({}));
+        }
+        Some("reply") if m["id"].as_u64().is_some() && m["id"].as_u64() == p.borrow().diag => {
+            p.borrow_mut().diag = None;
+            copy_diagnostics(p, lang, &m);
         }
         Some("reply") => {
             let op = p.borrow().op.filter(|(id, _)| m["id"].as_u64() == Some(*id));
@@ -109,7 +120,7 @@ fn render(p: &Shared) {
     if status["host"] == "error" {
         let code = status["error"]["code"].as_str().unwrap_or("INTERNAL");
         add(&app, &el("p", "line error", &i18n::error_text(lang, code, None)));
-        return;
+        return support(p, lang, &status, &app);
     }
     if status["tokens"].as_array().is_some_and(|t| !t.is_empty()) {
         // One block per token, with its PIN actions.
@@ -150,6 +161,68 @@ fn render(p: &Shared) {
         add(&app, &el("h2", "", t(lang, Msg::CertDetails)));
         add(&app, &dom::fields(&view::certificate_fields(lang, cert)));
     }
+    support(p, lang, &status, &app);
+}
+
+/// The extension's version (the manifest's).
+fn extension_version() -> String {
+    chrome::call(&["runtime"], "getManifest", &[]).map(|m| chrome::get(&m, &["version"]).as_string().unwrap_or_default()).unwrap_or_default()
+}
+
+/// What a support desk asks first: both versions, and the button that copies the diagnosis.
+fn support(p: &Shared, lang: Lang, status: &Value, app: &Element) {
+    let v = el("p", "line", &[t(lang, Msg::ExtensionVersion), &extension_version()].concat());
+    v.set_id("extension-version");
+    add(app, &v);
+    if let Some(hv) = status["hostVersion"].as_str() {
+        let h = el("p", "line", &[t(lang, Msg::HostVersion), hv].concat());
+        h.set_id("host-version");
+        add(app, &h);
+    }
+    let p2 = p.clone();
+    let b = dom::button(t(lang, Msg::CopyDiagnostics), "", move || {
+        let id = ask(&p2, "diagnose", json!({}));
+        let mut s = p2.borrow_mut();
+        s.diag = Some(id);
+        s.copied = None;
+    });
+    b.set_id("copy-diagnostics");
+    add(app, &b);
+    if let Some((level, text)) = p.borrow().copied.clone() {
+        let n = line(level, &text);
+        n.set_id("copy-note");
+        let _ = n.set_attribute("role", "status");
+        add(app, &n);
+    }
+}
+
+/// The `diagnose` reply as the text to copy: the extension's version first, then the host's
+/// text; when the host cannot answer (not installed), the reason, so the desk still learns
+/// something. Bilingual lines like the host's own text.
+fn diagnostics_text(reply: &Value) -> String {
+    let head = ["Kagi 拡張機能 / Extension: ", &extension_version(), "\n"].concat();
+    match reply["result"]["text"].as_str() {
+        Some(text) => [head.as_str(), text].concat(),
+        None => {
+            let code = reply["error"]["code"].as_str().unwrap_or("INTERNAL");
+            let why = reply["error"]["message"].as_str().unwrap_or("");
+            [head.as_str(), "管理ソフト / Host: ", code, " (", why, ")\n"].concat()
+        }
+    }
+}
+
+fn copy_diagnostics(p: &Shared, lang: Lang, reply: &Value) {
+    let text = diagnostics_text(reply);
+    let clipboard = chrome::get(&js_sys::global(), &["navigator", "clipboard"]);
+    let p2 = p.clone();
+    chrome::call_on_then(&clipboard, "writeText", &[text.into()], move |r| {
+        let note = match r {
+            Ok(_) => (Level::Ok, t(lang, Msg::Copied)),
+            Err(_) => (Level::Error, t(lang, Msg::CopyFailed)),
+        };
+        p2.borrow_mut().copied = Some((note.0, note.1.to_owned()));
+        render(&p2);
+    });
 }
 
 fn line(level: Level, text: &str) -> Element {
