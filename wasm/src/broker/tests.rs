@@ -843,3 +843,40 @@ fn host_requests_as_proto_writes_them() {
         assert_eq!(ours, crate::json::from_serde(serde_json::from_str(&line).unwrap()), "{line}");
     }
 }
+
+// ----- Support desk: diagnose and the badge (issue 15) ---------------------------------------
+
+#[test]
+fn the_popup_alone_asks_diagnose_and_gets_the_hosts_reply() {
+    let mut b = ready();
+    // A bank page may not learn what the machine looks like.
+    let e = b.port_message(BANK, request("diagnose", "x", json!({})), 10);
+    assert!(to_host(&e).is_empty());
+    assert_eq!(to_port(&e, BANK)[0]["error"]["code"], "ORIGIN_NOT_ALLOWED");
+    b.port_connected(POPUP, PortKind::Popup);
+    let e = b.port_message(POPUP, request("diagnose", "d", json!({})), 11);
+    let h = the_host_request(&e);
+    assert_eq!(h, json!({"id": id_of(&h), "cmd": "diagnose"}));
+    let result = json!({"ok": true, "hostVersion": "0.2.0", "text": "Kagi 診断情報\n"});
+    let e = host_reply(&mut b, id_of(&h), result.clone(), 12);
+    assert_eq!(to_port(&e, POPUP), vec![json!({"type":"reply","id":"d","result":result})]);
+}
+
+#[test]
+fn without_a_host_diagnose_says_host_not_installed_and_the_badge_is_raised_until_hello() {
+    let mut b = Broker::new();
+    assert_eq!(b.host_missing(), None, "not tried yet: no badge");
+    assert_eq!(b.start(0), vec![Effect::ConnectHost]);
+    b.port_connected(POPUP, PortKind::Popup);
+    let e = b.port_message(POPUP, request("diagnose", "d", json!({})), 1);
+    assert!(to_host(&e).is_empty());
+    let e = b.host_disconnected("Specified native messaging host not found.", 2);
+    assert_eq!(to_port(&e, POPUP)[0]["error"]["code"], "HOST_NOT_INSTALLED");
+    assert_eq!(b.host_missing(), Some(true));
+    // A retry in flight keeps the badge; the hello clears it.
+    let e = b.port_message(POPUP, request("status", "s", json!({})), 3);
+    assert!(e.contains(&Effect::ConnectHost));
+    assert_eq!(b.host_missing(), None);
+    b.host_message(hello(2), 4);
+    assert_eq!(b.host_missing(), Some(false));
+}
