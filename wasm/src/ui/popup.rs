@@ -76,8 +76,13 @@ fn ask(p: &Shared, cmd: &str, args: Value) -> u64 {
 fn on_message(p: &Shared, m: Value) {
     let lang = p.borrow().settings.lang();
     match m["type"].as_str() {
-        // Any change (host back, token in or out): ask again rather than patching the view.
-        Some("event") | Some("host") => {
+        // Any change (host back, token in or out): ask again rather than patching the view. Not
+        // when the note says the host is missing: asking would try to start it again, fail, and
+        // bring the same note, for ever (the status already says so).
+        Some("event") => {
+            ask(p, "status", json!({}));
+        }
+        Some("host") if m["host"] == "ok" => {
             ask(p, "status", json!({}));
         }
         Some("reply") if m["id"].as_u64().is_some() && m["id"].as_u64() == p.borrow().diag => {
