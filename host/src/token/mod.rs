@@ -156,7 +156,7 @@ impl Tokens {
             let card = ctx.connect(&reader)?;
             let keep = card.cache().is_empty().then_some(&memory);
             let op = |s: &mut PivSession<'_, dyn Transport + '_>| {
-                recall::with_recalled(s, &memory, cas, |s| flows::sign_transaction(s, cas, chosen, pin, origin, nonce, tx, now()))
+                recall::with_recalled(s, &memory, cas, chosen, now(), |s| flows::sign_transaction(s, cas, chosen, pin, origin, nonce, tx, now()))
             };
             with_pin_then(ctx, card, After::Reset, keep, op, |_| {})
         })

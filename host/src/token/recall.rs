@@ -6,11 +6,13 @@
 //! roughly 16 µs each on a full-speed USB token, plus a round trip per slot). The record is
 //! trusted only as far as the token confirms it:
 //! 1. the Key History answers exactly as the record was filed (a new slot in use changes it);
-//! 2. for each of the bank's certificates in the record, YubiKey GET METADATA reports the
-//!    slot's public key and it is the certificate's: this tells the token apart from others
-//!    filed alike (a public key is the token's own) and sees a slot reused for a newer
-//!    certificate, e.g. by a renewal on another PC; a token without GET METADATA is read;
-//! 3. the token's signature is checked against the certificate, as on every log-on.
+//! 2. for each certificate in the record other than the one that will sign, YubiKey GET
+//!    METADATA reports the slot's public key and it is the certificate's: this sees a slot
+//!    reused for a newer certificate, e.g. by a renewal on another PC; a token without GET
+//!    METADATA is read;
+//! 3. the signing certificate's key is proven by the token's signature, checked against the
+//!    certificate as on every log-on: a record from another token, or a slot that now holds
+//!    another key, fails there and the token is read.
 //!
 //! The CHUID is not read: the keys already say which token it is, and on a full-speed token
 //! every round trip and every byte counts.
@@ -45,7 +47,7 @@ pub fn sign_login_recalled<T: Transport + ?Sized>(
     nonce: &Nonce,
     at: u64,
 ) -> Result<LoginToken> {
-    with_recalled(s, memory, cas, |s| sign_login(s, cas, chosen, pin, origin, nonce, at))
+    with_recalled(s, memory, cas, chosen, at, |s| sign_login(s, cas, chosen, pin, origin, nonce, at))
 }
 
 /// Runs `op` (a signature with the bank's login key: a log-on or a transaction confirmation)
@@ -55,9 +57,11 @@ pub fn with_recalled<T: Transport + ?Sized, R>(
     s: &mut PivSession<'_, T>,
     memory: &CertMemory,
     cas: &BankCas,
+    chosen: Option<&CertId>,
+    at: u64,
     mut op: impl FnMut(&mut PivSession<'_, T>) -> Result<R>,
 ) -> Result<R> {
-    let recalled = recall(s, memory, cas)?;
+    let recalled = recall(s, memory, cas, chosen, at)?;
     match op(s) {
         Err(e) if recalled && !settled_by_token(&e) => {
             crate::log::info(&format!("certificates kept from an earlier run do not fit the token ({e}); reading it"));
@@ -88,7 +92,13 @@ fn settled_by_token(e: &Error) -> bool {
 /// it is used only when every certificate in it sits beside its own key: the recalled objects
 /// stay in the handle's cache for the operations that follow (an acquisition chooses its slot
 /// from them), so none of them may be another token's or an older state's.
-fn recall<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, memory: &CertMemory, cas: &BankCas) -> Result<bool> {
+fn recall<T: Transport + ?Sized>(
+    s: &mut PivSession<'_, T>,
+    memory: &CertMemory,
+    cas: &BankCas,
+    chosen: Option<&CertId>,
+    at: u64,
+) -> Result<bool> {
     if memory.dir().is_none() || !s.cache_is_cold() {
         return Ok(false);
     }
@@ -103,11 +113,18 @@ fn recall<T: Transport + ?Sized>(s: &mut PivSession<'_, T>, memory: &CertMemory,
         let recorded = answers.iter().filter(|(_, d)| d.is_some()).count();
         s.recall_certificates(answers);
         let certs = read_certificates(s)?;
-        // Every recorded certificate parsed, the bank's among them, each beside its key. GET
-        // METADATA answers stay in the session's cache: another candidate costs a round trip
-        // only for a slot this one did not name.
-        let mut confirmed = certs.certs.len() == recorded && certs.bank(cas).next().is_some();
-        for c in &certs.certs {
+        // Every recorded certificate parsed, the one that will sign among them, and each of the
+        // others beside its key. The signer's key is proven by its signature, checked against
+        // the certificate before anything leaves the host (a mismatch reads the token afresh).
+        // GET METADATA answers stay in the session's cache: another candidate costs a round
+        // trip only for a slot this one did not name.
+        let signer = match chosen {
+            Some(id) => certs.bank(cas).find(|c| c.id() == id.as_str()),
+            None => certs.login(cas, at),
+        }
+        .map(|c| c.slot);
+        let mut confirmed = certs.certs.len() == recorded && signer.is_some();
+        for c in certs.certs.iter().filter(|c| Some(c.slot) != signer) {
             if !confirmed || !key_matches(s, c)? {
                 confirmed = false;
                 break;
