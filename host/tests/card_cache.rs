@@ -152,24 +152,23 @@ fn a_host_started_for_one_log_on_recalls_only_certificates_the_token_confirms() 
 }
 
 #[test]
-fn a_token_without_get_metadata_is_always_read() {
+fn a_token_without_get_metadata_recalls_only_what_the_signature_proves() {
     let _rig = Rig::start().unwrap();
-    let key = SlotKey::p256();
+    let mut token = VToken::builder().reader(0).pin(PIN).metadata(false).count_apdus(true).spawn().unwrap();
     let ca = TestCa::new("Kagi Test CA");
-    let cert = key.certificate(&ca, "SH001 SH001001 1898", 365);
-    let mut token = VToken::builder()
-        .reader(0)
-        .pin(PIN)
-        .metadata(false)
-        .key_with_certificate(0x82, &key, &cert)
-        .count_apdus(true)
-        .spawn()
-        .unwrap();
     let memory = tempfile::tempdir().unwrap();
+    // One certificate: the one that signs, whose key the checked signature proves.
+    let first = acquire(&mut host_remembering(memory.path()), &ca, 1, -2);
     only_token(status_for(&mut host_remembering(memory.path()), &ca));
     let (got, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
-    assert_eq!(got, cert);
-    assert!(c.by_ins[&GET_DATA] >= 2, "the certificate is read, not recalled: {c:?}");
+    assert_eq!(got, first);
+    assert_eq!(c.by_ins[&GET_DATA], 1, "recalled: only the Key History is read: {c:?}");
+    // Two: the other one's key cannot be checked without GET METADATA, so the token is read.
+    let second = acquire(&mut host_remembering(memory.path()), &ca, 2, -1);
+    only_token(status_for(&mut host_remembering(memory.path()), &ca));
+    let (got, c) = count(&token, || log_on(&mut host_remembering(memory.path()), &ca));
+    assert_eq!(got, second);
+    assert!(c.by_ins[&GET_DATA] >= 3, "the certificates are read, not recalled: {c:?}");
     token.pull().unwrap();
 }
 

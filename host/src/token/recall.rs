@@ -9,7 +9,7 @@
 //! 2. for each certificate in the record other than the one that will sign, YubiKey GET
 //!    METADATA reports the slot's public key and it is the certificate's: this sees a slot
 //!    reused for a newer certificate, e.g. by a renewal on another PC; a token without GET
-//!    METADATA is read;
+//!    METADATA is read whenever the record holds more than the signing certificate;
 //! 3. the signing certificate's key is proven by the token's signature, checked against the
 //!    certificate as on every log-on: a record from another token, or a slot that now holds
 //!    another key, fails there and the token is read.
