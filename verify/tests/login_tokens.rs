@@ -66,7 +66,9 @@ impl Ca {
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 11]), "IssuedCount=001");
         dn.push(DnType::CommonName, CN);
         p.distinguished_name = dn;
-        let now = time::OffsetDateTime::now_utc();
+        // Back-dated a minute, as CAs do for clock skew: a certificate issued within the second
+        // the test then reads as "now" must not be CERT_NOT_YET_VALID (seen once as a flake).
+        let now = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
         p.not_before = now + time::Duration::days(how.start_days);
         p.not_after = now + time::Duration::days(how.start_days + how.days);
         let mut serial = [0u8; 16];
