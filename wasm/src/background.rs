@@ -43,6 +43,8 @@ fn now() -> u64 {
 impl Background {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Background {
+        // The tx parser's NFC check: the browser's String.prototype.normalize (nfc.rs).
+        crate::nfc::install();
         let state = State { broker: Broker::new(), ports: Table::default(), next_port: 1, native: None, native_gen: 0, timer: None, badge: None };
         Background { state: Rc::new(RefCell::new(state)) }
     }
