@@ -294,7 +294,7 @@ impl Broker {
         let Some(s) = self.session.as_mut().filter(|s| s.id == session && !s.phase.finished()) else { return };
         if !s.window_opened {
             s.window_opened = true;
-            out.push(Effect::OpenPinWindow { session });
+            out.push(Effect::OpenPinWindow { session, confirm: matches!(s.kind, Kind::Confirm { .. }) });
         }
         self.update_window(out);
         self.progress(out);

@@ -122,7 +122,7 @@ fn until_window(b: &mut Broker, cmd: &str, args: Value, status: Value) -> Vec<Ef
     assert_eq!(pre["cmd"], "status", "preflight");
     assert_eq!(pre["issuers"], json!([CA]), "the preflight asks with the bank's issuers");
     let e = host_reply(b, id_of(&pre), status, 11);
-    let Some(Effect::OpenPinWindow { session }) = e.iter().find(|x| matches!(x, Effect::OpenPinWindow { .. })).cloned() else { panic!("{e:?}") };
+    let Some(Effect::OpenPinWindow { session, .. }) = e.iter().find(|x| matches!(x, Effect::OpenPinWindow { .. })).cloned() else { panic!("{e:?}") };
     b.port_connected(WINDOW, PortKind::PinWindow);
     b.port_message(WINDOW, json!({"type":"attach","session":session}), 12)
 }
@@ -637,7 +637,7 @@ fn acquisition_runs_through_every_step() {
     // A token without a certificate may acquire one.
     let e = b.port_message(BANK, request("enroll.begin", "B", enroll_args()), 10);
     let e = host_reply(&mut b, id_of(&the_host_request(&e)), one_token(3, false), 11);
-    assert!(e.contains(&Effect::OpenPinWindow { session: 1 }));
+    assert!(e.contains(&Effect::OpenPinWindow { session: 1, confirm: false }));
     assert_eq!(to_port(&e, BANK)[0]["step"], "confirm");
     b.port_connected(WINDOW, PortKind::PinWindow);
     let v = view(&b.port_message(WINDOW, json!({"type":"attach","session":1}), 12));
@@ -915,7 +915,11 @@ fn confirm_args(tx: Value) -> Value {
 /// Returns the session's window view.
 fn confirm_until_pin(b: &mut Broker) -> Value {
     crate::nfc::install();
-    let e = until_window(b, "confirm", confirm_args(tx()), one_token(3, true));
+    let e = b.port_message(BANK, request("confirm", "L", confirm_args(tx())), 10);
+    let e = host_reply(b, id_of(&the_host_request(&e)), one_token(3, true), 11);
+    assert!(e.contains(&Effect::OpenPinWindow { session: 1, confirm: true }), "the taller confirmation window");
+    b.port_connected(WINDOW, PortKind::PinWindow);
+    let e = b.port_message(WINDOW, json!({"type":"attach","session":1}), 12);
     let v = view(&e);
     assert_eq!((v["purpose"].as_str(), v["phase"].as_str()), (Some("confirm"), Some("pin")));
     v
