@@ -7,6 +7,7 @@
 //! - [`expiry`]: certificate validity and the bank's renewal window.
 //! - [`i18n`]: every UI text in Japanese and English; error codes to words.
 //! - [`view`]: what the popup and the PIN window show, computed from host data.
+//! - [`txview`]: what the confirmation window shows of a transaction (issue 16).
 //! - [`nfc`]: the NFC check kagi-proto's `tx` parser uses here (the browser's `normalize`).
 //! - `json`: the JSON [`json::Value`] of messages (a small `Vec`-backed one) and its `json!`.
 //!
@@ -23,6 +24,7 @@ pub mod i18n;
 mod json;
 pub mod nfc;
 pub mod origin;
+pub mod txview;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
