@@ -458,6 +458,25 @@ impl Broker {
         }
     }
 
+    /// The host saw the token in `reader` go. A confirmation waiting for the customer ends at
+    /// once with `CARD_REMOVED` when it is the token it would sign with (any of the offered ones
+    /// while the customer chooses): the window must not stay open over a transaction no token
+    /// is there to sign, and nothing reaches the host. Log-ons and acquisitions go on as before
+    /// (the host answers when the PIN comes).
+    pub(super) fn session_token_removed(&mut self, reader: &str, out: &mut Vec<Effect>) {
+        let Some(s) = &self.session else { return };
+        if !matches!(s.kind, Kind::Confirm { .. }) || !s.phase.user() {
+            return;
+        }
+        let ours = match s.phase {
+            Phase::Choose => s.candidates.iter().any(|c| c.reader == reader),
+            _ => s.candidate().is_some_and(|c| c.reader == reader),
+        };
+        if ours {
+            self.fail_session(error("CARD_REMOVED", "the token was removed while the confirmation window was open"), out);
+        }
+    }
+
     /// `{type:"view", ...}`: everything the PIN window shows.
     fn window_view(&self) -> Value {
         let Some(s) = &self.session else { return json!({"type": "view", "phase": "gone"}) };

@@ -177,6 +177,11 @@ impl Broker {
                 PortKind::PinWindow => {}
             }
         }
+        if event == "removed" {
+            if let Some(reader) = msg.get("reader").and_then(Value::as_str) {
+                self.session_token_removed(reader, out);
+            }
+        }
     }
 
     fn complete(&mut self, purpose: Purpose, result: Result<Value, Value>, now: u64, out: &mut Vec<Effect>) {

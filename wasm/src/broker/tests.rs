@@ -1114,3 +1114,25 @@ fn pin_incorrect_and_card_removed_as_for_log_on() {
     assert_eq!(to_port(&e, BANK)[0]["error"]["code"], "CARD_REMOVED");
     assert_eq!((view(&e)["phase"].as_str(), view(&e)["error"]["code"].as_str()), (Some("failed"), Some("CARD_REMOVED")));
 }
+
+#[test]
+fn the_token_pulled_with_the_confirmation_window_open_is_card_removed_and_nothing_is_signed() {
+    let mut b = ready();
+    confirm_until_pin(&mut b);
+    // Another reader's token going changes nothing.
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R1}), 2_000);
+    assert!(to_port(&e, BANK).is_empty() && to_port(&e, WINDOW).is_empty());
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R0}), 2_100);
+    assert!(to_host(&e).is_empty());
+    let page: Vec<Value> = to_port(&e, BANK).into_iter().filter(|m| m["type"] == "reply").collect();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0]["error"]["code"], "CARD_REMOVED");
+    assert_eq!((view(&e)["phase"].as_str(), view(&e)["error"]["code"].as_str()), (Some("failed"), Some("CARD_REMOVED")));
+    // A PIN typed afterwards goes nowhere.
+    assert!(to_host(&b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 3_000)).is_empty());
+    // A log-on's window stays (the host answers when the PIN comes).
+    let mut b = ready();
+    login_until_pin(&mut b);
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R0}), 2_000);
+    assert!(to_port(&e, WINDOW).is_empty());
+}
