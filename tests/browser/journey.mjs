@@ -848,7 +848,7 @@ step("10. transaction confirmation: an honest 譲渡記録請求 approved in Kag
     "tx-cp-name": "カブシキガイシャ ミナミブヒン", "tx-cp-user-no": "987654321", "tx-cp-bank": "鍵デモ信用金庫（0999）",
     "tx-cp-branch": "駅前支店（002）", "tx-cp-account-type": "当座", "tx-cp-account-no": "7654321",
     "tx-due-date": due.ja, "tx-transfer-restricted": "なし", "tx-guarantee": "あり", "tx-request-id": honest,
-    "tx-request-version": "1", "tx-payer-bank": "鍵デモ信用金庫（0999）", "tx-payer-account-type": "当座",
+    "tx-request-version": "1", "tx-payer-bank": "かぎ信用金庫（0999）", "tx-payer-account-type": "当座",
     "tx-new-counterparty": "初めての相手先です", "tx-new-counterparty-row": "はい",
   };
   for (const [id, text] of Object.entries(want)) assert.equal(shown[id], text, `#${id}`);
@@ -859,8 +859,10 @@ step("10. transaction confirmation: an honest 譲渡記録請求 approved in Kag
   assert.equal(await win.evaluate(() => getComputedStyle(document.getElementById("tx-new-counterparty")).color), "rgb(179, 38, 30)", "初めての相手先です in red");
   await shot(win, "confirm-window", CONFIRM_WINDOW_SIZE);
   assert.deepEqual(await win.axeViolations(), [], `axe-core in ${BROWSER}: the confirmation window`);
+  assert.equal(await win.evaluate(() => document.activeElement?.id), "tx", "the window opens on the transaction, not in the PIN field");
   await inputOpen(win);
   await win.fill("#pin", journey.pin);
+  await shot(win, "confirm-window-pin", CONFIRM_WINDOW_SIZE);
   await win.click("#ok");
   assert.equal(await approveOutcome(login), "APPROVED");
   assert.equal(await requestStatus(login, honest), "approved");

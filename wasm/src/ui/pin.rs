@@ -241,6 +241,9 @@ fn choices(w: &Shared, lang: Lang, list: &Value) -> Element {
 /// line, then the counterparty, the details and the payer, each value in its own `dd`.
 fn transaction(lang: Lang, v: &TxView) -> Element {
     let sec = with_id(el("section", "tx", ""), "tx");
+    // Focusable by script only (the window opens on it), and named by its kind for screen readers.
+    let _ = sec.set_attribute("tabindex", "-1");
+    let _ = sec.set_attribute("aria-label", &v.kind);
     let head = el("dl", "fields tx-head", "");
     add(&head, &el("dt", "", t(lang, Msg::TxKind)));
     add(&head, &with_id(el("dd", "", &v.kind), "tx-kind"));
@@ -331,7 +334,21 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
     let last = extra.map(|(_, b)| b).unwrap_or_else(|| input.clone());
     let s = submit.clone();
     dom::on_enter(&last, move || s());
-    dom::focus(&input);
+    match (tx, error) {
+        // A confirmation opens on the transaction, not the PIN field: the window shows its top
+        // (the amount, the counterparty), a screen reader starts there, and no key held down
+        // lands in the field. After an error the field has the focus, as for a log-on.
+        (Some(_), None) => {
+            if let Some(sec) = dom::document().get_element_by_id("tx") {
+                dom::focus(&sec);
+            }
+            // Focusing scrolls the section into view; the window starts at its top (the origin).
+            if let Some(win) = web_sys::window() {
+                win.scroll_to_with_x_and_y(0.0, 0.0);
+            }
+        }
+        _ => dom::focus(&input),
+    }
 }
 
 fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
