@@ -903,18 +903,28 @@ step("10. transaction confirmation: an honest 譲渡記録請求 approved in Kag
   // Enter held down as the window opens (the keys go to the window that took the focus): before
   // the first second nothing is taken, not even a PIN already in the field; after it, an Enter
   // with an empty field is a format error. Nothing is signed.
-  await login.goto(`${origin}/densai/approve?id=${second}`);
-  await login.press("#approve-button");
-  win = await browser.pinWindow();
-  const early = await win.evaluate((pin) => {
-    const t = performance.now();
-    const input = document.getElementById("pin");
-    input.value = pin;
-    input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
-    document.getElementById("ok").click();
-    return { t, kept: input.value === pin, disabled: document.getElementById("ok").disabled };
-  }, journey.pin);
-  assert.ok(early.t < 1000, `the driver reached the window ${Math.round(early.t)} ms after it opened, too late to test its first second`);
+  // The driver must reach the window within its first second (performance.now() counts from the
+  // window's start, before the WASM's own clock): tried again, up to three times, on a busy machine.
+  let early;
+  for (let attempt = 1; ; attempt++) {
+    await login.goto(`${origin}/densai/approve?id=${second}`);
+    await login.press("#approve-button");
+    win = await browser.pinWindow();
+    early = await win.evaluate((pin) => {
+      const t = performance.now();
+      if (t > 900) return { t };
+      const input = document.getElementById("pin");
+      input.value = pin;
+      input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+      document.getElementById("ok").click();
+      return { t, kept: input.value === pin, disabled: document.getElementById("ok").disabled };
+    }, journey.pin);
+    if (early.t <= 900 || attempt === 3) break;
+    console.log(`# step 10: the window was reached ${Math.round(early.t)} ms after it opened; again`);
+    await win.click("#cancel").catch(() => {});
+    assert.equal(await approveOutcome(login), "CANCELLED");
+  }
+  assert.ok(early.t <= 900, `the driver reached the window ${Math.round(early.t)} ms after it opened, too late to test its first second`);
   assert.deepEqual({ kept: early.kept, disabled: early.disabled }, { kept: true, disabled: true }, "Enter and the click in the first second are ignored");
   await win.evaluate(() => { document.getElementById("pin").value = ""; });
   const held = await win.evaluate(() => new Promise((done) => {
