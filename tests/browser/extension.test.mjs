@@ -431,6 +431,39 @@ test("popup: both versions, and 診断情報をコピー copies the host's diagn
   await p.close();
 });
 
+test("renewal badge: the bank page's certificate is remembered; in its renewal window the toolbar and the popup say so", async () => {
+  const st = await bankStatus();
+  const cert = st.token.certificate;
+  assert.ok(cert?.notAfter, JSON.stringify(st));
+  const p = await ctx.newPage();
+  await p.goto(`chrome-extension://${EXTENSION_ID}/popup.html`);
+  await p.waitForSelector("#host-version");
+  const stored = () => p.evaluate(() => chrome.storage.local.get("bankCertificates").then((r) => r.bankCertificates ?? {}));
+  assert.deepEqual((await stored())[allowedOrigin], { notBefore: cert.notBefore, notAfter: cert.notAfter }, "the page's status was remembered");
+  // A year left: no badge, no warning.
+  assert.equal(await p.evaluate(() => chrome.action.getBadgeText({})), "");
+  assert.equal(await p.$("#renewal-note"), null);
+  // The same certificate ten days before its end (as time would bring it): the toolbar says so
+  // with the browser's words, the popup with the extension's.
+  const soon = new Date(Date.now() + 10 * 86400000 - 3600000).toISOString().replace(/\.\d+Z$/, "Z");
+  await p.evaluate(([o, v]) => chrome.storage.local.set({ bankCertificates: { [o]: v } }), [allowedOrigin, { notBefore: cert.notBefore, notAfter: soon }]);
+  const want = await p.evaluate(() => [chrome.i18n.getMessage("badgeRenewalText"), chrome.i18n.getMessage("badgeRenewal")]);
+  assert.ok(want[0] && want[1], "the badge's words are in _locales");
+  await waitFor("the renewal badge", async () => (await p.evaluate(() => chrome.action.getBadgeText({}))) === want[0], 5000);
+  assert.equal(await p.evaluate(() => chrome.action.getTitle({})), want[1]);
+  await p.reload();
+  await p.waitForSelector("#renewal-note");
+  assert.match(await p.textContent("#renewal-note"), /あと10日です。更新期間中です/);
+  assert.ok(await p.$("a.renew"), "the popup links to the bank's log-on page for renewal");
+  await p.screenshot({ path: path.join(SHOTS, "popup-renewal.png") });
+  assert.deepEqual(await axeViolations(p), [], "popup (renewal)");
+  // The bank page shows the token's real certificate again: remembered, and the badge goes.
+  await bankStatus();
+  await waitFor("the badge to go", async () => (await p.evaluate(() => chrome.action.getBadgeText({}))) === "", 5000);
+  assert.equal((await stored())[allowedOrigin].notAfter, cert.notAfter);
+  await p.close();
+});
+
 test("a blocked PIN is unblocked with the PUK from the PIN window, then the log-on goes on", async () => {
   const pending = run(allowed, "return kagi.authenticate(arg.nonce, {issuers: arg.ca})", { nonce: nonce(), ca: CA });
   const win = await nextPinWindow(async () => {});

@@ -23,8 +23,19 @@ struct State {
     /// Bumped on every connectNative so events of a replaced port are ignored.
     native_gen: u32,
     timer: Option<JsValue>,
-    /// What the toolbar badge shows now: `Some(true)` "!" (host missing), so it is set on changes only.
-    badge: Option<bool>,
+    /// What the toolbar badge shows now, so it is set on changes only.
+    badge: Option<Badge>,
+}
+
+/// The toolbar badge (issue 15): the customer sees it without opening the popup; its title
+/// (from `_locales`, the browser's language) says why to screen readers and on hover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Badge {
+    None,
+    /// "!" on red: the host is missing (wins: nothing works without it).
+    HostMissing,
+    /// 「更新」 on amber: a bank certificate is in its renewal window.
+    Renewal,
 }
 
 type Shared = Rc<RefCell<State>>;
@@ -57,6 +68,7 @@ impl Background {
         Settings::load(move |s| {
             st.borrow_mut().broker.set_allowlist(s.allowlist());
             st.borrow_mut().broker.set_choices(&s.local[settings::LOCAL_CERTIFICATE_CHOICES]);
+            st.borrow_mut().broker.set_certificates(&s.local[settings::LOCAL_BANK_CERTIFICATES]);
             let fx = st.borrow_mut().broker.start(now());
             run(&st, fx);
             let _ = ready.call0(&JsValue::NULL);
@@ -67,7 +79,11 @@ impl Background {
     #[wasm_bindgen(js_name = reloadSettings)]
     pub fn reload_settings(&self) {
         let st = self.state.clone();
-        Settings::load(move |s| st.borrow_mut().broker.set_allowlist(s.allowlist()));
+        Settings::load(move |s| {
+            st.borrow_mut().broker.set_allowlist(s.allowlist());
+            st.borrow_mut().broker.set_certificates(&s.local[settings::LOCAL_BANK_CERTIFICATES]);
+            badge(&st);
+        });
     }
 
     /// A runtime port from a content script, the popup or a PIN window, with the messages that
@@ -172,25 +188,45 @@ fn run(st: &Shared, effects: Vec<Effect>) {
             Effect::OpenPinWindow { session, confirm } => open_pin_window(st, session, confirm),
             Effect::RememberBankPage { url } => settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url), || {}),
             Effect::SaveChoices(choices) => settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices, || {}),
+            Effect::SaveCertificates(all) => settings::set_local(settings::LOCAL_BANK_CERTIFICATES, &all, || {}),
         }
     }
     badge(st);
     arm_timer(st);
 }
 
-/// The toolbar badge: "!" on red while the host is missing (the customer sees it without
-/// opening the popup), cleared once it says hello. Chromium and Firefox MV3 both have `action`.
+/// Sets the toolbar badge when what it should show changed. The host's state counts once known
+/// (a retry in flight keeps the last badge); the renewal window is judged against the clock on
+/// every pass, so a service worker that wakes after the window opened shows it. Chromium and
+/// Firefox MV3 both have `action`.
 fn badge(st: &Shared) {
-    let missing = {
+    let want = {
         let s = st.borrow();
-        match s.broker.host_missing() {
-            Some(now) if s.badge != Some(now) && (now || s.badge.is_some()) => now,
-            _ => return,
+        let renewal = crate::expiry::renewal_due(s.broker.certificates(), chrome::now_ms() as i64).is_some();
+        match (s.broker.host_missing(), s.badge) {
+            (Some(true), _) => Badge::HostMissing,
+            (None, Some(Badge::HostMissing)) => Badge::HostMissing,
+            _ if renewal => Badge::Renewal,
+            _ => Badge::None,
         }
     };
-    st.borrow_mut().badge = Some(missing);
-    let _ = chrome::call(&["action"], "setBadgeBackgroundColor", &[chrome::to_js(&json!({"color": "#c62828"}))]);
-    let _ = chrome::call(&["action"], "setBadgeText", &[chrome::to_js(&json!({"text": if missing { "!" } else { "" }}))]);
+    if st.borrow().badge.unwrap_or(Badge::None) == want {
+        return;
+    }
+    st.borrow_mut().badge = Some(want);
+    let (text, color, title) = match want {
+        Badge::HostMissing => ("!".to_owned(), "#c62828", "badgeHostMissing"),
+        Badge::Renewal => (chrome::message("badgeRenewalText"), "#8a5a00", "badgeRenewal"),
+        Badge::None => (String::new(), "#c62828", "actionTitle"),
+    };
+    let set = |method: &str, key: &str, value: &str| {
+        let arg = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&arg, &key.into(), &value.into());
+        let _ = chrome::call(&["action"], method, &[arg.into()]);
+    };
+    set("setBadgeBackgroundColor", "color", color);
+    set("setBadgeText", "text", &text);
+    set("setTitle", "title", &chrome::message(title));
 }
 
 fn arm_timer(st: &Shared) {

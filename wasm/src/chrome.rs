@@ -196,6 +196,12 @@ pub fn extension_url(path: &str) -> String {
     call(&["runtime"], "getURL", &[path.into()]).ok().and_then(|v| v.as_string()).unwrap_or_default()
 }
 
+/// A manifest-locale string (`_locales/<browser language>/messages.json`): for the toolbar, whose
+/// words the browser shows before any extension page has loaded the catalog.
+pub fn message(key: &str) -> String {
+    call(&["i18n"], "getMessage", &[key.into()]).ok().and_then(|v| v.as_string()).unwrap_or_default()
+}
+
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }

@@ -6,6 +6,8 @@ pub const RENEWAL_OPENS_DAYS_BEFORE: i64 = 30;
 /// Days after expiry when renewal is still possible.
 pub const RENEWAL_CLOSES_DAYS_AFTER: i64 = 90;
 
+use crate::json::Value;
+
 const DAY_MS: i64 = 86_400_000;
 
 /// Where a certificate stands at a given moment.
@@ -52,6 +54,21 @@ impl CertState {
     pub fn renewal_offered(self) -> bool {
         matches!(self, CertState::RenewalAvailable { .. } | CertState::ExpiredRenewable { .. })
     }
+}
+
+/// Of the remembered bank certificates (`{origin: {notBefore, notAfter}}`, see
+/// `settings::LOCAL_BANK_CERTIFICATES`), the one in its renewal window that expires first, with
+/// its state: what the toolbar badge and the popup warn about.
+pub fn renewal_due(remembered: &Value, now_ms: i64) -> Option<CertState> {
+    let m = remembered.as_object()?;
+    m.values()
+        .filter_map(|c| {
+            let (nb, na) = (c["notBefore"].as_str()?, c["notAfter"].as_str()?);
+            let state = CertState::at(nb, na, now_ms).filter(|s| s.renewal_offered())?;
+            Some((parse_rfc3339_ms(na)?, state))
+        })
+        .min_by_key(|&(na, _)| na)
+        .map(|(_, s)| s)
 }
 
 /// Parses the host's RFC 3339 UTC timestamps (`2027-11-26T00:00:00Z`, optional fraction or
@@ -137,5 +154,21 @@ mod tests {
         assert!(!at(-31 * DAY_MS).renewal_offered());
         assert!(!at(91 * DAY_MS).renewal_offered());
         assert_eq!(CertState::at("junk", na, 0), None);
+    }
+
+    #[test]
+    fn the_badge_warns_of_the_first_certificate_in_its_renewal_window() {
+        let end = ms("2027-11-26T00:00:00Z");
+        let remembered = crate::json::json!({
+            "https://a.example": {"notBefore": "2026-11-26T00:00:00Z", "notAfter": "2027-11-26T00:00:00Z"},
+            "https://b.example": {"notBefore": "2026-12-06T00:00:00Z", "notAfter": "2027-12-06T00:00:00Z"},
+            "https://broken.example": {"notAfter": "2027-11-01T00:00:00Z"},
+        });
+        assert_eq!(renewal_due(&remembered, end - 31 * DAY_MS), None, "both valid for more than 30 days");
+        assert_eq!(renewal_due(&remembered, end - 10 * DAY_MS), Some(CertState::RenewalAvailable { days_left: 10 }));
+        // A's renewal closed 90 days after its expiry: B, in its own window, is what is left.
+        assert_eq!(renewal_due(&remembered, end + 91 * DAY_MS), Some(CertState::ExpiredRenewable { days_since: 81 }));
+        assert_eq!(renewal_due(&remembered, end + 200 * DAY_MS), None, "both past renewal: the bank reissues, no badge");
+        assert_eq!(renewal_due(&crate::json::Value::Null, end), None);
     }
 }

@@ -15,6 +15,9 @@ pub const LOCAL_LAST_BANK_URL: &str = "lastBankUrl";
 /// The certificate each bank origin's customer chose when several matched (the broker's
 /// `Effect::SaveChoices`). Extension storage: pages never see it.
 pub const LOCAL_CERTIFICATE_CHOICES: &str = "certificateChoices";
+/// `{origin: {notBefore, notAfter}}`: the bank certificate each bank page's status last showed
+/// (the broker's `Effect::RememberCertificate`), for the renewal badge and the popup.
+pub const LOCAL_BANK_CERTIFICATES: &str = "bankCertificates";
 
 #[derive(Debug, Clone, Default)]
 pub struct Settings {

@@ -63,22 +63,20 @@ pub fn status_lines(lang: Lang, status: &Value, now_ms: i64) -> (Vec<(Level, Str
     let Some(cert) = certificate(status) else { return (lines, false) };
     let nb = cert.get("notBefore").and_then(Value::as_str).unwrap_or("");
     let na = cert.get("notAfter").and_then(Value::as_str).unwrap_or("");
-    let mut renew = false;
-    match CertState::at(nb, na, now_ms) {
-        Some(CertState::Valid { days_left }) => lines.push((Level::Ok, i18n::expires_in_days(lang, days_left))),
-        Some(CertState::RenewalAvailable { days_left }) => {
-            renew = true;
-            lines.push((Level::Warn, i18n::renewal_available(lang, days_left)));
-        }
-        Some(CertState::ExpiredRenewable { days_since }) => {
-            renew = true;
-            lines.push((Level::Warn, i18n::expired_renewable(lang, days_since)));
-        }
-        Some(CertState::RenewalPassed) => lines.push((Level::Error, t(lang, Msg::RenewalPassedHelp).to_owned())),
-        Some(CertState::NotYetValid) => lines.push((Level::Warn, t(lang, Msg::NotYetValid).to_owned())),
-        None => {}
+    let Some(state) = CertState::at(nb, na, now_ms) else { return (lines, false) };
+    lines.push(validity_line(lang, state));
+    (lines, state.renewal_offered())
+}
+
+/// What the customer reads about a certificate's validity.
+pub fn validity_line(lang: Lang, state: CertState) -> (Level, String) {
+    match state {
+        CertState::Valid { days_left } => (Level::Ok, i18n::expires_in_days(lang, days_left)),
+        CertState::RenewalAvailable { days_left } => (Level::Warn, i18n::renewal_available(lang, days_left)),
+        CertState::ExpiredRenewable { days_since } => (Level::Warn, i18n::expired_renewable(lang, days_since)),
+        CertState::RenewalPassed => (Level::Error, t(lang, Msg::RenewalPassedHelp).to_owned()),
+        CertState::NotYetValid => (Level::Warn, t(lang, Msg::NotYetValid).to_owned()),
     }
-    (lines, renew)
 }
 
 /// One token: connected (with its reader when there are several), PIN and PUK tries left, a

@@ -190,10 +190,22 @@ impl Broker {
                 let msg = match result {
                     Ok(mut r) => {
                         let tokens = r.get("tokens").and_then(Value::as_array).cloned().unwrap_or_default();
-                        if let Some(o) = origin {
-                            self.review_choice(&o, &tokens, out);
+                        if let Some(o) = &origin {
+                            self.review_choice(o, &tokens, out);
                         }
                         let token = main_token(&tokens);
+                        let c = &token["certificate"];
+                        let validity = json!({"notBefore": c["notBefore"].clone(), "notAfter": c["notAfter"].clone()});
+                        if let (Some(o), true) = (origin, c.is_object()) {
+                            if !self.certificates.is_object() {
+                                self.certificates = json!({});
+                            }
+                            // Written on a change only: a storage write wakes every listener.
+                            if self.certificates[o.as_str()] != validity {
+                                self.certificates[o.as_str()] = validity;
+                                out.push(Effect::SaveCertificates(self.certificates.clone()));
+                            }
+                        }
                         // The host's result as it came (readers, tokens, hostVersion for kagi.js's
                         // status().versions) plus the page's two fields: no copy field by field.
                         if let Value::Object(m) = &mut r {

@@ -75,6 +75,11 @@ pub enum Effect {
     OpenPinWindow { session: u64, confirm: bool },
     /// Remember the bank page that uses Kagi (the popup links to it for renewal).
     RememberBankPage { url: String },
+    /// Store the validity of the bank certificate each bank page's status showed,
+    /// `{origin: {notBefore, notAfter}}`: the toolbar badge and the popup warn in the renewal
+    /// window without a bank page open (issue 15), as the popup alone, asking without the bank's
+    /// issuers, never sees it. The value is what [`Broker::set_certificates`] takes back.
+    SaveCertificates(Value),
     /// Store the customer's certificate choices (`storage.local`, never shown to pages); the
     /// value is what [`Broker::set_choices`] takes back.
     SaveChoices(Value),
@@ -142,6 +147,8 @@ pub struct Broker {
     next_session: u64,
     allow: Allowlist,
     choices: Choices,
+    /// What the last [`Effect::SaveCertificates`] stored.
+    certificates: Value,
 }
 
 pub(crate) fn error(code: &str, message: &str) -> Value {
@@ -184,6 +191,7 @@ impl Broker {
             next_session: 1,
             allow: Allowlist::default(),
             choices: Choices::default(),
+            certificates: Value::Null,
         }
     }
 
@@ -202,6 +210,16 @@ impl Broker {
     /// The certificate choices stored by an earlier [`Effect::SaveChoices`].
     pub fn set_choices(&mut self, stored: &Value) {
         self.choices = Choices::from_value(stored);
+    }
+
+    /// The bank certificates stored by an earlier [`Effect::SaveCertificates`].
+    pub fn set_certificates(&mut self, stored: &Value) {
+        self.certificates = stored.clone();
+    }
+
+    /// `{origin: {notBefore, notAfter}}` of the bank certificates the bank pages last showed.
+    pub fn certificates(&self) -> &Value {
+        &self.certificates
     }
 
     /// Starts the host connection (service worker start).

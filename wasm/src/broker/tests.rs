@@ -187,6 +187,29 @@ fn popup_status_asks_without_issuers() {
 }
 
 #[test]
+fn a_bank_page_status_remembers_its_certificate_validity_for_the_renewal_badge() {
+    let mut b = ready();
+    b.set_certificates(&json!({"https://other.example": {"notBefore": "2026-06-01T00:00:00Z", "notAfter": "2027-06-01T00:00:00Z"}}));
+    let saved = |e: &[Effect]| e.iter().filter_map(|x| if let Effect::SaveCertificates(v) = x { Some(v.clone()) } else { None }).collect::<Vec<_>>();
+    let mut status = |b: &mut Broker, port: PortId, args: Value, reply: Value| {
+        let e = b.port_message(port, request("status", "s", args), 10);
+        saved(&host_reply(b, id_of(&the_host_request(&e)), reply, 11))
+    };
+    let both = json!({
+        "https://other.example": {"notBefore": "2026-06-01T00:00:00Z", "notAfter": "2027-06-01T00:00:00Z"},
+        "http://127.0.0.1:8480": {"notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z"},
+    });
+    assert_eq!(status(&mut b, BANK, json!({"issuers": [CA]}), one_token(3, true)), [both.clone()]);
+    assert_eq!(b.certificates(), &both);
+    // The same again, no bank certificate on the token, or the popup's own status: no write.
+    assert!(status(&mut b, BANK, json!({"issuers": [CA]}), one_token(3, true)).is_empty());
+    assert!(status(&mut b, BANK, json!({"issuers": [CA]}), one_token(3, false)).is_empty());
+    b.port_connected(POPUP, PortKind::Popup);
+    assert!(status(&mut b, POPUP, json!({}), one_token(3, true)).is_empty());
+    assert_eq!(b.certificates(), &both, "what is remembered stays until the bank page shows another");
+}
+
+#[test]
 fn bad_issuers_are_refused_before_the_host() {
     let mut b = ready();
     for issuers in [json!([]), json!(["!!"]), json!("MAA="), json!([CA, 5]), json!(vec![CA; 9])] {

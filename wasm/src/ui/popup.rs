@@ -18,7 +18,8 @@ use web_sys::Element;
 use super::dom::{self, add, el};
 use crate::chrome;
 use crate::i18n::{self, t, Lang, Msg};
-use crate::settings::Settings;
+use crate::expiry;
+use crate::settings::{self, Settings};
 use crate::view::{self, Level};
 
 /// Which PIN form is open, for which reader.
@@ -153,8 +154,17 @@ fn render(p: &Shared) {
         n.set_id("pin-note");
         add(&app, &n);
     }
-    // A status that carries the bank's certificate (not the popup's own) shows it, with renewal.
-    let (_, renew) = view::status_lines(lang, &status, chrome::now_ms() as i64);
+    // A status that carries the bank's certificate (not the popup's own) shows it, with renewal;
+    // the popup's own, without the bank's issuers, warns of what the bank pages last showed.
+    let (_, mut renew) = view::status_lines(lang, &status, chrome::now_ms() as i64);
+    let due = expiry::renewal_due(&p.borrow().settings.local[settings::LOCAL_BANK_CERTIFICATES], chrome::now_ms() as i64);
+    if let (None, Some(state)) = (view::certificate(&status), due) {
+        let (level, text) = view::validity_line(lang, state);
+        let n = line(level, &text);
+        n.set_id("renewal-note");
+        add(&app, &n);
+        renew = true;
+    }
     if let (true, Some(url)) = (renew, renew_url) {
         let a = el("a", "renew", t(lang, Msg::RenewLink));
         let _ = a.set_attribute("href", &url);
