@@ -1,8 +1,10 @@
-// Bootstrap of the extension pages (popup, PIN window, options): the UI is Rust (wasm/src/ui/).
+// Bootstrap of the extension pages (popup, PIN and confirmation window, options): the UI is Rust
+// (wasm/src/ui/), in its own module kagi_ui (kagi-wasm feature `pages`; the service worker loads
+// kagi_wasm).
 // The texts are not in the WASM: both catalogs (catalog/ja.json, catalog/en.json, the catalog
 // the bank pages share) are read here and handed over, since the language is the customer's or
 // the defaultLanguage policy's choice, not the browser's (which is all chrome.i18n follows).
-import init, { startPage } from "./wasm/kagi_wasm.js";
+import init, { startPage } from "./wasm/kagi_ui.js";
 
 const api = globalThis.browser ?? globalThis.chrome;
 

@@ -15,8 +15,9 @@
 # (raw and gzip -9) at the end.
 #
 #   --wasm-only   build only the WASM (build/wasm/ or, with --dev, build/wasm-dev/: kagi_wasm.js,
-#                 kagi_wasm_bg.wasm) and print its size; scripts/test.d/20-wasm.sh checks the
-#                 release one against the budget.
+#                 kagi_wasm_bg.wasm for the service worker, kagi_ui.js, kagi_ui_bg.wasm for the
+#                 pages) and print their sizes; scripts/test.d/20-wasm.sh checks the release ones
+#                 against the budget.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
@@ -78,19 +79,31 @@ else
 fi
 wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/wasm-release/kagi_wasm.wasm"
 
-say "building kagi-wasm, $kind (profile wasm-release, wasm32)"
-cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked "${features[@]}"
+# Two modules from kagi-wasm (issue 16): kagi_wasm (feature `sw`: the service worker, loaded by
+# background.js) and kagi_ui (feature `pages`: popup, PIN and confirmation window, options,
+# loaded by ui.js). Each is built alone so that neither carries the other's code; each has its
+# own budget (scripts/test.d/20-wasm.sh).
 rm -rf "$wasm_dir"
 mkdir -p "$wasm_dir"
-"$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$wasm_dir" "$wasm_in"
-# --converge: repeat -Oz while it still shrinks; the producers and target_features custom
-# sections are build metadata no browser reads.
-"$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-  --enable-multivalue --enable-mutable-globals \
-  -o "$wasm_dir/kagi_wasm_bg.wasm" "$wasm_dir/kagi_wasm_bg.wasm"
+for module in kagi_wasm:sw kagi_ui:pages; do
+  name=${module%%:*}
+  feature=${module##*:}
+  say "building $name (kagi-wasm feature $feature), $kind (profile wasm-release, wasm32)"
+  cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked \
+    --no-default-features --features "$feature" ${features[@]+"${features[@]}"}
+  "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-name "$name" --out-dir "$wasm_dir" "$wasm_in"
+  # --converge: repeat -Oz while it still shrinks; the producers and target_features custom
+  # sections are build metadata no browser reads.
+  "$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+    --enable-multivalue --enable-mutable-globals \
+    -o "$wasm_dir/${name}_bg.wasm" "$wasm_dir/${name}_bg.wasm"
+done
+# One line per module: `wasm: <raw> bytes raw, <gz> bytes gzip -9` (the service worker's, the
+# first, is the one issue 13's budget was set for), then `wasm kagi_ui: …`.
 wasm_size() {
   echo "wasm: $(stat -c %s "$wasm_dir/kagi_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_wasm_bg.wasm" | wc -c) bytes gzip -9"
+  echo "wasm kagi_ui: $(stat -c %s "$wasm_dir/kagi_ui_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_ui_bg.wasm" | wc -c) bytes gzip -9"
 }
 if [ "$wasm_only" = 1 ]; then
   wasm_size

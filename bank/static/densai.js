@@ -28,6 +28,7 @@ if (approve) {
   const requestId = approve.dataset.requestId;
   button.addEventListener("click", async () => {
     button.disabled = true;
+    delete result.dataset.code;
     result.textContent = "専用USBで承認してください…";
     try {
       const { nonce, tx } = await api("/api/densai/challenge", { requestId });
@@ -35,10 +36,13 @@ if (approve) {
       const confirmation = await kagi.confirmTransaction({ nonce, tx });
       await api("/api/densai/confirm", { requestId, nonce, confirmation });
       result.textContent = "承認しました。";
+      result.dataset.code = "APPROVED";
       document.getElementById("approve-status").textContent = "承認済み";
       button.hidden = true;
     } catch (e) {
       result.textContent = "承認できませんでした（" + (e.code || "ERROR") + "）";
+      // The code for tests and support (CANCELLED, TX_MISMATCH, CARD_REMOVED, ...).
+      result.dataset.code = e.code || "ERROR";
       button.disabled = false;
     }
   });

@@ -182,8 +182,9 @@ export class Kagi {
    * strings; `nonce` the bank's transaction challenge for it. Resolves with
    * `{format: "kagi-tx:1", certificate, algorithm, signature, bodySha256}`, which the page posts to
    * the bank; the bank verifies it against its own record. A `tx` Kagi refuses rejects with
-   * TX_INVALID (`field` in the message) and shows no window. Extensions without the confirmation
-   * window answer with an error (BAD_REQUEST, unknown command): nothing is signed.
+   * TX_INVALID (`field` in the message) and shows no window. Cancel in the window rejects with
+   * CANCELLED, the token pulled meanwhile with CARD_REMOVED. Extensions older than the
+   * confirmation window answer with an error (BAD_REQUEST, unknown command): nothing is signed.
    */
   confirmTransaction({ nonce, tx, issuers } = {}) {
     if (typeof nonce !== "string") return Promise.reject(new KagiError("BAD_REQUEST", "nonce must be a string"));

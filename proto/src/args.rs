@@ -147,7 +147,7 @@ impl Args {
     }
 
     /// A required JSON object (moved out; `confirm`'s `tx`). Its own strict parser reads it.
-    #[cfg(feature = "tx")]
+    #[cfg(feature = "tx-core")]
     pub fn object(&mut self, name: &'static str) -> Result<Map<String, Value>, String> {
         match self.field(name) {
             None | Some(Value::Null) => Err(format!("missing field `{name}`")),

@@ -70,8 +70,8 @@ pub enum ErrorCode {
     /// The transaction to confirm (`confirm`'s `tx`) was refused before any window or PIN
     /// prompt: unknown kind or field, a missing field, or a value that breaks its rule
     /// (`docs/protocol.md`, *Transaction confirmation*). `field` names the field, never its value.
-    /// With feature `tx` (see Cargo.toml: not yet in the extension's WASM).
-    #[cfg(feature = "tx")]
+    /// With feature `tx-core` (`tx` includes it).
+    #[cfg(feature = "tx-core")]
     TxInvalid { field: String },
 }
 
@@ -134,7 +134,7 @@ impl ErrorCode {
             ErrorCode::ManagementKeyUnknown => "MANAGEMENT_KEY_UNKNOWN",
             ErrorCode::ChoiceRequired => "CHOICE_REQUIRED",
             ErrorCode::PolicyInvalid => "POLICY_INVALID",
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             ErrorCode::TxInvalid { .. } => "TX_INVALID",
         }
     }
@@ -227,7 +227,7 @@ mod tests {
             ErrorCode::ManagementKeyUnknown,
             ErrorCode::ChoiceRequired,
             ErrorCode::PolicyInvalid,
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             ErrorCode::TxInvalid { field: "amountYen".into() },
         ] {
             let v = serde_json::to_value(&code).unwrap();
@@ -236,7 +236,7 @@ mod tests {
             seen.push(code.as_str());
         }
         // A build without `tx` (the extension's) relays the host's TX_INVALID all the same.
-        #[cfg(not(feature = "tx"))]
+        #[cfg(not(feature = "tx-core"))]
         seen.push("TX_INVALID");
         seen.sort_unstable();
         seen.dedup();
@@ -272,7 +272,7 @@ mod tests {
             | ErrorCode::ManagementKeyUnknown
             | ErrorCode::ChoiceRequired
             | ErrorCode::PolicyInvalid => {}
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             ErrorCode::TxInvalid { .. } => {}
         }
     }

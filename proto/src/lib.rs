@@ -8,7 +8,7 @@
 //! - [`message`]: what the host sends (hello, replies echoing the request id, pushed events).
 //! - [`error`]: stable error codes the UI maps to Japanese/English text.
 //! - [`login`]: the `kagi-auth:1` login token, its digest, origin and nonce rules.
-//! - [`tx`] (feature `tx`, default): the `kagi-tx:1` transaction confirmation: typed densai requests, their strict
+//! - [`tx`] (feature `tx`, default, with the NFC tables; `tx-core` without them): the `kagi-tx:1` transaction confirmation: typed densai requests, their strict
 //!   parser, text rules, body encoding and signed message, and the window's rendering helpers.
 //! - [`summary`]: token and certificate summaries.
 //! - [`ids`]: the extension ids and native host name the host and manifests agree on.
@@ -28,7 +28,7 @@ pub mod login;
 pub mod message;
 pub mod request;
 pub mod summary;
-#[cfg(feature = "tx")]
+#[cfg(feature = "tx-core")]
 pub mod tx;
 
 pub use diagnose::{CheckStatus, DiagnoseCertificate, DiagnoseCheck, DiagnoseResult, DiagnoseToken};
@@ -36,7 +36,7 @@ pub use error::{ErrorCode, ProtoError, WireError};
 pub use login::{LoginToken, Nonce, Origin, SignatureAlgorithm};
 pub use message::{Event, Hello, Outgoing, Reply};
 pub use issuers::Issuers;
-#[cfg(feature = "tx")]
+#[cfg(feature = "tx-core")]
 pub use tx::{Transaction, TxSignature};
 pub use request::{CertId, Command, KeyAlgorithm, Pin, Request, FACTORY_PIN};
 pub use summary::{

@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn hello() {
         // `confirm` is there with feature `tx` (the host's build), not in the extension's.
-        let confirm = if cfg!(feature = "tx") { r#""confirm","# } else { "" };
+        let confirm = if cfg!(feature = "tx-core") { r#""confirm","# } else { "" };
         round_trip(
             &Outgoing::Hello(Hello::current("0.1.0")),
             &format!(

@@ -12,7 +12,7 @@ use crate::args::{shown_name, wipe, Args};
 use crate::error::{ErrorCode, ProtoError, WireError};
 use crate::issuers::Issuers;
 use crate::login::{Nonce, Origin};
-#[cfg(feature = "tx")]
+#[cfg(feature = "tx-core")]
 use crate::tx::Transaction;
 
 /// A PIN as typed by the customer. Zeroized on drop and never printed.
@@ -131,7 +131,7 @@ pub enum Command {
     /// `diagnose {issuers?}`: the checks of `kagi-host doctor` for a support desk, as
     /// [`crate::DiagnoseResult`]; with `issuers`, the bank's certificate's validity and issuer.
     Diagnose { issuers: Option<Issuers> },
-    #[cfg(feature = "tx")]
+    #[cfg(feature = "tx-core")]
     /// `confirm {origin, nonce, pin, issuers, tx, certificate?}`: a `kagi-tx:1` signature over
     /// the typed transaction `tx` (the host encodes the body itself; never a digest), with the
     /// bank's login certificate chosen as for `authenticate`.
@@ -148,17 +148,17 @@ impl Command {
             Command::PinChange { .. } => "pin.change",
             Command::PinUnblock { .. } => "pin.unblock",
             Command::Diagnose { .. } => "diagnose",
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             Command::Confirm { .. } => "confirm",
         }
     }
 
     /// Every command this crate knows, for the hello's capability list.
-    #[cfg(feature = "tx")]
+    #[cfg(feature = "tx-core")]
     pub const NAMES: [&'static str; 8] =
         ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose", "confirm"];
     /// Every command this crate knows, for the hello's capability list.
-    #[cfg(not(feature = "tx"))]
+    #[cfg(not(feature = "tx-core"))]
     pub const NAMES: [&'static str; 7] = ["status", "authenticate", "enroll.begin", "enroll.finish", "pin.change", "pin.unblock", "diagnose"];
 }
 
@@ -230,7 +230,7 @@ impl Request {
                 };
                 Command::Authenticate { origin: origin(o)?, nonce, pin, issuers: issuers(i)?, certificate }
             }
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             "confirm" => {
                 let (o, n, pin, i) = (args.string("origin"), args.string("nonce"), args.pin("pin"), args.strings("issuers"));
                 let (tx, certificate) = (args.object("tx"), args.opt_string("certificate"));
@@ -335,7 +335,7 @@ impl Request {
                 put("origin", text(origin.as_str()));
                 put("certificate", text(certificate));
             }
-            #[cfg(feature = "tx")]
+            #[cfg(feature = "tx-core")]
             Command::Confirm { origin, nonce, pin: p, issuers: i, tx, certificate } => {
                 put("origin", text(origin.as_str()));
                 put("nonce", text(nonce.as_str()));

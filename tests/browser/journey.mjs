@@ -73,6 +73,7 @@ async function shot(page, name, size) {
 const PIN_WINDOW_SIZE = { width: 440, height: 560 };
 const TALL_WINDOW_SIZE = { width: 440, height: 760 };   // PIN window with new-PIN fields or a choice
 const POPUP_SIZE = { width: 420, height: 640 };
+const CONFIRM_WINDOW_SIZE = { width: 480, height: 860 };   // the transaction confirmation (background.rs opens it so)
 
 function launch(opts = {}) {
   return driver.launch({ tmp: dir, profile: BROWSER, ...opts });
@@ -513,6 +514,18 @@ step("6. renewal: the bank's clock in the window, one-click renewal from the log
   journey.newSerial = newSerial;
 });
 
+/** A 譲渡記録請求 valid in every field (kagi-proto's golden vector), for the foreign origin. */
+const FOREIGN_TX = {
+  kind: "densai.transfer/1", requestId: "TR-20261130-0001", requestVersion: "1", recordNumber: "20261130KG0000000001",
+  amountYen: "12345678", recordDate: "2026-12-01", dueDate: "2027-02-26",
+  "payer.userNo": "123456789", "payer.name": "株式会社鍵商事", "payer.bankCode": "0999", "payer.bankName": "鍵デモ信用金庫",
+  "payer.branchCode": "001", "payer.branchName": "本店", "payer.accountType": "1", "payer.accountNo": "1234567",
+  "counterparty.userNo": "987654321", "counterparty.name": "ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ", "counterparty.bankCode": "0999",
+  "counterparty.bankName": "鍵デモ信用金庫", "counterparty.branchCode": "002", "counterparty.branchName": "駅前支店",
+  "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
+  transferRestricted: "0", guarantee: "1", newCounterparty: "1",
+};
+
 step("7. a page on a non-allow-listed origin gets nothing", async () => {
   const foreign = await browser.newPage();
   await foreign.goto(`${foreignOrigin}/`);
@@ -524,7 +537,7 @@ step("7. a page on a non-allow-listed origin gets nothing", async () => {
   assert.equal(await foreign.attr("#logon-error", "data-code"), "EXTENSION_NOT_INSTALLED");
   await shot(foreign, "foreign-origin");
   // The page library itself, and the raw messages, straight: no answer to anything, no events.
-  const r = await foreign.evaluate(async () => {
+  const r = await foreign.evaluate(async (tx) => {
     const { Kagi } = await import("/static/kagi.js");
     const seen = [];
     window.addEventListener("message", (ev) => ev.data?.channel === "kagi:ext" && seen.push(ev.data));
@@ -533,11 +546,15 @@ step("7. a page on a non-allow-listed origin gets nothing", async () => {
     // With the bank's own CA, as its pages pass it: the origin alone is what is refused.
     const issuers = document.querySelector('meta[name="kagi-issuers"]').content.split(" ");
     const connect = await Kagi.connect({ timeoutMs: 3000, issuers }).then(() => "connected", (e) => e.code);
+    // A transaction confirmation (issue 16), valid in every field, straight to the content
+    // script: no window, no answer.
+    window.postMessage({ type: "request", id: "r2", cmd: "confirm", args: { nonce: "A".repeat(43), issuers, tx }, channel: "kagi:page" }, location.origin);
+    await new Promise((r) => setTimeout(r, 1500));
     window.kagiForeignSeen = seen;
     return { connect, seen: seen.length };
-  });
+  }, FOREIGN_TX);
   assert.deepEqual(r, { connect: "EXTENSION_NOT_INSTALLED", seen: 0 });
-  assert.equal(await browser.pinWindowCount(), 0, "no PIN window for a foreign origin");
+  assert.equal(await browser.pinWindowCount(), 0, "no PIN window (nor confirmation window) for a foreign origin");
   // Pull and plug the token: the bank's own page sees it, the foreign one does not.
   await token.stop();
   await login.status("no-token");
@@ -760,4 +777,190 @@ step("9. two tokens in two readers: each bank's page logs on with its own token;
   await bank2.stop();
   proxy2.close();
   proxy2 = null;
+});
+
+// ----- step 10: transaction confirmation (issue 16) --------------------------------------------
+
+/** The counterparty the customer registers on the densai screen (half-width kana, as 全銀 names are). */
+const COUNTERPARTY = {
+  "counterparty.userNo": "987654321", "counterparty.name": "ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ", "counterparty.bankCode": "0999",
+  "counterparty.bankName": "鍵デモ信用金庫", "counterparty.branchCode": "002", "counterparty.branchName": "駅前支店",
+  "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
+};
+
+/** A due date 60 days ahead: `YYYY-MM-DD` and as Kagi's window writes it (`2027年2月26日（金）`). */
+function dueDate() {
+  const d = new Date(Date.now() + 60 * 86_400_000);
+  const iso = d.toISOString().slice(0, 10);
+  const [y, m, day] = iso.split("-").map(Number);
+  const weekday = "日月火水木金土"[new Date(Date.UTC(y, m - 1, day)).getUTCDay()];
+  return { iso, ja: `${y}年${m}月${day}日（${weekday}）` };
+}
+
+/** Registers a 譲渡記録請求 on the bank's densai screen; returns its request id (the page is then its 承認 page). */
+async function registerTransfer(page, amountYen, due) {
+  await page.goto(`${origin}/densai`);
+  await page.waitFor("#densai-form");
+  await page.evaluate((fields) => {
+    const f = document.getElementById("densai-form");
+    for (const [k, v] of Object.entries(fields)) f.elements[k].value = v;
+  }, { ...COUNTERPARTY, amountYen, dueDate: due });
+  await page.click("#densai-submit");
+  await page.waitPath("/densai/approve");
+  return page.evaluate(() => document.getElementById("approve").dataset.requestId);
+}
+
+/** The bank's record of request `id`: awaitingApproval, approved, closed. */
+function requestStatus(page, id) {
+  return page.evaluate(async (rid) => (await (await fetch("/api/densai/requests")).json()).requests.find((r) => r.requestId === rid)?.status, id);
+}
+
+/** What the 承認 page says came of the approval: APPROVED or the error code. */
+function approveOutcome(page, timeoutMs = 30_000) {
+  return page.waitUntil("the approval's outcome", () => document.getElementById("approve-result")?.dataset.code, null, timeoutMs);
+}
+
+/** Waits until the confirmation window takes input (its approve button is enabled). */
+function inputOpen(win) {
+  return win.waitUntil("approve button enabled", () => { const b = document.getElementById("ok"); return !!b && !b.disabled; });
+}
+
+step("10. transaction confirmation: an honest 譲渡記録請求 approved in Kagi's window; a rewritten page, a lowered tx, a held Enter, a pulled token execute nothing", async () => {
+  const due = dueDate();
+  await login.goto(`${origin}/`);
+  await login.status("valid");
+  await login.press("#logon-button");
+  let win = await browser.pinWindow();
+  await typePin(win, journey.pin);
+  await login.waitPath("/home", 30_000);
+
+  // An honest request, approved once: Kagi's window shows the bank's record in full.
+  const honest = await registerTransfer(login, "12345678", due.iso);
+  await shot(login, "densai-approve-page");
+  await login.press("#approve-button");
+  win = await browser.pinWindow();
+  await phase(win, "pin");
+  const shown = await win.evaluate(() => Object.fromEntries([...document.querySelectorAll("[id^=tx-]")].map((e) => [e.id, e.textContent])));
+  assert.equal(await win.text("#purpose"), "取引の承認");
+  assert.equal(await win.text("#origin"), origin);
+  const want = {
+    "tx-kind": "譲渡記録請求", "tx-amount": "12,345,678円", "tx-amount-man": "1234万5678円",
+    "tx-cp-name": "カブシキガイシャ ミナミブヒン", "tx-cp-user-no": "987654321", "tx-cp-bank": "鍵デモ信用金庫（0999）",
+    "tx-cp-branch": "駅前支店（002）", "tx-cp-account-type": "当座", "tx-cp-account-no": "7654321",
+    "tx-due-date": due.ja, "tx-transfer-restricted": "なし", "tx-guarantee": "あり", "tx-request-id": honest,
+    "tx-request-version": "1", "tx-payer-bank": "かぎ信用金庫（0999）", "tx-payer-account-type": "当座",
+    "tx-new-counterparty": "初めての相手先です", "tx-new-counterparty-row": "はい",
+  };
+  for (const [id, text] of Object.entries(want)) assert.equal(shown[id], text, `#${id}`);
+  assert.match(shown["tx-record-date"], /^\d{4}年\d{1,2}月\d{1,2}日（[日月火水木金土]）$/);
+  assert.match(shown["tx-record-number"], /^[0-9A-Z]{20}$/);
+  assert.ok(!Object.values(shown).some((t) => t.includes("…")), "nothing shortened with an ellipsis");
+  assert.equal(await win.text("#ok"), "12,345,678円を承認する");
+  assert.equal(await win.evaluate(() => getComputedStyle(document.getElementById("tx-new-counterparty")).color), "rgb(179, 38, 30)", "初めての相手先です in red");
+  await shot(win, "confirm-window", CONFIRM_WINDOW_SIZE);
+  assert.deepEqual(await win.axeViolations(), [], `axe-core in ${BROWSER}: the confirmation window`);
+  assert.equal(await win.evaluate(() => document.activeElement?.id), "tx", "the window opens on the transaction, not in the PIN field");
+  await inputOpen(win);
+  await win.fill("#pin", journey.pin);
+  await shot(win, "confirm-window-pin", CONFIRM_WINDOW_SIZE);
+  await win.click("#ok");
+  assert.equal(await approveOutcome(login), "APPROVED");
+  assert.equal(await requestStatus(login, honest), "approved");
+  await shot(login, "densai-approved");
+
+  // A script rewrites the amount the page shows: Kagi's window shows the bank's; cancel executes nothing.
+  const second = await registerTransfer(login, "500000", due.iso);
+  await login.evaluate(() => { document.getElementById("tx-amountYen").textContent = "1円（1円）"; });
+  await login.press("#approve-button");
+  win = await browser.pinWindow();
+  await phase(win, "pin");
+  assert.equal(await win.text("#tx-amount"), "500,000円", "Kagi's window shows the bank's amount, not the page's");
+  assert.equal(await win.exists("#tx-new-counterparty"), false, "the counterparty is known now");
+  await shot(win, "confirm-window-bank-amount", CONFIRM_WINDOW_SIZE);
+  await win.click("#cancel").catch(() => {});
+  assert.equal(await approveOutcome(login), "CANCELLED");
+  assert.equal(await requestStatus(login, second), "awaitingApproval");
+
+  // A script lowers the amount in the tx handed to Kagi: the token signs what the window showed,
+  // the bank compares with its own record: TX_MISMATCH, nothing executes.
+  await login.goto(`${origin}/densai/approve?id=${second}`);
+  await login.waitFor("#approve-button");
+  await login.evaluate(() => {
+    const post = window.postMessage.bind(window);
+    window.postMessage = (m, o) => post(m?.cmd === "confirm" ? { ...m, args: { ...m.args, tx: { ...m.args.tx, amountYen: "1000" } } } : m, o);
+  });
+  await login.press("#approve-button");
+  win = await browser.pinWindow();
+  await phase(win, "pin");
+  assert.equal(await win.text("#tx-amount"), "1,000円", "the window shows what would be signed");
+  await inputOpen(win);
+  await win.fill("#pin", journey.pin);
+  await win.click("#ok");
+  assert.equal(await approveOutcome(login), "TX_MISMATCH");
+  assert.equal(await requestStatus(login, second), "awaitingApproval");
+  await shot(login, "densai-tx-mismatch");
+
+  // Enter held down as the window opens (the keys go to the window that took the focus): before
+  // the first second nothing is taken, not even a PIN already in the field; after it, an Enter
+  // with an empty field is a format error. Nothing is signed.
+  // The driver must reach the window within its first second (performance.now() counts from the
+  // window's start, before the WASM's own clock): tried again, up to three times, on a busy machine.
+  let early;
+  for (let attempt = 1; ; attempt++) {
+    await login.goto(`${origin}/densai/approve?id=${second}`);
+    await login.press("#approve-button");
+    win = await browser.pinWindow();
+    early = await win.evaluate((pin) => {
+      const t = performance.now();
+      if (t > 900) return { t };
+      const input = document.getElementById("pin");
+      input.value = pin;
+      input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+      document.getElementById("ok").click();
+      return { t, kept: input.value === pin, disabled: document.getElementById("ok").disabled };
+    }, journey.pin);
+    if (early.t <= 900 || attempt === 3) break;
+    console.log(`# step 10: the window was reached ${Math.round(early.t)} ms after it opened; again`);
+    await win.click("#cancel").catch(() => {});
+    assert.equal(await approveOutcome(login), "CANCELLED");
+  }
+  assert.ok(early.t <= 900, `the driver reached the window ${Math.round(early.t)} ms after it opened, too late to test its first second`);
+  assert.deepEqual({ kept: early.kept, disabled: early.disabled }, { kept: true, disabled: true }, "Enter and the click in the first second are ignored");
+  await win.evaluate(() => { document.getElementById("pin").value = ""; });
+  const held = await win.evaluate(() => new Promise((done) => {
+    const end = performance.now() + 1500;
+    const repeat = setInterval(() => {
+      (document.activeElement ?? document.body).dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+      if (performance.now() > end) {
+        clearInterval(repeat);
+        done(performance.now());
+      }
+    }, 50);
+  }));
+  assert.ok(held > 1000);
+  await sleep(500);
+  assert.equal(await login.evaluate(() => document.getElementById("approve-result")?.dataset.code ?? null), null, "the page is still waiting");
+  assert.equal(await requestStatus(login, second), "awaitingApproval");
+  assert.equal(await win.evaluate(() => document.getElementById("app")?.dataset.phase), "pin", "still asking for the PIN");
+  await shot(win, "confirm-window-held-enter", CONFIRM_WINDOW_SIZE);
+  // The customer then types the PIN: approved.
+  await win.fill("#pin", journey.pin);
+  await win.click("#ok");
+  assert.equal(await approveOutcome(login), "APPROVED");
+  assert.equal(await requestStatus(login, second), "approved");
+
+  // The token pulled with the window open: CARD_REMOVED, nothing executes.
+  const third = await registerTransfer(login, "777777", due.iso);
+  await login.press("#approve-button");
+  win = await browser.pinWindow();
+  await phase(win, "pin");
+  await token.stop();
+  assert.equal(await approveOutcome(login), "CARD_REMOVED");
+  await phase(win, "failed");
+  assert.match(await win.text("#error"), /専用USBが取り外されました/);
+  await shot(win, "confirm-window-card-removed", CONFIRM_WINDOW_SIZE);
+  assert.equal(await requestStatus(login, third), "awaitingApproval");
+  await closeWindow(win);
+  await token.start();
+  await login.goto(`${origin}/densai`);
 });

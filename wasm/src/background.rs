@@ -54,6 +54,8 @@ fn now() -> u64 {
 impl Background {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Background {
+        // The tx parser's NFC check: the browser's String.prototype.normalize (nfc.rs).
+        crate::nfc::install();
         let state = State { broker: Broker::new(), ports: Table::default(), next_port: 1, native: None, native_gen: 0, timer: None, badge: None };
         Background { state: Rc::new(RefCell::new(state)) }
     }
@@ -183,7 +185,7 @@ fn run(st: &Shared, effects: Vec<Effect>) {
                     let _ = chrome::call_on(&p, "disconnect", &[]);
                 }
             }
-            Effect::OpenPinWindow { session } => open_pin_window(st, session),
+            Effect::OpenPinWindow { session, confirm } => open_pin_window(st, session, confirm),
             Effect::RememberBankPage { url } => settings::set_local(settings::LOCAL_LAST_BANK_URL, &json!(url), || {}),
             Effect::SaveChoices(choices) => settings::set_local(settings::LOCAL_CERTIFICATE_CHOICES, &choices, || {}),
             Effect::SaveCertificates(all) => settings::set_local(settings::LOCAL_BANK_CERTIFICATES, &all, || {}),
@@ -293,10 +295,12 @@ fn connect_native(st: &Shared) {
     st.borrow_mut().native = Some(port);
 }
 
-fn open_pin_window(st: &Shared, session: u64) {
+fn open_pin_window(st: &Shared, session: u64, confirm: bool) {
     let st = st.clone();
     let url = chrome::extension_url(&["pin.html?session=", &crate::i18n::num(session)].concat());
-    let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": 440, "height": 560, "focused": true}));
+    // A transaction confirmation shows the whole request above the PIN: a taller window.
+    let (width, height) = if confirm { (480, 860) } else { (440, 560) };
+    let opts = chrome::to_js(&json!({"url": url, "type": "popup", "width": width, "height": height, "focused": true}));
     chrome::call_then(&["windows"], "create", &[opts], move |r| {
         if let Err(e) = r {
             chrome::log(&["kagi: could not open the PIN window: ", &chrome::describe(&e)].concat());

@@ -126,6 +126,40 @@ messages! {
     PukHint,
     Unblock,
     UnblockedNote,
+    // confirmation window (issue 16); `TxApprove` has `{amount}`
+    PurposeConfirm,
+    TxIntro,
+    TxKind,
+    TxKindTransfer,
+    TxKindIssueDebtor,
+    TxAmount,
+    TxNewCounterparty,
+    TxConfusable,
+    TxCounterparty,
+    TxPayer,
+    TxDetails,
+    TxUserName,
+    TxUserNo,
+    TxBank,
+    TxBranch,
+    TxAccountType,
+    TxAccountOrdinary,
+    TxAccountCurrent,
+    TxAccountOther,
+    TxAccountNo,
+    TxDueDate,
+    TxRecordDate,
+    TxTransferRestricted,
+    TxGuarantee,
+    TxWith,
+    TxWithout,
+    TxNewCounterpartyRow,
+    TxYes,
+    TxNo,
+    TxRequestId,
+    TxRequestVersion,
+    TxRecordNumber,
+    TxApprove,
     // popup: PIN management
     ChangePin,
     PinChanged,
@@ -231,6 +265,15 @@ pub fn tries_left(lang: Lang, n: u8) -> String {
 
 pub fn puk_tries_left(lang: Lang, n: u8) -> String {
     with_number(lang, Msg::PukTriesLeft, n.into())
+}
+
+/// The text of `m` with its one placeholder (`{amount}`, …) replaced by `value`.
+pub fn filled(lang: Lang, m: Msg, value: &str) -> String {
+    let s = t(lang, m);
+    match s.split_once('{').and_then(|(head, rest)| rest.split_once('}').map(|(_, tail)| (head, tail))) {
+        Some((head, tail)) => [head, value, tail].concat(),
+        None => s.to_owned(),
+    }
 }
 
 /// `n` in decimal, without the formatting machinery.
@@ -374,6 +417,8 @@ pub(crate) mod tests {
         assert_eq!(expires_in_days(Lang::En, 1), "The certificate expires in 1 day");
         assert_eq!(expires_in_days(Lang::En, 30), "The certificate expires in 30 days");
         assert_eq!(t(Lang::Ja, Msg::PinLabel), "暗証番号");
+        assert_eq!(filled(Lang::Ja, Msg::TxApprove, "12,345,678円"), "12,345,678円を承認する");
+        assert_eq!(filled(Lang::En, Msg::TxApprove, "1円"), "Approve 1円");
         assert_eq!((num(0), num(7), num(10), num(255), num(86_400)), ("0".into(), "7".into(), "10".into(), "255".into(), "86400".into()));
     }
 }

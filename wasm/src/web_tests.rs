@@ -122,3 +122,16 @@ fn memory_is_reused_over_a_long_run() {
     }
     assert_eq!(core::arch::wasm32::memory_size(0), before, "pages of 64 KiB");
 }
+
+/// The tx parser's NFC rule, checked by the browser's String.prototype.normalize (nfc.rs): NFC
+/// names pass, a decomposed one (カ + U+3099 for ガ) is TX_INVALID's `NotNfc`.
+#[wasm_bindgen_test]
+fn nfc_is_the_browsers_normalize() {
+    use kagi_proto::tx::text::{check_text, is_nfc};
+    use kagi_proto::tx::TxProblem;
+    crate::nfc::install();
+    assert!(is_nfc("株式会社鍵商事") && is_nfc("カブシキガイシャ") && is_nfc("Café"));
+    assert!(!is_nfc("カ\u{3099}イシャ") && !is_nfc("Cafe\u{301}"));
+    assert_eq!(check_text("カ\u{3099}イシャ", 80), Err(TxProblem::NotNfc));
+    assert_eq!(check_text("ｶﾌﾞｼｷｶﾞｲｼｬ", 80), Ok(()));
+}

@@ -25,8 +25,10 @@ use crate::login::{Nonce, Origin, SignatureAlgorithm};
 pub mod display;
 pub mod parse;
 pub mod text;
-#[cfg(test)]
+#[cfg(all(test, feature = "tx"))]
 mod tests;
+#[cfg(all(test, not(feature = "tx")))]
+mod tests_core;
 
 pub use parse::{TxError, TxProblem};
 pub use text::Date;

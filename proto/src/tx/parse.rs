@@ -128,12 +128,19 @@ impl Transaction {
 
     /// [`Transaction::from_json`] for an object already taken apart.
     pub fn from_map(map: &Map<String, Value>) -> Result<Transaction, TxError> {
-        let mut pairs = Vec::with_capacity(map.len());
-        for (k, v) in map {
+        Self::from_entries(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// The object's entries as `(key, Some(string value))`, `None` for a value that is not a
+    /// string: for callers with their own JSON type (the extension's WASM), so that every caller
+    /// refuses alike.
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Result<Transaction, TxError> {
+        let mut pairs = Vec::new();
+        for (k, v) in entries {
             match v {
-                Value::String(s) => pairs.push((k.as_str(), s.as_str())),
-                _ => {
-                    let known = TxKind::DensaiTransfer.schema().iter().any(|(n, _)| n == k);
+                Some(s) => pairs.push((k, s)),
+                None => {
+                    let known = TxKind::DensaiTransfer.schema().iter().any(|(n, _)| *n == k);
                     let problem = if known { TxProblem::NotAString } else { TxProblem::UnknownField };
                     return Err(TxError { field: unknown_name(k), problem });
                 }

@@ -349,7 +349,7 @@ fn confusable_names_are_flagged() {
     assert_ne!(skeleton("山口"), skeleton("山田"));
 }
 
-#[cfg(feature = "tx")]
+#[cfg(feature = "tx-core")]
 #[test]
 fn confirm_request_parses_and_refuses_bad_tx_as_tx_invalid() {
     let req = json!({"id": 7, "cmd": "confirm", "origin": ORIGIN, "nonce": NONCE, "pin": "482915", "issuers": ["MAA="], "tx": golden_json()});
@@ -369,3 +369,4 @@ fn confirm_request_parses_and_refuses_bad_tx_as_tx_invalid() {
     bad["digest"] = "00".into();
     assert_eq!(crate::Request::parse(bad.to_string().as_bytes()).unwrap_err().error.code, crate::ErrorCode::BadRequest);
 }
+

@@ -7,6 +7,7 @@
 //! What is left to [`super::display`]: how an accepted value is shown (width folding of
 //! half-width kana, confusable flags).
 
+#[cfg(feature = "tx")]
 use unicode_normalization::UnicodeNormalization;
 
 use super::parse::TxProblem;
@@ -58,11 +59,42 @@ pub fn check_text(value: &str, cap: usize) -> Result<(), TxProblem> {
     }
     // Only when NFC(value) == value: two encodings of one name would sign differently while
     // looking the same.
-    if !value.chars().eq(value.nfc()) {
+    if !is_nfc(value) {
         return Err(TxProblem::NotNfc);
     }
     Ok(())
 }
+
+/// Whether `value` is in Normalization Form C (UAX #15 §9: `toNFC(value) == value`). ASCII
+/// always is. With feature `tx`: unicode-normalization's tables.
+#[cfg(feature = "tx")]
+pub fn is_nfc(value: &str) -> bool {
+    value.is_ascii() || value.chars().eq(value.nfc())
+}
+
+/// Whether `value` is in Normalization Form C (UAX #15 §9), by the check the caller installed
+/// with [`set_nfc_check`] (feature `tx-core` without `tx`: no tables). Without one, only ASCII
+/// passes: a name that cannot be checked is refused, never waved through.
+#[cfg(not(feature = "tx"))]
+pub fn is_nfc(value: &str) -> bool {
+    value.is_ascii() || NFC_CHECK.get().is_some_and(|f| f(value))
+}
+
+#[cfg(not(feature = "tx"))]
+static NFC_CHECK: std::sync::OnceLock<fn(&str) -> bool> = std::sync::OnceLock::new();
+
+/// Installs the NFC check (`true`: the text is NFC) for a build without the tables; the first
+/// one installed stays. The host re-checks every value with the tables, so a wrong check here
+/// can only show a window the host then refuses, never get a non-NFC value signed.
+#[cfg(not(feature = "tx"))]
+pub fn set_nfc_check(check: fn(&str) -> bool) {
+    let _ = NFC_CHECK.set(check);
+}
+
+/// With the tables (feature `tx`, e.g. when a workspace build unifies the features) they decide
+/// and an installed check is ignored.
+#[cfg(feature = "tx")]
+pub fn set_nfc_check(_check: fn(&str) -> bool) {}
 
 /// Characters a name may not contain: they are invisible, reorder what is around them, or look
 /// like nothing at all. Controls (Cc: C0, DEL, C1), the format characters (Cf) that occur in

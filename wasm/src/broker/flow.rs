@@ -1,6 +1,9 @@
 //! The interactive session: one log-on or acquisition at a time, from the preflight `status`
 //! through the PIN window to the host's answer.
 //!
+//! Kinds: a log-on, a transaction confirmation (issue 16: the window shows the parsed `tx`
+//! and the PIN signs exactly it, `kagi-tx:1`; otherwise as a log-on) and an acquisition.
+//!
 //! Phases: `preflight` (status with the bank's issuers) → `choose` (several of the bank's
 //! certificates or tokens: the customer picks one; remembered per origin) → `confirm`
 //! (acquisition only) → `pin` (with a new PIN, twice, when the token still has the factory PIN) →
@@ -14,6 +17,7 @@
 //! shows that token without that certificate (replaced by a renewal or deleted); a token merely
 //! pulled out keeps it, so a customer who removes the token after each session is not asked again.
 
+use kagi_proto::tx::Transaction;
 use kagi_proto::{CertId, Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
 use crate::json::Value;
 
@@ -26,8 +30,14 @@ use super::{code_of, error, reply_err, reply_ok, Broker, Effect, PortId, Purpose
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Kind {
     Login { nonce: Nonce },
+    /// A transaction to confirm: `tx` was checked by kagi-proto's parser before the session began.
+    Confirm { nonce: Nonce, tx: Box<Transaction> },
     Enroll { algorithm: KeyAlgorithm },
 }
+
+/// How long the confirmation window ignores the customer's input after it opened (issue 16):
+/// keys held down or clicks aimed at the bank page as the window appears must not confirm.
+pub const CONFIRM_INPUT_DELAY_MS: u64 = 1_000;
 
 /// Where an interactive session is. The customer's phases (`Choose`, `Confirm`, `Pin`,
 /// `Blocked`) have no timeout.
@@ -156,6 +166,8 @@ pub(super) struct Session {
     unblocked: bool,
     pub(super) window: Option<PortId>,
     window_opened: bool,
+    /// When the window attached (the confirmation's input delay counts from there).
+    window_at: u64,
     /// Last error, for the window (`{code, retries?}`).
     error: Option<Value>,
     certificate: Option<Value>,
@@ -229,6 +241,7 @@ impl Broker {
             unblocked: false,
             window: None,
             window_opened: false,
+            window_at: 0,
             error: None,
             certificate: None,
             deadline: None,
@@ -246,7 +259,7 @@ impl Broker {
         };
         let tokens = status.get("tokens").and_then(Value::as_array).cloned().unwrap_or_default();
         let origin = s.origin.as_str().to_owned();
-        let login = matches!(s.kind, Kind::Login { .. });
+        let login = !matches!(s.kind, Kind::Enroll { .. });
         self.review_choice(&origin, &tokens, out);
         let all: Vec<Candidate> = tokens.iter().filter_map(Candidate::from_token).collect();
         if all.is_empty() {
@@ -281,7 +294,7 @@ impl Broker {
         let Some(s) = self.session.as_mut().filter(|s| s.id == session && !s.phase.finished()) else { return };
         if !s.window_opened {
             s.window_opened = true;
-            out.push(Effect::OpenPinWindow { session });
+            out.push(Effect::OpenPinWindow { session, confirm: matches!(s.kind, Kind::Confirm { .. }) });
         }
         self.update_window(out);
         self.progress(out);
@@ -337,6 +350,7 @@ impl Broker {
             match self.session.as_mut() {
                 Some(s) if Some(s.id) == want && s.window.is_none() => {
                     s.window = Some(port);
+                    s.window_at = now;
                     self.update_window(out);
                 }
                 _ => out.push(Effect::ToPort(port, json!({"type": "view", "phase": "gone"}))),
@@ -367,6 +381,12 @@ impl Broker {
             ("pin", Phase::Pin) => {
                 // Move the PINs out of the message into zeroizing holders at once.
                 let pin = take_pin(&mut msg, "pin").filter(pin_shape_ok);
+                if matches!(s.kind, Kind::Confirm { .. }) && now < s.window_at + CONFIRM_INPUT_DELAY_MS {
+                    // Too soon to be the customer's considered answer: dropped (the PIN with it),
+                    // the window shown again as it was.
+                    drop(pin);
+                    return self.update_window(out);
+                }
                 let new_pin = if s.new_pin { Some(take_new_pin(&mut msg)) } else { None };
                 let Some(pin) = pin else { return self.window_error("PIN_FORMAT", out) };
                 let new_pin = match new_pin {
@@ -438,16 +458,49 @@ impl Broker {
         }
     }
 
+    /// The host saw the token in `reader` go. A confirmation waiting for the customer ends at
+    /// once with `CARD_REMOVED` when it is the token it would sign with (any of the offered ones
+    /// while the customer chooses): the window must not stay open over a transaction no token
+    /// is there to sign, and nothing reaches the host. Log-ons and acquisitions go on as before
+    /// (the host answers when the PIN comes).
+    pub(super) fn session_token_removed(&mut self, reader: &str, out: &mut Vec<Effect>) {
+        let Some(s) = &self.session else { return };
+        if !matches!(s.kind, Kind::Confirm { .. }) || !s.phase.user() {
+            return;
+        }
+        let ours = match s.phase {
+            Phase::Choose => s.candidates.iter().any(|c| c.reader == reader),
+            _ => s.candidate().is_some_and(|c| c.reader == reader),
+        };
+        if ours {
+            self.fail_session(error("CARD_REMOVED", "the token was removed while the confirmation window was open"), out);
+        }
+    }
+
     /// `{type:"view", ...}`: everything the PIN window shows.
     fn window_view(&self) -> Value {
         let Some(s) = &self.session else { return json!({"type": "view", "phase": "gone"}) };
         let enroll = matches!(s.kind, Kind::Enroll { .. });
+        let (purpose, tx) = match &s.kind {
+            Kind::Login { .. } => ("login", Value::Null),
+            Kind::Enroll { .. } => ("enroll", Value::Null),
+            // Every field in signing order, exactly the values that will be signed.
+            Kind::Confirm { tx, .. } => {
+                let mut m = crate::json::Map::new();
+                for (name, value) in tx.fields() {
+                    m.insert(name.to_owned(), Value::from(value));
+                }
+                ("confirm", Value::Object(m))
+            }
+        };
         let c = s.candidate();
         let choices: Vec<Value> = if s.phase == Phase::Choose { s.candidates.iter().map(Candidate::view).collect() } else { Vec::new() };
         json!({
             "type": "view",
             "session": s.id,
-            "purpose": if enroll { "enroll" } else { "login" },
+            "purpose": purpose,
+            "tx": tx,
+            "inputDelayMs": CONFIRM_INPUT_DELAY_MS,
             "origin": s.origin.as_str(),
             "phase": s.phase.name(),
             "retries": s.retries,
@@ -476,7 +529,7 @@ impl Broker {
             (Phase::Confirm, _) => "confirm",
             (Phase::Pin, _) => "pin",
             (Phase::Blocked | Phase::Unblocking, _) => "unblock",
-            (Phase::Working, Kind::Login { .. }) => "sign",
+            (Phase::Working, Kind::Login { .. } | Kind::Confirm { .. }) => "sign",
             (Phase::Working, Kind::Enroll { .. }) => "generate",
             (Phase::Store, _) => "store",
             _ => return,
@@ -517,7 +570,7 @@ impl Broker {
 
     pub(super) fn session_done(&mut self, session: u64, result: Result<Value, Value>, now: u64, out: &mut Vec<Effect>) {
         let Some(s) = self.session.as_mut().filter(|s| s.id == session) else { return };
-        let login = matches!(s.kind, Kind::Login { .. });
+        let login = !matches!(s.kind, Kind::Enroll { .. });
         match (result, s.phase) {
             (Ok(r), Phase::Working) if login => {
                 out.push(Effect::ToPort(s.port, reply_ok(&s.req, r)));
@@ -667,6 +720,14 @@ fn session_command(s: &Session, pin: Pin, new_pin: Option<Pin>) -> Option<Comman
             nonce: nonce.clone(),
             pin,
             issuers: s.issuers.clone(),
+            certificate: c.sha256.as_deref().and_then(CertId::parse),
+        },
+        Kind::Confirm { nonce, tx } => Command::Confirm {
+            origin: s.origin.clone(),
+            nonce: nonce.clone(),
+            pin,
+            issuers: s.issuers.clone(),
+            tx: tx.clone(),
             certificate: c.sha256.as_deref().and_then(CertId::parse),
         },
         Kind::Enroll { algorithm } => Command::EnrollBegin {

@@ -59,6 +59,18 @@ pub(crate) fn request_json(id: u64, command: &Command) -> Value {
             put("newPin", pin(new_pin));
             put("reader", reader.as_deref().and_then(text));
         }
+        Command::Confirm { origin, nonce, pin: p, issuers: i, tx, certificate } => {
+            put("origin", text(origin.as_str()));
+            put("nonce", text(nonce.as_str()));
+            put("pin", pin(p));
+            put("issuers", issuers(i));
+            let mut fields = crate::json::Map::new();
+            for (name, value) in tx.fields() {
+                fields.insert(name.to_owned(), Value::from(value));
+            }
+            put("tx", Some(Value::Object(fields)));
+            put("certificate", certificate.as_ref().and_then(|c| text(c.as_str())));
+        }
         Command::EnrollFinish { origin, certificate } => {
             put("origin", text(origin.as_str()));
             put("certificate", text(certificate));
@@ -163,6 +175,11 @@ impl Broker {
                     }
                 }
                 PortKind::PinWindow => {}
+            }
+        }
+        if event == "removed" {
+            if let Some(reader) = msg.get("reader").and_then(Value::as_str) {
+                self.session_token_removed(reader, out);
             }
         }
     }

@@ -70,8 +70,9 @@ pub enum Effect {
     /// Disconnect a port without a word: a content script on an origin Kagi does not serve
     /// (issue 11: the page must not learn that Kagi is installed).
     ClosePort(PortId),
-    /// Open `pin.html?session=<id>` in its own window.
-    OpenPinWindow { session: u64 },
+    /// Open `pin.html?session=<id>` in its own window; `confirm`: a transaction confirmation,
+    /// whose window is taller (the whole request is shown without ellipsis).
+    OpenPinWindow { session: u64, confirm: bool },
     /// Remember the bank page that uses Kagi (the popup links to it for renewal).
     RememberBankPage { url: String },
     /// Store the validity of the bank certificate each bank page's status showed,

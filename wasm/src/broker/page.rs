@@ -5,8 +5,9 @@
 //! The origin always comes from the port's sender record; the page supplies only its bank's CA
 //! certificates (`issuers`), which the host uses to tell the bank's certificates from others.
 
+use kagi_proto::tx::{Transaction, TxError, TxProblem};
 use kagi_proto::{Command, Issuers, KeyAlgorithm, Nonce, Origin, Pin};
-use crate::json::Value;
+use crate::json::{json, Value};
 
 use super::{error, flow, reply_err, Broker, Effect, HostState, Purpose, QueuedRequest};
 use super::{PortId, PortKind};
@@ -16,6 +17,8 @@ use super::{PortId, PortKind};
 pub(super) enum PageRequest {
     Status { issuers: Option<Issuers> },
     Authenticate { nonce: Nonce, issuers: Issuers },
+    /// `confirm` (issue 16): the transaction, parsed strictly before any window opens.
+    Confirm { nonce: Nonce, issuers: Issuers, tx: Box<Transaction> },
     EnrollBegin { algorithm: KeyAlgorithm, issuers: Issuers },
     EnrollFinish { enrollment: Option<u64>, certificate: Option<String> },
     EnrollAbort { enrollment: Option<u64>, cancelled: bool },
@@ -78,6 +81,26 @@ fn required_issuers(args: &Value) -> Result<Issuers, Value> {
     issuers(args)?.ok_or_else(|| error("BAD_REQUEST", "issuers (the bank's CA certificates) are required"))
 }
 
+fn nonce(args: &Value) -> Result<Nonce, Value> {
+    match args.get("nonce").and_then(Value::as_str).map(Nonce::parse) {
+        Some(Ok(n)) => Ok(n),
+        _ => Err(error("BAD_REQUEST", "nonce must be base64url of at least 32 bytes")),
+    }
+}
+
+/// The page's `tx`: a flat object of strings, checked by kagi-proto's parser
+/// ([`Transaction::from_pairs`], the rules of docs/protocol.md "Transaction confirmation"; NFC by
+/// the browser, `crate::nfc`). A refusal is `TX_INVALID` with the field's name, never its value.
+fn transaction(args: &Value) -> Result<Transaction, TxError> {
+    let Some(Value::Object(map)) = args.get("tx") else { return Err(TxError::new("tx", TxProblem::NotAnObject)) };
+    Transaction::from_entries(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// `{code: "TX_INVALID", field, message}`: the wire form of kagi-proto's `TX_INVALID {field}`.
+fn tx_invalid(e: &TxError) -> Value {
+    json!({"code": "TX_INVALID", "field": e.field.as_str(), "message": ["tx: ", e.field.as_str(), " ", e.problem.as_str()].concat()})
+}
+
 fn enrollment(args: &Value) -> Option<u64> {
     args.get("enrollment").and_then(Value::as_str).and_then(|s| s.parse().ok())
 }
@@ -91,12 +114,11 @@ impl PageRequest {
     pub(super) fn parse(cmd: &str, args: &mut Value) -> Result<PageRequest, Value> {
         Ok(match cmd {
             "status" => PageRequest::Status { issuers: issuers(args)? },
-            "authenticate" => {
-                let nonce = match args.get("nonce").and_then(Value::as_str).map(Nonce::parse) {
-                    Some(Ok(n)) => n,
-                    _ => return Err(error("BAD_REQUEST", "nonce must be base64url of at least 32 bytes")),
-                };
-                PageRequest::Authenticate { nonce, issuers: required_issuers(args)? }
+            "authenticate" => PageRequest::Authenticate { nonce: nonce(args)?, issuers: required_issuers(args)? },
+            "confirm" => {
+                // The tx first: a refused one is TX_INVALID whatever else is wrong.
+                let tx = transaction(args).map_err(|e| tx_invalid(&e))?;
+                PageRequest::Confirm { nonce: nonce(args)?, issuers: required_issuers(args)?, tx: Box::new(tx) }
             }
             "enroll.begin" => {
                 let algorithm = match args.get("algorithm").and_then(Value::as_str).unwrap_or("P-256") {
@@ -195,6 +217,9 @@ impl Broker {
             }
             (PageRequest::Authenticate { nonce, issuers }, Some(origin)) => {
                 self.begin_session(port, req, origin, flow::Kind::Login { nonce }, issuers, now, out);
+            }
+            (PageRequest::Confirm { nonce, issuers, tx }, Some(origin)) => {
+                self.begin_session(port, req, origin, flow::Kind::Confirm { nonce, tx }, issuers, now, out);
             }
             (PageRequest::EnrollBegin { algorithm, issuers }, Some(origin)) => {
                 self.begin_session(port, req, origin, flow::Kind::Enroll { algorithm }, issuers, now, out);

@@ -122,7 +122,7 @@ fn until_window(b: &mut Broker, cmd: &str, args: Value, status: Value) -> Vec<Ef
     assert_eq!(pre["cmd"], "status", "preflight");
     assert_eq!(pre["issuers"], json!([CA]), "the preflight asks with the bank's issuers");
     let e = host_reply(b, id_of(&pre), status, 11);
-    let Some(Effect::OpenPinWindow { session }) = e.iter().find(|x| matches!(x, Effect::OpenPinWindow { .. })).cloned() else { panic!("{e:?}") };
+    let Some(Effect::OpenPinWindow { session, .. }) = e.iter().find(|x| matches!(x, Effect::OpenPinWindow { .. })).cloned() else { panic!("{e:?}") };
     b.port_connected(WINDOW, PortKind::PinWindow);
     b.port_message(WINDOW, json!({"type":"attach","session":session}), 12)
 }
@@ -660,7 +660,7 @@ fn acquisition_runs_through_every_step() {
     // A token without a certificate may acquire one.
     let e = b.port_message(BANK, request("enroll.begin", "B", enroll_args()), 10);
     let e = host_reply(&mut b, id_of(&the_host_request(&e)), one_token(3, false), 11);
-    assert!(e.contains(&Effect::OpenPinWindow { session: 1 }));
+    assert!(e.contains(&Effect::OpenPinWindow { session: 1, confirm: false }));
     assert_eq!(to_port(&e, BANK)[0]["step"], "confirm");
     b.port_connected(WINDOW, PortKind::PinWindow);
     let v = view(&b.port_message(WINDOW, json!({"type":"attach","session":1}), 12));
@@ -858,7 +858,10 @@ fn host_requests_as_proto_writes_them() {
         r#"{"id":11,"cmd":"pin.unblock","puk":"12345678","newPin":"97531864"}"#.to_owned(),
         r#"{"id":12,"cmd":"diagnose"}"#.to_owned(),
         r#"{"id":13,"cmd":"diagnose","issuers":["MAA="]}"#.to_owned(),
+        format!(r#"{{"id":14,"cmd":"confirm",{origin},"nonce":"{NONCE}","pin":"123456","issuers":["MAA="],"tx":{}}}"#, tx_json()),
+        format!(r#"{{"id":15,"cmd":"confirm",{origin},"nonce":"{NONCE}","pin":"123456","issuers":["MAA="],"tx":{},"certificate":"{}"}}"#, tx_json(), sha('a')),
     ];
+    crate::nfc::install();
     for line in lines {
         let r = kagi_proto::Request::parse(line.as_bytes()).unwrap_or_else(|_| panic!("{line}"));
         let ours = host::request_json(r.id, &r.command);
@@ -902,4 +905,257 @@ fn without_a_host_diagnose_says_host_not_installed_and_the_badge_is_raised_until
     assert_eq!(b.host_missing(), None);
     b.host_message(hello(2), 4);
     assert_eq!(b.host_missing(), Some(false));
+}
+
+// ----- Transaction confirmation (issue 16) ---------------------------------------------------
+
+/// A 譲渡記録請求 as the demo bank hands it to `confirmTransaction` (kagi-proto's golden vector).
+fn tx() -> Value {
+    json!({
+        "kind": "densai.transfer/1", "requestId": "TR-20261130-0001", "requestVersion": "1",
+        "recordNumber": "20261130KG0000000001", "amountYen": "12345678",
+        "recordDate": "2026-12-01", "dueDate": "2027-02-26",
+        "payer.userNo": "123456789", "payer.name": "株式会社鍵商事", "payer.bankCode": "0999",
+        "payer.bankName": "鍵デモ信用金庫", "payer.branchCode": "001", "payer.branchName": "本店",
+        "payer.accountType": "1", "payer.accountNo": "1234567",
+        "counterparty.userNo": "987654321", "counterparty.name": "ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ",
+        "counterparty.bankCode": "0999", "counterparty.bankName": "鍵デモ信用金庫",
+        "counterparty.branchCode": "002", "counterparty.branchName": "駅前支店",
+        "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
+        "transferRestricted": "0", "guarantee": "1", "newCounterparty": "1"
+    })
+}
+
+fn tx_json() -> String {
+    tx().to_string()
+}
+
+fn confirm_args(tx: Value) -> Value {
+    json!({"nonce": NONCE, "issuers": [CA], "tx": tx})
+}
+
+/// A bank page asks to confirm `tx()`: the window opens in confirmation mode at the PIN.
+/// Returns the session's window view.
+fn confirm_until_pin(b: &mut Broker) -> Value {
+    crate::nfc::install();
+    let e = b.port_message(BANK, request("confirm", "L", confirm_args(tx())), 10);
+    let e = host_reply(b, id_of(&the_host_request(&e)), one_token(3, true), 11);
+    assert!(e.contains(&Effect::OpenPinWindow { session: 1, confirm: true }), "the taller confirmation window");
+    b.port_connected(WINDOW, PortKind::PinWindow);
+    let e = b.port_message(WINDOW, json!({"type":"attach","session":1}), 12);
+    let v = view(&e);
+    assert_eq!((v["purpose"].as_str(), v["phase"].as_str()), (Some("confirm"), Some("pin")));
+    v
+}
+
+#[test]
+fn confirm_opens_the_window_with_every_parsed_field_in_signing_order() {
+    let mut b = ready();
+    let v = confirm_until_pin(&mut b);
+    assert_eq!(v["origin"], "http://127.0.0.1:8480");
+    assert_eq!(v["retries"], 3);
+    assert_eq!(v["inputDelayMs"], 1000);
+    // Exactly the schema's 26 fields, in the order they are signed, with the page's values.
+    let shown: Vec<(String, String)> = v["tx"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect();
+    let names: Vec<&str> = kagi_proto::tx::DENSAI_FIELDS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(shown.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), names);
+    for (k, val) in &shown {
+        assert_eq!(tx()[k.as_str()].as_str(), Some(val.as_str()), "{k}");
+    }
+    // The page learns only that the customer is being asked.
+    let page = to_port(&until_window_progress(&mut ready()), BANK);
+    assert_eq!(page, vec![json!({"type":"progress","id":"L","step":"pin","waitingForUser":true})]);
+}
+
+/// The page's messages while a confirmation reaches the PIN.
+fn until_window_progress(b: &mut Broker) -> Vec<Effect> {
+    crate::nfc::install();
+    let e = b.port_message(BANK, request("confirm", "L", confirm_args(tx())), 10);
+    host_reply(b, id_of(&the_host_request(&e)), one_token(3, true), 11)
+}
+
+#[test]
+fn the_pin_from_the_window_goes_to_the_host_with_the_typed_tx_and_the_signature_to_the_page() {
+    let mut b = ready();
+    confirm_until_pin(&mut b);
+    let e = b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 12 + 1_000);
+    let h = the_host_request(&e);
+    assert_eq!(h["cmd"], "confirm");
+    assert_eq!(h["origin"], "http://127.0.0.1:8480", "the origin is the sender record's, not the page's word");
+    assert_eq!((h["nonce"].as_str(), h["pin"].as_str()), (Some(NONCE), Some("123456")));
+    assert_eq!(h["issuers"], json!([CA]));
+    assert_eq!(h["tx"], tx(), "the typed tx, never a digest");
+    assert_eq!(h["certificate"], sha('a'));
+    // The PIN went to the host only: nothing with it reached the page.
+    assert!(to_port(&e, BANK).iter().all(|m| !m.to_string().contains("123456")));
+    assert_eq!(to_port(&e, BANK), vec![json!({"type":"progress","id":"L","step":"sign","waitingForUser":false})]);
+    let sig = json!({"format":"kagi-tx:1","certificate":"MAA=","algorithm":"ES256","signature":"AA==","bodySha256":"00"});
+    let e = host_reply(&mut b, id_of(&h), sig.clone(), 1_100);
+    assert_eq!(to_port(&e, BANK), vec![json!({"type":"reply","id":"L","result":sig})]);
+    assert_eq!(view(&e)["phase"], "done");
+}
+
+#[test]
+fn a_pin_from_the_page_is_not_taken() {
+    let mut b = ready();
+    crate::nfc::install();
+    let mut args = confirm_args(tx());
+    args["pin"] = json!("123456");
+    let e = b.port_message(BANK, request("confirm", "L", args), 10);
+    let pre = the_host_request(&e);
+    assert_eq!(pre["cmd"], "status", "the page's PIN does not skip the window");
+    let e = host_reply(&mut b, id_of(&pre), one_token(3, true), 11);
+    assert!(opens_window(&e));
+    assert!(to_host(&e).is_empty(), "nothing is signed before the customer types the PIN in the window");
+    // The page cannot speak for the window either.
+    let e = b.port_message(BANK, json!({"type":"pin","pin":"123456"}), 2_000);
+    assert!(to_host(&e).is_empty());
+}
+
+#[test]
+fn each_bad_tx_is_tx_invalid_naming_the_field_without_window_or_host() {
+    let mut b = ready();
+    crate::nfc::install();
+    let with = |k: &str, v: Value| {
+        let mut t = tx();
+        t[k] = v;
+        t
+    };
+    let without = |k: &str| {
+        let mut t = tx();
+        if let Value::Object(m) = &mut t {
+            m.remove(k);
+        }
+        t
+    };
+    let cases = [
+        (with("kind", json!("densai.transfer/9")), "kind"),
+        (with("memo", json!("振込先変更のお知らせ")), "memo"),
+        (without("dueDate"), "dueDate"),
+        (with("amountYen", json!("１２３４５")), "amountYen"),
+        (with("counterparty.accountNo", json!("７６５４３２１")), "counterparty.accountNo"),
+        (with("counterparty.name", json!("株式会社\u{202E}品部南")), "counterparty.name"),
+        (with("payer.name", json!("鍵\u{200B}商事")), "payer.name"),
+        // NFD: カ + combining voiced mark is not NFC (ガ is).
+        (with("counterparty.name", json!("カ\u{3099}イシャ")), "counterparty.name"),
+        (with("dueDate", json!("2027-02-29")), "dueDate"),
+        (with("recordDate", json!("2026/12/01")), "recordDate"),
+        (with("amountYen", json!(12345678)), "amountYen"),
+        (with("amountYen", json!("0")), "amountYen"),
+        (json!("00ff"), "tx"),
+    ];
+    for (t, field) in cases {
+        let e = b.port_message(BANK, request("confirm", "c", confirm_args(t.clone())), 10);
+        assert!(to_host(&e).is_empty(), "{field}: nothing to the host");
+        assert!(!opens_window(&e), "{field}: no window");
+        let r = to_port(&e, BANK);
+        assert_eq!(r.len(), 1, "{field}");
+        assert_eq!(r[0]["error"]["code"], "TX_INVALID", "{field}");
+        assert_eq!(r[0]["error"]["field"], field, "{t}");
+        // The refusal names the field, never the value the page chose.
+        if let Some(v) = t.get(field).and_then(Value::as_str) {
+            assert!(!r[0]["error"]["message"].as_str().unwrap().contains(v), "{field}");
+        }
+    }
+    // The tx is judged before anything else about the request.
+    let e = b.port_message(BANK, request("confirm", "c", json!({"nonce": "short", "tx": with("guarantee", json!("2"))})), 10);
+    assert_eq!(to_port(&e, BANK)[0]["error"]["field"], "guarantee");
+    // A valid tx with a bad nonce or without issuers: BAD_REQUEST, still no window.
+    for args in [json!({"nonce": "short", "issuers": [CA], "tx": tx()}), json!({"nonce": NONCE, "tx": tx()})] {
+        let e = b.port_message(BANK, request("confirm", "c", args), 10);
+        assert!(to_host(&e).is_empty() && !opens_window(&e));
+        assert_eq!(to_port(&e, BANK)[0]["error"]["code"], "BAD_REQUEST");
+    }
+}
+
+#[test]
+fn a_foreign_origin_gets_silence_and_the_popup_cannot_confirm() {
+    let mut b = ready();
+    crate::nfc::install();
+    // OTHER's port was closed at once (ready()); a message on it changes nothing.
+    assert!(b.port_message(OTHER, request("confirm", "c", confirm_args(tx())), 10).is_empty());
+    // An origin that was allowed when the page loaded and is not now: no answer either.
+    b.set_allowlist(Allowlist::from_settings(None, vec![]).0);
+    assert!(b.port_message(BANK, request("confirm", "c", confirm_args(tx())), 10).is_empty());
+    b.set_allowlist(bank_allowlist());
+    b.port_connected(POPUP, PortKind::Popup);
+    let e = b.port_message(POPUP, request("confirm", "p", confirm_args(tx())), 11);
+    assert!(to_host(&e).is_empty() && !opens_window(&e));
+    assert_eq!(to_port(&e, POPUP)[0]["error"]["code"], "ORIGIN_NOT_ALLOWED");
+}
+
+#[test]
+fn cancel_sends_nothing_to_the_host_and_the_page_gets_cancelled() {
+    for how in ["button", "closed"] {
+        let mut b = ready();
+        confirm_until_pin(&mut b);
+        let e = if how == "button" {
+            b.port_message(WINDOW, json!({"type":"cancel"}), 500)
+        } else {
+            b.port_disconnected(WINDOW, 500)
+        };
+        assert!(to_host(&e).is_empty(), "{how}");
+        assert_eq!(to_port(&e, BANK)[0]["error"]["code"], "CANCELLED", "{how}: as a cancelled log-on");
+        // Nothing is pending: a PIN afterwards goes nowhere.
+        assert!(to_host(&b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 5_000)).is_empty(), "{how}");
+    }
+}
+
+#[test]
+fn input_in_the_first_second_of_the_window_is_ignored() {
+    let mut b = ready();
+    confirm_until_pin(&mut b);
+    // The window attached at 12: a PIN (an Enter held down as it appeared) before 1012 is dropped.
+    for at in [12, 500, 1_011] {
+        let e = b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), at);
+        assert!(to_host(&e).is_empty(), "at {at}");
+        assert!(to_port(&e, BANK).is_empty(), "at {at}");
+        assert_eq!(view(&e)["phase"], "pin", "at {at}: the window asks again");
+    }
+    let e = b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 1_012);
+    assert_eq!(the_host_request(&e)["cmd"], "confirm");
+    // A log-on has no such delay (its window shows nothing to read).
+    let mut b = ready();
+    login_until_pin(&mut b);
+    assert_eq!(the_host_request(&b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 13))["cmd"], "authenticate");
+}
+
+#[test]
+fn pin_incorrect_and_card_removed_as_for_log_on() {
+    let mut b = ready();
+    confirm_until_pin(&mut b);
+    let e = b.port_message(WINDOW, json!({"type":"pin","pin":"111111"}), 2_000);
+    let e = host_error(&mut b, id_of(&the_host_request(&e)), json!({"code":"PIN_INCORRECT","retries":2,"message":"x"}), 2_100);
+    let v = view(&e);
+    assert_eq!((v["phase"].as_str(), v["error"]["code"].as_str(), v["retries"].as_u64()), (Some("pin"), Some("PIN_INCORRECT"), Some(2)));
+    assert_eq!(v["tx"]["amountYen"], "12345678", "the window still shows the transaction");
+    assert!(to_port(&e, BANK).iter().all(|m| m["type"] == "progress"), "the page keeps waiting");
+    let e = b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 3_000);
+    let h = the_host_request(&e);
+    assert_eq!(h["cmd"], "confirm");
+    let e = host_error(&mut b, id_of(&h), json!({"code":"CARD_REMOVED","message":"x"}), 3_100);
+    assert_eq!(to_port(&e, BANK)[0]["error"]["code"], "CARD_REMOVED");
+    assert_eq!((view(&e)["phase"].as_str(), view(&e)["error"]["code"].as_str()), (Some("failed"), Some("CARD_REMOVED")));
+}
+
+#[test]
+fn the_token_pulled_with_the_confirmation_window_open_is_card_removed_and_nothing_is_signed() {
+    let mut b = ready();
+    confirm_until_pin(&mut b);
+    // Another reader's token going changes nothing.
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R1}), 2_000);
+    assert!(to_port(&e, BANK).is_empty() && to_port(&e, WINDOW).is_empty());
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R0}), 2_100);
+    assert!(to_host(&e).is_empty());
+    let page: Vec<Value> = to_port(&e, BANK).into_iter().filter(|m| m["type"] == "reply").collect();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0]["error"]["code"], "CARD_REMOVED");
+    assert_eq!((view(&e)["phase"].as_str(), view(&e)["error"]["code"].as_str()), (Some("failed"), Some("CARD_REMOVED")));
+    // A PIN typed afterwards goes nowhere.
+    assert!(to_host(&b.port_message(WINDOW, json!({"type":"pin","pin":"123456"}), 3_000)).is_empty());
+    // A log-on's window stays (the host answers when the PIN comes).
+    let mut b = ready();
+    login_until_pin(&mut b);
+    let e = b.host_message(json!({"type":"event","event":"removed","reader":R0}), 2_000);
+    assert!(to_port(&e, WINDOW).is_empty());
 }

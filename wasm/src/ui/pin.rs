@@ -4,7 +4,12 @@
 //! a new PIN, twice, when the factory PIN must go; PUK and new PIN when the PIN is blocked) and
 //! cancel; for an acquisition, a progress bar through the steps. It renders the broker's view
 //! (`broker/flow.rs`) and sends the customer's input back; PINs go from the inputs straight to
-//! the service worker and the fields are emptied at once. Accessibility (issue 15, WCAG 2.2): errors
+//! the service worker and the fields are emptied at once. A transaction confirmation (issue 16)
+//! shows the whole request first (`txview`: the amount large with its 万 reading, the
+//! counterparty, dates with weekday, every signed field, 「初めての相手先です」 in red, a flag beside
+//! a look-alike name), then the PIN and a button labelled with the amount; the window ignores the
+//! customer's input for its first second (`inputDelayMs`; the broker drops an early PIN too), so
+//! an Enter held down on the bank page as the window appears cannot approve. Accessibility (issue 15, WCAG 2.2): errors
 //! and tries left are alerts (`role="alert"`) named by the input's `aria-describedby`, Escape
 //! cancels, the progress bar has a name; contrast and reduced motion are in `ui.css`.
 
@@ -22,6 +27,7 @@ use super::dom::{self, add, el};
 use crate::chrome;
 use crate::i18n::{self, t, Lang, Msg};
 use crate::settings::Settings;
+use crate::txview::{self, TxView};
 use crate::view;
 
 /// Acquisition steps as the progress bar shows them, with the broker phase each one covers.
@@ -37,6 +43,8 @@ const STEPS: [(Msg, &str); 6] = [
 struct Win {
     lang: Lang,
     port: JsValue,
+    /// When the window opened (ms since the epoch): the confirmation's input delay counts from here.
+    opened_at: f64,
 }
 
 type Shared = Rc<RefCell<Win>>;
@@ -50,7 +58,7 @@ pub fn start() {
             Ok(p) => p,
             Err(_) => return,
         };
-        let w = Rc::new(RefCell::new(Win { lang, port: port.clone() }));
+        let w = Rc::new(RefCell::new(Win { lang, port: port.clone(), opened_at: chrome::now_ms() }));
         let w2 = w.clone();
         let on_msg = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| render(&w2, &chrome::from_js(&m))).into_js_value();
         chrome::add_listener(&chrome::get(&port, &["onMessage"]), &on_msg);
@@ -99,6 +107,7 @@ fn render(w: &Shared, v: &Value) {
         return dom::close_window();
     }
     let enroll = v["purpose"] == "enroll";
+    let confirm = v["purpose"] == "confirm";
     if phase == "done" && !enroll {
         // Login signed: nothing more to show; the bank page continues.
         return dom::close_window();
@@ -110,7 +119,8 @@ fn render(w: &Shared, v: &Value) {
     add(&who, &el("dt", "", t(lang, Msg::RequestedBy)));
     add(&who, &with_id(el("dd", "origin", v["origin"].as_str().unwrap_or("")), "origin"));
     add(&who, &el("dt", "", t(lang, Msg::Purpose)));
-    add(&who, &with_id(el("dd", "purpose", t(lang, if enroll { Msg::PurposeEnroll } else { Msg::PurposeLogin })), "purpose"));
+    let purpose = if enroll { Msg::PurposeEnroll } else if confirm { Msg::PurposeConfirm } else { Msg::PurposeLogin };
+    add(&who, &with_id(el("dd", "purpose", t(lang, purpose)), "purpose"));
     if let Some(r) = v["reader"].as_str() {
         add(&who, &el("dt", "", t(lang, Msg::Reader)));
         add(&who, &with_id(el("dd", "", r), "reader"));
@@ -118,6 +128,17 @@ fn render(w: &Shared, v: &Value) {
     add(&app, &who);
     if enroll {
         add(&app, &progress(lang, phase));
+    }
+    // The request stays in view until the window closes (a wrong PIN, the signing, an error).
+    let tx = if confirm { txview::transaction(lang, &v["tx"]) } else { None };
+    if confirm && tx.is_none() {
+        // The broker sends only a parsed tx: anything else is not shown, let alone approved.
+        add(&app, &alert(el("p", "error", &i18n::error_text(lang, "TX_INVALID", None)), "error"));
+        add(&app, &cancel_button(w, lang));
+        return;
+    }
+    if let Some(tx) = &tx {
+        add(&app, &transaction(lang, tx));
     }
     let error = v["error"]["code"].as_str();
     let retries = small(&v["retries"]);
@@ -145,7 +166,7 @@ fn render(w: &Shared, v: &Value) {
             add(&app, &row);
             dom::focus(&ok);
         }
-        "pin" => pin_form(w, &app, lang, v, error, retries),
+        "pin" => pin_form(w, &app, lang, v, error, retries, tx.as_ref()),
         "blocked" => unblock_form(w, &app, lang, v, error),
         "done" => {
             add(&app, &with_id(el("p", "done", t(lang, Msg::EnrollDone)), "done"));
@@ -216,7 +237,43 @@ fn choices(w: &Shared, lang: Lang, list: &Value) -> Element {
     ul
 }
 
-fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>, retries: Option<u8>) {
+/// The transaction as the window shows it (`txview`): kind, amount, the red new-counterparty
+/// line, then the counterparty, the details and the payer, each value in its own `dd`.
+fn transaction(lang: Lang, v: &TxView) -> Element {
+    let sec = with_id(el("section", "tx", ""), "tx");
+    // Focusable by script only (the window opens on it), and named by its kind for screen readers.
+    let _ = sec.set_attribute("tabindex", "-1");
+    let _ = sec.set_attribute("aria-label", &v.kind);
+    let head = el("dl", "fields tx-head", "");
+    add(&head, &el("dt", "", t(lang, Msg::TxKind)));
+    add(&head, &with_id(el("dd", "", &v.kind), "tx-kind"));
+    add(&head, &el("dt", "", t(lang, Msg::TxAmount)));
+    let dd = el("dd", "", "");
+    add(&dd, &with_id(el("p", "amount", &v.amount), "tx-amount"));
+    add(&dd, &with_id(el("p", "amount-man", &v.amount_man), "tx-amount-man"));
+    add(&head, &dd);
+    add(&sec, &head);
+    if v.new_counterparty {
+        add(&sec, &with_id(el("p", "warning", t(lang, Msg::TxNewCounterparty)), "tx-new-counterparty"));
+    }
+    for g in &v.groups {
+        add(&sec, &el("h2", "", t(lang, g.title)));
+        let dl = el("dl", "fields", "");
+        for r in &g.rows {
+            add(&dl, &el("dt", "", t(lang, r.label)));
+            let id = ["tx-", r.id].concat();
+            let dd = with_id(el("dd", "", &r.value), &id);
+            if r.confusable {
+                add(&dd, &with_id(el("p", "warning", t(lang, Msg::TxConfusable)), &[&id, "-confusable"].concat()));
+            }
+            add(&dl, &dd);
+        }
+        add(&sec, &dl);
+    }
+    sec
+}
+
+fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>, retries: Option<u8>, tx: Option<&TxView>) {
     let new_pin = v["newPin"] == true;
     let form = el("div", "pin", "");
     if v["unblocked"] == true {
@@ -241,8 +298,13 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
     });
     let shown = error_line(&form, lang, error, retries);
     describe(&input, &[tries, shown], shown.is_some());
+    // A confirmation takes no input before `inputDelayMs` has passed since the window opened.
+    let ready_at = if tx.is_some() { w.borrow().opened_at + v["inputDelayMs"].as_f64().unwrap_or(1000.0) } else { 0.0 };
     let (w2, inp, ex) = (w.clone(), input.clone(), extra.clone());
     let submit: Rc<dyn Fn()> = Rc::new(move || {
+        if chrome::now_ms() < ready_at {
+            return;
+        }
         let pin = dom::take_value(&inp);
         let msg = match &ex {
             Some((a, b)) => {
@@ -253,12 +315,40 @@ fn pin_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str
         };
         send(&w2, msg);
     });
-    buttons(w, &form, lang, Msg::Ok, "ok", &submit);
+    let label = match tx {
+        Some(tx) => i18n::filled(lang, Msg::TxApprove, &tx.amount),
+        None => t(lang, Msg::Ok).to_owned(),
+    };
+    let ok = buttons(w, &form, &label, "ok", lang, &submit);
+    let wait = ready_at - chrome::now_ms();
+    if wait > 0.0 {
+        // Disabled until then, so that a click aimed at the bank page does nothing either.
+        let _ = ok.set_attribute("disabled", "");
+        let b = ok.clone();
+        let enable = Closure::once_into_js(move || {
+            let _ = b.remove_attribute("disabled");
+        });
+        chrome::set_timeout(&enable, wait);
+    }
     add(app, &form);
     let last = extra.map(|(_, b)| b).unwrap_or_else(|| input.clone());
     let s = submit.clone();
     dom::on_enter(&last, move || s());
-    dom::focus(&input);
+    match (tx, error) {
+        // A confirmation opens on the transaction, not the PIN field: the window shows its top
+        // (the amount, the counterparty), a screen reader starts there, and no key held down
+        // lands in the field. After an error the field has the focus, as for a log-on.
+        (Some(_), None) => {
+            if let Some(sec) = dom::document().get_element_by_id("tx") {
+                dom::focus(&sec);
+            }
+            // Focusing scrolls the section into view; the window starts at its top (the origin).
+            if let Some(win) = web_sys::window() {
+                win.scroll_to_with_x_and_y(0.0, 0.0);
+            }
+        }
+        _ => dom::focus(&input),
+    }
 }
 
 fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<&str>) {
@@ -281,20 +371,22 @@ fn unblock_form(w: &Shared, app: &Element, lang: Lang, v: &Value, error: Option<
         let (k, n1, n2) = (dom::take_value(&p), dom::take_value(&a2), dom::take_value(&b2));
         send(&w2, json!({"type": "unblock", "puk": k.as_str(), "newPin": n1.as_str(), "newPinConfirm": n2.as_str()}));
     });
-    buttons(w, &form, lang, Msg::Unblock, "unblock", &submit);
+    buttons(w, &form, t(lang, Msg::Unblock), "unblock", lang, &submit);
     add(app, &form);
     let s = submit.clone();
     dom::on_enter(&b, move || s());
     dom::focus(&puk);
 }
 
-/// The primary button (`id`) running `submit`, and cancel.
-fn buttons(w: &Shared, form: &Element, lang: Lang, label: Msg, id: &str, submit: &Rc<dyn Fn()>) {
+/// The primary button (`id`) running `submit`, and cancel; returns the primary button.
+fn buttons(w: &Shared, form: &Element, label: &str, id: &str, lang: Lang, submit: &Rc<dyn Fn()>) -> Element {
     let row = el("div", "buttons", "");
     let s = submit.clone();
-    add(&row, &with_id(dom::button(t(lang, label), "primary", move || s()), id));
+    let ok = with_id(dom::button(label, "primary", move || s()), id);
+    add(&row, &ok);
     add(&row, &cancel_button(w, lang));
     add(form, &row);
+    ok
 }
 
 fn cancel_button(w: &Shared, lang: Lang) -> Element {
