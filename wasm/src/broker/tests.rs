@@ -191,7 +191,7 @@ fn a_bank_page_status_remembers_its_certificate_validity_for_the_renewal_badge()
     let mut b = ready();
     b.set_certificates(&json!({"https://other.example": {"notBefore": "2026-06-01T00:00:00Z", "notAfter": "2027-06-01T00:00:00Z"}}));
     let saved = |e: &[Effect]| e.iter().filter_map(|x| if let Effect::SaveCertificates(v) = x { Some(v.clone()) } else { None }).collect::<Vec<_>>();
-    let mut status = |b: &mut Broker, port: PortId, args: Value, reply: Value| {
+    let status = |b: &mut Broker, port: PortId, args: Value, reply: Value| {
         let e = b.port_message(port, request("status", "s", args), 10);
         saved(&host_reply(b, id_of(&the_host_request(&e)), reply, 11))
     };
