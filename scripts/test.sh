@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kagi's test command: installs prerequisites, builds, runs every suite (starting pcscd when a
-# suite needs one), prints one summary line, stops what it started, exits non-zero on any failure.
+# Kagi's test command: installs prerequisites, builds, runs every suite (each starts the pcscd it
+# needs through the rig, tests/rig), prints one summary line, stops what it started, exits
+# non-zero on any failure.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --no-install    skip the prerequisite check (a developer machine you manage)
@@ -124,8 +125,6 @@ cargo_tests() {
   [ "$rcs" = 0 ]
 }
 run_suite cargo cargo_tests
-
-ensure_pcscd
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do

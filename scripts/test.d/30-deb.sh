@@ -3,8 +3,9 @@
 # that `kagi-host doctor` finds the system-wide manifests for all four browsers, purge it, and
 # check nothing is left. Needs root (dpkg). The package is purged on any exit, also when a step
 # fails; an installation of kagi-host that predates this run is never touched (the suite fails
-# instead). Holds the rig lock: doctor talks to pcscd, and the browser suites read the same
-# system manifest directories.
+# instead). Doctor reaches PC/SC through a rig of the suite's own (`kagi-rig up`). Holds the
+# machine's browser-configuration lock exclusively: it writes the system manifest directories
+# that every browser test reads (they hold it shared).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -36,7 +37,7 @@ cleanup() {
   stop_started
 }
 trap cleanup EXIT
-ensure_pcscd   # normally scripts/test.sh has started one
+rig_up "$tmp/rig"
 
 start=$(date +%s.%N)
 if scripts/build-deb.sh >"$tmp/build.log" 2>&1; then

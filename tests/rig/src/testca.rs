@@ -8,6 +8,14 @@ use rcgen::{
     IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// The CA certificate, PEM, in a directory [`TestCa::save`] wrote.
+pub const CA_PEM: &str = "ca.pem";
+/// The CA certificate, DER.
+pub const CA_DER: &str = "ca.der";
+/// The CA's private key, PKCS#8 PEM (a throwaway test key, made at run time).
+pub const CA_KEY: &str = "ca.key";
 
 pub fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -51,6 +59,28 @@ impl TestCa {
         TestCa { issuer: Issuer::new(params, key), der }
     }
 
+    /// Writes the CA to `dir` ([`CA_PEM`], [`CA_DER`] and its key, [`CA_KEY`]) for
+    /// [`TestCa::load`]: the scripts' CA (`kagi-rig ca new`) lives between calls this way.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join(CA_DER), &self.der)?;
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            b64(&self.der).as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\n")
+        );
+        std::fs::write(dir.join(CA_PEM), pem)?;
+        std::fs::write(dir.join(CA_KEY), self.issuer.key().serialize_pem())
+    }
+
+    /// The CA [`TestCa::save`] wrote to `dir`.
+    pub fn load(dir: &Path) -> std::io::Result<TestCa> {
+        let bad = |e: rcgen::Error| std::io::Error::other(format!("test CA in {}: {e}", dir.display()));
+        let der = std::fs::read(dir.join(CA_DER))?;
+        let key = KeyPair::from_pem(&std::fs::read_to_string(dir.join(CA_KEY))?).map_err(bad)?;
+        let issuer = Issuer::from_ca_cert_der(&der.clone().into(), key).map_err(bad)?;
+        Ok(TestCa { issuer, der })
+    }
+
     /// Issues a certificate for the CSR (standard base64 DER; its signature is checked):
     /// `C=JP, O=…, OU=Kagi Test CA, OU=IssuedCount=NNN, CN=SH001 SH001001 1898`, valid from
     /// `start_days` from now for `days` days.
@@ -60,8 +90,24 @@ impl TestCa {
 
     /// [`TestCa::issue`] for the customer named by `common_name` (`<code> <contract> <branch>`).
     pub fn issue_for(&self, common_name: &str, csr_b64: &str, issued_count: u32, start_days: i64, days: i64) -> Vec<u8> {
-        let mut req = CertificateSigningRequestParams::from_der(&unb64(csr_b64).into())
-            .expect("CSR parses and its signature verifies");
+        self.try_issue_for(common_name, csr_b64, issued_count, start_days, days, None).expect("CSR parses and its signature verifies")
+    }
+
+    /// [`TestCa::issue_for`] with a CSR that comes from outside (`kagi-rig ca issue`): a bad
+    /// one is an error, not a panic. `serial`: this serial number instead of a random one (a
+    /// test that checks what the host reports of the certificate).
+    pub fn try_issue_for(
+        &self,
+        common_name: &str,
+        csr_b64: &str,
+        issued_count: u32,
+        start_days: i64,
+        days: i64,
+        serial: Option<&[u8]>,
+    ) -> std::io::Result<Vec<u8>> {
+        let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+        let csr = base64::engine::general_purpose::STANDARD.decode(csr_b64).map_err(|e| bad(format!("CSR base64: {e}")))?;
+        let mut req = CertificateSigningRequestParams::from_der(&csr.into()).map_err(|e| bad(format!("CSR: {e}")))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CountryName, "JP");
         dn.push(DnType::OrganizationName, "Kagi Test Bank");
@@ -73,13 +119,13 @@ impl TestCa {
         let now = time::OffsetDateTime::now_utc();
         req.params.not_before = now + time::Duration::days(start_days);
         req.params.not_after = now + time::Duration::days(start_days + days);
-        let mut serial = [0u8; 16];
-        getrandom::fill(&mut serial).expect("random");
-        serial[0] = (serial[0] & 0x7f) | 0x40;
-        req.params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("random: {e}")))?;
+        random[0] = (random[0] & 0x7f) | 0x40;
+        req.params.serial_number = Some(SerialNumber::from_slice(serial.unwrap_or(&random)));
         req.params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         req.params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        req.signed_by(&self.issuer).expect("issue").der().to_vec()
+        Ok(req.signed_by(&self.issuer).map_err(|e| std::io::Error::other(format!("issue: {e}")))?.der().to_vec())
     }
 }
 
