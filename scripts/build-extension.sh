@@ -17,6 +17,9 @@
 #   --wasm-only   build only the WASM (build/wasm/ or, with --dev, build/wasm-dev/: kagi_wasm.js,
 #                 kagi_wasm_bg.wasm) and print its size; scripts/test.d/20-wasm.sh checks the
 #                 release one against the budget.
+#
+# Nothing is rebuilt when no input changed since the last build of the same kind (a stamp of
+# the inputs' hashes in build/.stamps/; KAGI_REBUILD=1 builds anyway).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
@@ -78,6 +81,51 @@ else
 fi
 wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/wasm-release/kagi_wasm.wasm"
 
+# Rebuilt only when an input changed: a stamp per output holds the hash of everything the build
+# reads (the crates linked into the WASM, the extension's files, the catalog, the lock and
+# workspace manifests, this script, the toolchain and tool versions, the build's options). The
+# browser suites call this script each; only the first of a run builds. A signed release is
+# always built (its key is not an input this hash should hold). KAGI_REBUILD=1 forces a build.
+stamps="$KAGI_BUILD/.stamps"
+inputs_hash() {
+  {
+    echo "dev=$dev"
+    rustc -V; cargo -V
+    "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --version
+    sha256sum "$KAGI_ROOT/tests/browser/node_modules/.package-lock.json" | cut -d' ' -f1
+    (cd "$KAGI_ROOT" && find extension wasm proto catalog -type f -not -path '*/target/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    (cd "$KAGI_ROOT" && sha256sum Cargo.toml Cargo.lock scripts/build-extension.sh scripts/prereqs.d/extension.sh)
+  } 2>&1 | sha256sum | cut -d' ' -f1
+}
+inputs=$(inputs_hash)
+# What a step's stamp must say for its output to be current.
+current() { [ -z "$release_key" ] && [ "${KAGI_REBUILD:-}" != 1 ] && [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$inputs" ]; }
+stamp() { mkdir -p "$stamps" && echo "$inputs" >"$stamps/$1"; }
+wasm_size() {
+  echo "wasm: $(stat -c %s "$wasm_dir/kagi_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_wasm_bg.wasm" | wc -c) bytes gzip -9"
+}
+wasm_stamp=$(basename "$wasm_dir")
+out_stamp=$(basename "$out")
+if [ "$wasm_only" = 1 ] && current "$wasm_stamp" && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ]; then
+  echo "unchanged since the last build (inputs $inputs): $wasm_dir"
+  wasm_size
+  exit 0
+fi
+if [ "$wasm_only" = 0 ] && current "$out_stamp" && [ -s "$out/manifest.json" ] && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ] \
+   && { [ "$dev" = 1 ] || [ -s "$KAGI_BUILD/kagi-extension.zip" ]; }; then
+  echo "unchanged since the last build (inputs $inputs): $out"
+  if [ "$dev" = 1 ]; then
+    echo "extension (development build, not for distribution): $out"
+  else
+    echo "extension (release build): $out"
+    echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
+  fi
+  wasm_size
+  exit 0
+fi
+# A build that stops half-way leaves no stamp saying its outputs are current.
+rm -f "$stamps/$wasm_stamp" "$stamps/$out_stamp"
+
 say "building kagi-wasm, $kind (profile wasm-release, wasm32)"
 cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked "${features[@]}"
 rm -rf "$wasm_dir"
@@ -89,9 +137,7 @@ mkdir -p "$wasm_dir"
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
   --enable-multivalue --enable-mutable-globals \
   -o "$wasm_dir/kagi_wasm_bg.wasm" "$wasm_dir/kagi_wasm_bg.wasm"
-wasm_size() {
-  echo "wasm: $(stat -c %s "$wasm_dir/kagi_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_wasm_bg.wasm" | wc -c) bytes gzip -9"
-}
+stamp "$wasm_stamp"
 if [ "$wasm_only" = 1 ]; then
   wasm_size
   exit 0
@@ -111,6 +157,7 @@ mkdir -p "$out/catalog" && cp "$KAGI_ROOT"/catalog/*.json "$out/catalog/"
 grep -q "\"key\": \"$test_public_key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"
 
 if [ "$dev" = 1 ]; then
+  stamp "$out_stamp"
   echo "extension (development build, not for distribution): $out"
   wasm_size
   exit 0
@@ -135,6 +182,7 @@ if [ -n "$release_key" ]; then
   mv "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
 fi
 
+[ -n "$release_key" ] || stamp "$out_stamp"
 echo "extension (release build): $out"
 echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
 if [ -n "$release_key" ]; then

@@ -31,6 +31,19 @@ stop_started() {
   rig_down
 }
 
+# Builds the debug binaries of these packages (`build_debug kagi-host kagi-vtoken`), unless the
+# test command built every target of the workspace earlier in this run (it exports
+# KAGI_WORKSPACE_BUILT=1). Not only a no-op saved: `cargo build -p <a few>` resolves the
+# dependencies' features for those packages alone, which differ from `--workspace
+# --all-targets`, so cargo would compile several dependencies a second time and overwrite
+# target/debug/<bin> with another build of the same sources.
+build_debug() {
+  [ "${KAGI_WORKSPACE_BUILT:-}" = 1 ] && return 0
+  local args=() p
+  for p in "$@"; do args+=(-p "$p"); done
+  cargo build -q --locked "${args[@]}"
+}
+
 # The test rig's command (tests/rig/src/bin/kagi-rig.rs), the one implementation of pcscd, vpcd
 # ports, virtual tokens and host registration that the Rust tests, the browser tests and these
 # scripts share.
@@ -43,7 +56,7 @@ KAGI_RIG_BIN="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}/debug/kagi-rig"
 # stop_started) stops it; it also ends by itself when this shell is gone.
 rig_up() {
   local dir=$1 info
-  [ -x "$KAGI_RIG_BIN" ] || cargo build -q -p kagi-rig --bin kagi-rig --locked || die "building kagi-rig failed"
+  build_debug kagi-rig || die "building kagi-rig failed"
   info=$("$KAGI_RIG_BIN" up --dir "$dir" --owner-pid $$) || die "kagi-rig up failed (see $dir/rig.log)"
   PCSCLITE_CSOCK_NAME=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["env"]["PCSCLITE_CSOCK_NAME"])' "$info") \
     || die "kagi-rig up printed no socket: $info"

@@ -41,6 +41,8 @@ fi
 
 say "building"
 cargo build --workspace --all-targets --locked || die "build failed"
+# The suites use these binaries as built here (scripts/lib.sh build_debug), the .deb suite too.
+export KAGI_WORKSPACE_BUILT=1
 
 total_passed=0
 total_failed=0

@@ -192,7 +192,7 @@ before(async () => {
   const t1 = Date.now();
   browser = await launch();
   console.log(`# ${BROWSER}: bank ${origin} (data ${bank.dataDir}), screenshots in ${SHOTS}`);
-  console.log(`# rig lock after ${waited} ms, browser started in ${Date.now() - t1} ms`);
+  console.log(`# browser-configuration lock after ${waited} ms, browser started in ${Date.now() - t1} ms`);
 });
 
 let cleaning = null;
