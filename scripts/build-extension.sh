@@ -124,19 +124,26 @@ if [ "$wasm_only" = 0 ] && current "$out_stamp" && [ -s "$out/manifest.json" ] &
   exit 0
 fi
 # A build that stops half-way leaves no stamp saying its outputs are current.
-rm -f "$stamps/$wasm_stamp" "$stamps/$out_stamp"
+rm -f "$stamps/$out_stamp"
 
-say "building kagi-wasm, $kind (profile wasm-release, wasm32)"
-cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked "${features[@]}"
-rm -rf "$wasm_dir"
-mkdir -p "$wasm_dir"
-"$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$wasm_dir" "$wasm_in"
-# --converge: repeat -Oz while it still shrinks; the producers and target_features custom
-# sections are build metadata no browser reads.
-"$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-  --enable-multivalue --enable-mutable-globals \
-  -o "$wasm_dir/kagi_wasm_bg.wasm" "$wasm_dir/kagi_wasm_bg.wasm"
+# The WASM of a full build is the one a --wasm-only build of the same inputs made already
+# (scripts/test.d/20-wasm.sh builds it first): assembled from that, not built again.
+if [ "$wasm_only" = 0 ] && current "$wasm_stamp" && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ]; then
+  say "kagi-wasm, $kind: unchanged since the last build ($wasm_dir)"
+else
+  rm -f "$stamps/$wasm_stamp"
+  say "building kagi-wasm, $kind (profile wasm-release, wasm32)"
+  cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked "${features[@]}"
+  rm -rf "$wasm_dir"
+  mkdir -p "$wasm_dir"
+  "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-dir "$wasm_dir" "$wasm_in"
+  # --converge: repeat -Oz while it still shrinks; the producers and target_features custom
+  # sections are build metadata no browser reads.
+  "$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+    --enable-multivalue --enable-mutable-globals \
+    -o "$wasm_dir/kagi_wasm_bg.wasm" "$wasm_dir/kagi_wasm_bg.wasm"
+fi
 stamp "$wasm_stamp"
 if [ "$wasm_only" = 1 ]; then
   wasm_size
