@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::cmd::{run_with_timeout, CmdOutput};
-use crate::testca::{pem, TestCa};
+use crate::testca::{pem, TestCa, PKCS8_PEM_LABEL};
 use crate::SlotKey;
 
 const T: Duration = Duration::from_secs(60);
@@ -45,7 +45,7 @@ pub fn foreign_key_and_cert(dir: &Path, name: &str, self_signed: bool) -> (PathB
     let key = dir.join(format!("{name}.key.pem"));
     let cert = dir.join(format!("{name}.cert.pem"));
     let slot_key = SlotKey::p256();
-    std::fs::write(&key, pem("PRIVATE KEY", slot_key.pkcs8_der())).expect("write key");
+    std::fs::write(&key, pem(PKCS8_PEM_LABEL, slot_key.pkcs8_der())).expect("write key");
     let cn = format!("foreign {name} (Other Company)");
     let der = if self_signed {
         slot_key.self_signed(&cn, 30)
@@ -78,7 +78,7 @@ pub fn load_foreign_content(reader: &str, dir: &Path) -> Foreign {
     let (k9a, c9a) = foreign_key_and_cert(dir, "9a", true);
     let (k82, c82) = foreign_key_and_cert(dir, "82", false);
     let k83 = dir.join("83.key.pem");
-    std::fs::write(&k83, pem("PRIVATE KEY", SlotKey::p256().pkcs8_der())).expect("write key");
+    std::fs::write(&k83, pem(PKCS8_PEM_LABEL, SlotKey::p256().pkcs8_der())).expect("write key");
     // yubico-piv-tool 2.2 takes one -i per run: key and certificate in separate runs.
     for (slot, key, cert) in [("9a", &k9a, Some(&c9a)), ("82", &k82, Some(&c82)), ("83", &k83, None)] {
         ykpiv(reader, &["-a", "import-key", "-s", slot, "-i", p(key)]).assert_success("import-key");
