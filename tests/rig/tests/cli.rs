@@ -31,6 +31,20 @@ fn readers(socket: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// `kagi-rig down` when dropped, so a failing test leaves no rig behind (the service also ends
+/// with this test process: it is started with `--owner-pid`).
+struct Down(String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = run_with_timeout(Command::new(env!("CARGO_BIN_EXE_kagi-rig")).args(["down", "--dir", &self.0]), T);
+    }
+}
+
+fn owner() -> String {
+    std::process::id().to_string()
+}
+
 fn alive(pid: u64) -> bool {
     kagi_rig::service::process_alive(pid as u32)
 }
@@ -40,7 +54,8 @@ fn up_plug_pull_replug_down_as_an_independent_client_sees_them() {
     let dir = kagi_rig::temp_dir().unwrap();
     let d = dir.path().join("rig");
     let ds = d.to_str().unwrap();
-    let info = rig(&["up", "--dir", ds]);
+    let info = rig(&["up", "--dir", ds, "--owner-pid", &owner()]);
+    let _down = Down(ds.to_string());
     let socket = info["env"]["PCSCLITE_CSOCK_NAME"].as_str().unwrap().to_string();
     let (pid, pcscd) = (info["pid"].as_u64().unwrap(), info["pcscdPid"].as_u64().unwrap());
     assert!(alive(pid) && alive(pcscd), "{info}");
