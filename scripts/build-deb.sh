@@ -16,26 +16,37 @@
 # add a few minutes of build on a fresh machine for the same result).
 #
 #   scripts/build-deb.sh [--debug]     (default: release build)
+#   scripts/build-deb.sh --bin PATH    package a kagi-host built already (e.g. the debug build
+#                                      scripts/test.sh made earlier in the run: the .deb suite
+#                                      checks the packaging, and does not compile the host again)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAGI_ROOT"
 
 profile=release
-for a in "$@"; do
-  case "$a" in
+bin=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --debug) profile=debug ;;
-    *) die "unknown option $a" ;;
+    --bin) shift; bin=${1:?--bin needs a path}; profile=given ;;
+    *) die "unknown option $1" ;;
   esac
+  shift
 done
 
 target_dir="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}"
-say "building kagi-host ($profile)"
-if [ "$profile" = release ]; then
-  cargo build -q --release -p kagi-host --locked
+if [ -n "$bin" ]; then
+  [ -x "$bin" ] || die "--bin $bin: not an executable"
+  say "packaging the kagi-host built already: $bin"
 else
-  cargo build -q -p kagi-host --locked
+  say "building kagi-host ($profile)"
+  if [ "$profile" = release ]; then
+    cargo build -q --release -p kagi-host --locked
+  else
+    cargo build -q -p kagi-host --locked
+  fi
+  bin="$target_dir/$profile/kagi-host"
 fi
-bin="$target_dir/$profile/kagi-host"
 
 version=$("$bin" --version | awk '{print $2}')
 arch=$(dpkg --print-architecture)
@@ -45,7 +56,8 @@ out="$KAGI_BUILD/kagi-host_${version}_${arch}.deb"
 rm -rf "$stage"
 mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/doc/kagi-host"
 install -m 0755 "$bin" "$stage/usr/bin/kagi-host"
-[ "$profile" = release ] && strip --strip-unneeded "$stage/usr/bin/kagi-host"
+# Debug information stays out of the package (a debug build given with --bin is ~10x larger).
+[ "$profile" != debug ] && strip --strip-unneeded "$stage/usr/bin/kagi-host"
 "$bin" install --scope system --browser all --root "$stage" --host-path /usr/bin/kagi-host --no-record >/dev/null
 install -m 0644 host/README.md "$stage/usr/share/doc/kagi-host/README.md"
 cat >"$stage/usr/share/doc/kagi-host/copyright" <<COPYRIGHT

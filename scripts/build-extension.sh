@@ -18,6 +18,9 @@
 #                 kagi_wasm_bg.wasm for the service worker, kagi_ui.js, kagi_ui_bg.wasm for the
 #                 pages) and print their sizes; scripts/test.d/20-wasm.sh checks the release ones
 #                 against the budget.
+#
+# Nothing is rebuilt when no input changed since the last build of the same kind (a stamp of
+# the inputs' hashes in build/.stamps/; KAGI_REBUILD=1 builds anyway).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
@@ -79,32 +82,82 @@ else
 fi
 wasm_in="$KAGI_ROOT/target/wasm32-unknown-unknown/wasm-release/kagi_wasm.wasm"
 
-# Two modules from kagi-wasm (issue 16): kagi_wasm (feature `sw`: the service worker, loaded by
-# background.js) and kagi_ui (feature `pages`: popup, PIN and confirmation window, options,
-# loaded by ui.js). Each is built alone so that neither carries the other's code; each has its
-# own budget (scripts/test.d/20-wasm.sh).
-rm -rf "$wasm_dir"
-mkdir -p "$wasm_dir"
-for module in kagi_wasm:sw kagi_ui:pages; do
-  name=${module%%:*}
-  feature=${module##*:}
-  say "building $name (kagi-wasm feature $feature), $kind (profile wasm-release, wasm32)"
-  cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked \
-    --no-default-features --features "$feature" ${features[@]+"${features[@]}"}
-  "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-name "$name" --out-dir "$wasm_dir" "$wasm_in"
-  # --converge: repeat -Oz while it still shrinks; the producers and target_features custom
-  # sections are build metadata no browser reads.
-  "$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
-    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-    --enable-multivalue --enable-mutable-globals \
-    -o "$wasm_dir/${name}_bg.wasm" "$wasm_dir/${name}_bg.wasm"
-done
+# Rebuilt only when an input changed: a stamp per output holds the hash of everything the build
+# reads (the crates linked into the WASM, the extension's files, the catalog, the lock and
+# workspace manifests, this script, the toolchain and tool versions, the build's options). The
+# browser suites call this script each; only the first of a run builds. A signed release is
+# always built (its key is not an input this hash should hold). KAGI_REBUILD=1 forces a build.
+stamps="$KAGI_BUILD/.stamps"
+inputs_hash() {
+  {
+    echo "dev=$dev"
+    rustc -V; cargo -V
+    "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --version
+    sha256sum "$KAGI_ROOT/tests/browser/node_modules/.package-lock.json" | cut -d' ' -f1
+    (cd "$KAGI_ROOT" && find extension wasm proto catalog -type f -not -path '*/target/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    (cd "$KAGI_ROOT" && sha256sum Cargo.toml Cargo.lock scripts/build-extension.sh scripts/prereqs.d/extension.sh)
+  } 2>&1 | sha256sum | cut -d' ' -f1
+}
+inputs=$(inputs_hash)
+# What a step's stamp must say for its output to be current.
+current() { [ -z "$release_key" ] && [ "${KAGI_REBUILD:-}" != 1 ] && [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$inputs" ]; }
+stamp() { mkdir -p "$stamps" && echo "$inputs" >"$stamps/$1"; }
 # One line per module: `wasm: <raw> bytes raw, <gz> bytes gzip -9` (the service worker's, the
 # first, is the one issue 13's budget was set for), then `wasm kagi_ui: …`.
 wasm_size() {
   echo "wasm: $(stat -c %s "$wasm_dir/kagi_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_wasm_bg.wasm" | wc -c) bytes gzip -9"
   echo "wasm kagi_ui: $(stat -c %s "$wasm_dir/kagi_ui_bg.wasm") bytes raw, $(gzip -9 -c "$wasm_dir/kagi_ui_bg.wasm" | wc -c) bytes gzip -9"
 }
+wasm_stamp=$(basename "$wasm_dir")
+out_stamp=$(basename "$out")
+if [ "$wasm_only" = 1 ] && current "$wasm_stamp" && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ] && [ -s "$wasm_dir/kagi_ui_bg.wasm" ]; then
+  echo "unchanged since the last build (inputs $inputs): $wasm_dir"
+  wasm_size
+  exit 0
+fi
+if [ "$wasm_only" = 0 ] && current "$out_stamp" && [ -s "$out/manifest.json" ] && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ] && [ -s "$wasm_dir/kagi_ui_bg.wasm" ] \
+   && { [ "$dev" = 1 ] || [ -s "$KAGI_BUILD/kagi-extension.zip" ]; }; then
+  echo "unchanged since the last build (inputs $inputs): $out"
+  if [ "$dev" = 1 ]; then
+    echo "extension (development build, not for distribution): $out"
+  else
+    echo "extension (release build): $out"
+    echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
+  fi
+  wasm_size
+  exit 0
+fi
+# A build that stops half-way leaves no stamp saying its outputs are current.
+rm -f "$stamps/$out_stamp"
+
+# The WASM of a full build is the one a --wasm-only build of the same inputs made already
+# (scripts/test.d/20-wasm.sh builds it first): assembled from that, not built again.
+if [ "$wasm_only" = 0 ] && current "$wasm_stamp" && [ -s "$wasm_dir/kagi_wasm_bg.wasm" ] && [ -s "$wasm_dir/kagi_ui_bg.wasm" ]; then
+  say "kagi-wasm, $kind: unchanged since the last build ($wasm_dir)"
+else
+  rm -f "$stamps/$wasm_stamp"
+  # Two modules from kagi-wasm (issue 16): kagi_wasm (feature `sw`: the service worker, loaded by
+  # background.js) and kagi_ui (feature `pages`: popup, PIN and confirmation window, options,
+  # loaded by ui.js). Each is built alone so that neither carries the other's code; each has its
+  # own budget (scripts/test.d/20-wasm.sh).
+  rm -rf "$wasm_dir"
+  mkdir -p "$wasm_dir"
+  for module in kagi_wasm:sw kagi_ui:pages; do
+    name=${module%%:*}
+    feature=${module##*:}
+    say "building $name (kagi-wasm feature $feature), $kind (profile wasm-release, wasm32)"
+    cargo build -q -p kagi-wasm --profile wasm-release --target wasm32-unknown-unknown --locked \
+      --no-default-features --features "$feature" ${features[@]+"${features[@]}"}
+    "$KAGI_ROOT/build/tools/bin/wasm-bindgen" --target web --no-typescript --out-name "$name" --out-dir "$wasm_dir" "$wasm_in"
+    # --converge: repeat -Oz while it still shrinks; the producers and target_features custom
+    # sections are build metadata no browser reads.
+    "$KAGI_ROOT/tests/browser/node_modules/.bin/wasm-opt" -Oz --converge --strip-producers --strip-target-features \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+      --enable-multivalue --enable-mutable-globals \
+      -o "$wasm_dir/${name}_bg.wasm" "$wasm_dir/${name}_bg.wasm"
+  done
+fi
+stamp "$wasm_stamp"
 if [ "$wasm_only" = 1 ]; then
   wasm_size
   exit 0
@@ -124,6 +177,7 @@ mkdir -p "$out/catalog" && cp "$KAGI_ROOT"/catalog/*.json "$out/catalog/"
 grep -q "\"key\": \"$test_public_key\"" "$out/manifest.json" || die "manifest key differs from extension/keys/public-key.b64"
 
 if [ "$dev" = 1 ]; then
+  stamp "$out_stamp"
   echo "extension (development build, not for distribution): $out"
   wasm_size
   exit 0
@@ -148,6 +202,7 @@ if [ -n "$release_key" ]; then
   mv "$KAGI_BUILD/extension.crx" "$KAGI_BUILD/kagi-extension.crx"
 fi
 
+[ -n "$release_key" ] || stamp "$out_stamp"
 echo "extension (release build): $out"
 echo "zip: $KAGI_BUILD/kagi-extension.zip ($(stat -c %s "$KAGI_BUILD/kagi-extension.zip") bytes)"
 if [ -n "$release_key" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Kagi's main command: builds everything, starts pcscd if none runs, and shows a bank customer's
-# journey with the USB token.
+# Kagi's main command: builds everything, starts the test rig's pcscd and virtual token (or uses
+# a real token on the machine's pcscd), and shows a bank customer's journey with the USB token.
 #
 #   scripts/demo.sh              with a display: the demo bank on http://127.0.0.1:8480/ and
 #                                Chromium with the extension and the host in a private profile;
@@ -39,11 +39,11 @@ cargo build --workspace --bins --locked -q || die "build failed"
 # The development build: the demo bank is on http://127.0.0.1 (a release build serves only
 # configured origins).
 scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || die "building the extension failed (see $KAGI_BUILD/build-extension-dev.log)"
-ensure_pcscd
-sleep 0.5   # let pcscd poll its readers once
-
-# A real token is any reader with a card that is not one of vpcd's virtual readers.
-real=$(opensc-tool -l 2>/dev/null | awk '$2=="Yes" && $0 !~ /Virtual PCD/' | head -1)
+# A real token is any reader with a card that is not one of vpcd's virtual readers, on the
+# machine's pcscd if one runs (it owns the USB readers then).
+real_token() { opensc-tool -l 2>/dev/null | awk '$2=="Yes" && $0 !~ /Virtual PCD/' | head -1; }
+real=
+if [ -S /run/pcscd/pcscd.comm ]; then real=$(PCSCLITE_CSOCK_NAME=/run/pcscd/pcscd.comm real_token); fi
 
 if [ "$headless" = 1 ]; then
   # The scripted journey owns its bank (on a loopback port of its own) and the virtual token: it
@@ -70,24 +70,22 @@ fi
 # --- With a display: the bank and a browser for the customer -------------------------------
 bank_dir="$KAGI_BUILD/demo-bank"
 state="$KAGI_BUILD/demo-token.json"
-profile="$KAGI_BUILD/demo-profile"
-if [ "$reset" = 1 ]; then rm -rf "$bank_dir" "$state" "$profile"; fi
+profile="$KAGI_BUILD/demo-home/.config/chromium"
+if [ "$reset" = 1 ]; then rm -rf "$bank_dir" "$state" "$KAGI_BUILD/demo-home"; fi
 
-vtoken_pid=
-plug() {
-  "$KAGI_ROOT/target/debug/kagi-vtoken" --reader 0 --state "$state" 2>>"$KAGI_BUILD/vtoken.log" &
-  vtoken_pid=$!
-  remember_pid "$vtoken_pid"
-  for _ in $(seq 1 50); do opensc-tool -l 2>/dev/null | grep -q "Yes.*Virtual PCD 00 00" && break; sleep 0.1; done
-}
-pull() {
-  kill "$vtoken_pid" 2>/dev/null; wait "$vtoken_pid" 2>/dev/null; vtoken_pid=
-}
+# The virtual token through the rig (tests/rig: `kagi-rig`), on a pcscd of the demo's own with
+# its own vpcd ports; the browser hands PCSCLITE_CSOCK_NAME on to the host it starts.
+plugged=0
+plug() { "$KAGI_RIG_BIN" token plug --dir "$KAGI_RIG_DIR" --reader 0 --state "$state" >/dev/null && plugged=1; }
+pull() { "$KAGI_RIG_BIN" token pull --dir "$KAGI_RIG_DIR" --reader 0 >/dev/null && plugged=0; }
+if [ -z "$real" ]; then
+  rig_up "$KAGI_BUILD/demo-rig"
+  # Without a pcscd of the machine, the rig's own pcscd is the one that sees USB readers.
+  real=$(real_token)
+fi
 if [ -n "$real" ]; then
   say "using the token already inserted: $real"
 else
-  exec 9>/tmp/kagi-rig.lock
-  flock -n 9 || { say "waiting for a test run that uses the virtual readers"; flock 9; }
   if [ -f "$state" ]; then
     say "starting the virtual token (state in $state: the PIN you chose; --reset for a new token)"
   else
@@ -106,17 +104,11 @@ grep -q "Kagi demo bank on" "$KAGI_BUILD/demo-bank.log" || die "the bank did not
 browser=
 for b in /usr/bin/chromium /usr/bin/google-chrome /usr/bin/google-chrome-stable; do [ -x "$b" ] && { browser=$b; break; }; done
 [ -n "$browser" ] || die "no Chromium or Google Chrome found"
-ext_id=gpkpgcigbjckfepkdcenjinhhjllfgac
-mkdir -p "$profile/NativeMessagingHosts"
-cat >"$profile/NativeMessagingHosts/jp.kagi.host.json" <<EOF
-{
-  "name": "jp.kagi.host",
-  "description": "Kagi native host (demo)",
-  "path": "$KAGI_ROOT/target/debug/kagi-host",
-  "type": "stdio",
-  "allowed_origins": ["chrome-extension://$ext_id/"]
-}
-EOF
+# The host registered for the demo's profile by `kagi-host install` (through `kagi-rig
+# register`): Chromium reads a user's manifests from <user-data-dir>/NativeMessagingHosts, and
+# `install --scope user` writes $HOME/.config/chromium/NativeMessagingHosts.
+"$KAGI_RIG_BIN" register --browser chromium --profile "$profile" --host "$KAGI_ROOT/target/debug/kagi-host" >/dev/null \
+  || die "registering the host for $profile failed"
 args=(--user-data-dir="$profile" --load-extension="$KAGI_BUILD/extension-dev" --disable-extensions-except="$KAGI_BUILD/extension-dev"
       --no-first-run --no-default-browser-check --lang=ja)
 # Branded Chrome ignores --load-extension unless this feature is off.
@@ -147,7 +139,7 @@ echo
 
 while kill -0 "$browser_pid" 2>/dev/null; do
   if [ -z "$real" ] && [ -t 0 ] && read -r -t 1 _; then
-    if [ -n "$vtoken_pid" ]; then pull; say "virtual token pulled (Enter plugs it in)"; else plug; say "virtual token plugged in"; fi
+    if [ "$plugged" = 1 ]; then pull; say "virtual token pulled (Enter plugs it in)"; else plug; say "virtual token plugged in"; fi
   else
     sleep 1
   fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the customer journey (tests/browser/journey.mjs) in one browser as a scripts/test.d suite:
 #   scripts/journey-suite.sh chromium|firefox <suite name>
-# Builds what the journey needs and runs it; the journey holds the rig lock for its whole run
-# (browsers and cargo tests share the vpcd readers) and starts pcscd if none runs. Prints the
+# Builds what the journey needs and runs it; the journey starts a rig of its own (kagi-rig: a
+# private pcscd and vpcd ports) and holds the browser-configuration lock shared. Prints the
 # suite's summary line and exits non-zero on any failure. Everything started is stopped by PID.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,18 +21,15 @@ case "$browser" in
 esac
 [ -d tests/browser/node_modules/puppeteer-core ] || fail "tests/browser/node_modules is missing puppeteer-core (scripts/prereqs.sh runs npm ci)"
 
-# The development build (the demo bank is on loopback): built once per run of the test command
-# (the timestamp check skips the rebuild).
-if [ ! -f build/extension-dev/manifest.json ] || [ -n "$(find extension wasm proto/src -newer build/extension-dev/manifest.json -print -quit 2>/dev/null)" ]; then
-  scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || fail "scripts/build-extension.sh --dev failed (see $KAGI_BUILD/build-extension-dev.log)"
-fi
-cargo build -q -p kagi-host -p kagi-vtoken -p kagi-bank --locked || fail "building kagi-host / kagi-vtoken / kagi-bank failed"
+# The development build (the demo bank is on loopback), rebuilt only when its sources changed
+# (build-extension.sh keeps a stamp).
+scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || fail "scripts/build-extension.sh --dev failed (see $KAGI_BUILD/build-extension-dev.log)"
+build_debug kagi-host kagi-vtoken kagi-bank kagi-rig || fail "building kagi-host / kagi-vtoken / kagi-bank / kagi-rig failed"
 
 out="$KAGI_BUILD/test-logs/$name.tap"
 mkdir -p "$(dirname "$out")"
 start=$(date +%s)
-# The journey takes the rig lock (/tmp/kagi-rig.lock) for its whole run, then starts pcscd if
-# none is running (tests/browser/rig.mjs), and stops what it started.
+# The journey starts its own rig (tests/browser/rig.mjs, startRig) and stops what it started.
 KAGI_JOURNEY_BROWSER="$browser" \
   node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
        --test-reporter=tap --test-reporter-destination="$out" tests/browser/journey.mjs

@@ -28,20 +28,45 @@ stop_started() {
     wait "$pid" 2>/dev/null || true
   done
   KAGI_STARTED_PIDS=()
+  rig_down
 }
 
-pcscd_running() {
-  [ -S /run/pcscd/pcscd.comm ] && [ -f /run/pcscd/pcscd.pid ] && kill -0 "$(cat /run/pcscd/pcscd.pid)" 2>/dev/null
+# Builds the debug binaries of these packages (`build_debug kagi-host kagi-vtoken`), unless the
+# test command built every target of the workspace earlier in this run (it exports
+# KAGI_WORKSPACE_BUILT=1). Not only a no-op saved: `cargo build -p <a few>` resolves the
+# dependencies' features for those packages alone, which differ from `--workspace
+# --all-targets`, so cargo would compile several dependencies a second time and overwrite
+# target/debug/<bin> with another build of the same sources.
+build_debug() {
+  [ "${KAGI_WORKSPACE_BUILT:-}" = 1 ] && return 0
+  local args=() p
+  for p in "$@"; do args+=(-p "$p"); done
+  cargo build -q --locked "${args[@]}"
 }
 
-# Starts pcscd unless one already answers (see PLATFORM notes: no systemd here).
-ensure_pcscd() {
-  if pcscd_running; then return 0; fi
-  as_root rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid
-  as_root mkdir -p /run/pcscd
-  pcscd --foreground --error >"$KAGI_BUILD/pcscd.log" 2>&1 &
-  local pid=$!
-  remember_pid "$pid"
-  for _ in $(seq 1 100); do [ -S /run/pcscd/pcscd.comm ] && return 0; sleep 0.05; done
-  die "pcscd did not start (see $KAGI_BUILD/pcscd.log)"
+# The test rig's command (tests/rig/src/bin/kagi-rig.rs), the one implementation of pcscd, vpcd
+# ports, virtual tokens and host registration that the Rust tests, the browser tests and these
+# scripts share.
+KAGI_RIG_BIN="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}/debug/kagi-rig"
+
+# Starts a rig in directory $1 (`kagi-rig up`: a pcscd of its own on a private socket, with its
+# own vpcd ports) and points this script and what it starts at it (PCSCLITE_CSOCK_NAME, exported).
+# KAGI_RIG_DIR names the rig for `kagi-rig token … --dir`; it is not exported, so that a script
+# started from here, sourcing this file, never stops this rig. `rig_down` (also run by
+# stop_started) stops it; it also ends by itself when this shell is gone.
+rig_up() {
+  local dir=$1 info
+  build_debug kagi-rig || die "building kagi-rig failed"
+  info=$("$KAGI_RIG_BIN" up --dir "$dir" --owner-pid $$) || die "kagi-rig up failed (see $dir/rig.log)"
+  PCSCLITE_CSOCK_NAME=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["env"]["PCSCLITE_CSOCK_NAME"])' "$info") \
+    || die "kagi-rig up printed no socket: $info"
+  export PCSCLITE_CSOCK_NAME
+  KAGI_RIG_DIR=$dir
+}
+
+rig_down() {
+  if [ -n "${KAGI_RIG_DIR:-}" ]; then
+    "$KAGI_RIG_BIN" down --dir "$KAGI_RIG_DIR" >/dev/null || warn "kagi-rig down --dir $KAGI_RIG_DIR failed"
+    KAGI_RIG_DIR=
+  fi
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Kagi's test command: installs prerequisites, builds, runs every suite (starting pcscd when a
-# suite needs one), prints one summary line, stops what it started, exits non-zero on any failure.
+# Kagi's test command: installs prerequisites, builds, runs every suite (each starts the pcscd it
+# needs through the rig, tests/rig), prints one summary line, stops what it started, exits
+# non-zero on any failure.
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh --no-install    skip the prerequisite check (a developer machine you manage)
@@ -40,6 +41,8 @@ fi
 
 say "building"
 cargo build --workspace --all-targets --locked || die "build failed"
+# The suites use these binaries as built here (scripts/lib.sh build_debug), the .deb suite too.
+export KAGI_WORKSPACE_BUILT=1
 
 total_passed=0
 total_failed=0
@@ -99,33 +102,64 @@ run_suite() {
 # through the rig, which gives each test process a pcscd of its own on a private socket and
 # private vpcd ports (tests/rig/README.md): no test process waits for another, so they run in
 # three streams side by side: the host's fault test (cut at every APDU, the longest binary by
-# far), the host's other tests, everything else. The card tests mostly wait for pcscd's 0.4 s
-# polls, so three streams fit two cores. KAGI_CARGO_JOBS=1 runs `cargo test --workspace` alone.
+# far), the host's other tests, everything else (then the doc tests). The card tests mostly wait
+# for pcscd's 0.4 s polls, so three streams fit two cores. KAGI_CARGO_JOBS=1 runs `cargo test
+# --workspace` alone.
+#
+# The test executables are the ones `cargo test --workspace --no-run` lists, built with the
+# whole workspace's feature resolution, as the build above did (so nothing compiles here), and
+# run directly, each from its package's directory as cargo runs them. `cargo test -p kagi-host
+# …` per stream would resolve the dependencies' features for that package alone, compile
+# kagi-host and several dependencies again, and make the streams wait for each other's builds
+# (measured: 1 min 46 s before the fault test's first test ran).
 cargo_tests() {
   if [ "${KAGI_CARGO_JOBS:-3}" = 1 ]; then
     cargo test --workspace --locked --no-fail-fast
     return
   fi
-  local host_tests=() f n
-  for f in host/tests/*.rs; do
-    n=$(basename "$f" .rs)
-    [ "$n" = faults ] || host_tests+=(--test "$n")
-  done
+  cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$log/cargo-tests.json" || return 1
+  # One line per test executable: stream, package directory, package, target, executable.
+  python3 - "$log/cargo-tests.json" >"$log/cargo-tests.list" <<'PY' || return 1
+import json, os, sys, tomllib
+seen = set()
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    exe = m.get("executable")
+    if m.get("reason") != "compiler-artifact" or not exe or not m.get("profile", {}).get("test") or exe in seen:
+        continue
+    seen.add(exe)
+    with open(m["manifest_path"], "rb") as f:
+        pkg = tomllib.load(f)["package"]["name"]
+    target = m["target"]["name"]
+    stream = 3
+    if pkg == "kagi-host":
+        stream = 1 if target == "faults" and "test" in m["target"]["kind"] else 2
+    print(stream, os.path.dirname(m["manifest_path"]), pkg, target, exe, sep="\t")
+PY
+  # Runs the executables of stream $1 one after the other; fails if any failed.
+  run_stream() {
+    local want=$1 stream dir pkg target exe rc=0
+    while IFS=$'\t' read -r stream dir pkg target exe; do
+      [ "$stream" = "$want" ] || continue
+      echo "     Running $pkg $target ($exe)"
+      (cd "$dir" && CARGO_MANIFEST_DIR="$dir" CARGO_PKG_NAME="$pkg" "$exe") || rc=1
+    done <"$log/cargo-tests.list"
+    return "$rc"
+  }
   local pids=() rcs=0 i
-  cargo test -p kagi-host --locked --no-fail-fast --test faults >"$log/cargo-1.out" 2>&1 &
+  run_stream 1 >"$log/cargo-1.out" 2>&1 &
   pids+=($!)
-  cargo test -p kagi-host --locked --no-fail-fast --lib --bins "${host_tests[@]}" >"$log/cargo-2.out" 2>&1 &
+  run_stream 2 >"$log/cargo-2.out" 2>&1 &
   pids+=($!)
-  { cargo test --workspace --exclude kagi-host --locked --no-fail-fast && cargo test -p kagi-host --locked --doc; } \
-    >"$log/cargo-3.out" 2>&1 &
+  { run_stream 3; r=$?; cargo test --workspace --locked --doc || r=1; exit "$r"; } >"$log/cargo-3.out" 2>&1 &
   pids+=($!)
   for i in "${!pids[@]}"; do wait "${pids[$i]}" || rcs=1; done
   cat "$log"/cargo-[123].out
   [ "$rcs" = 0 ]
 }
 run_suite cargo cargo_tests
-
-ensure_pcscd
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do

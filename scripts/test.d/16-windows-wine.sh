@@ -26,8 +26,9 @@
 #     Programs\Kagi.
 #
 # Everything started here is stopped by PID; mounts exist only inside `root.sh run` (private
-# namespaces). The root's pcscd uses vpcd ports of its own, so the machine's pcscd and the other
-# suites are not disturbed. Measured on 2 busy cores: warm ~80 s (the host tests under Wine ~65 s
+# namespaces). Every pcscd in the root is a rig's (kagi-rig for the doctor check, the Rust rig
+# for the host tests): private socket, vpcd ports of its own, so the machine's pcscd and the
+# other suites are not disturbed. Measured on 2 busy cores: warm ~80 s (the host tests under Wine ~65 s
 # of it); cold ~5 min (+ the root, ~140 s, and the release cross build, ~105 s).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -124,8 +125,8 @@ all_four_ok() { # SCOPE: every browser's manifest found and right in that scope
   for b in chrome chromium edge firefox; do grep -qx "HOST_MANIFEST_OK $b $scope" <<<"$codes" || return 1; done
 }
 
-# The virtual token (a Linux program, run inside the root on the root's vpcd ports).
-cargo build -q --locked -p kagi-vtoken 2>"$log/vtoken-build.log" || { bad "building kagi-vtoken (see $log/vtoken-build.log)"; }
+# The virtual token and the rig (Linux programs, run inside the root on vpcd ports of their own).
+build_debug kagi-vtoken kagi-rig 2>"$log/vtoken-build.log" || { bad "building kagi-vtoken / kagi-rig (see $log/vtoken-build.log)"; }
 
 CHROME_EXTENSION_ID=$(sed -n 's/.*CHROME_EXTENSION_ID: &str = "\([a-p]*\)".*/\1/p' proto/src/ids.rs)
 # The installed exe as Chrome starts it, given requests (JSON without id) as arguments: prints
@@ -174,17 +175,22 @@ if w wine msiexec /i "$(winpath "$machine_msi")" /qn >"$log/msiexec-machine.log"
 checks=json.load(open(sys.argv[1]))["checks"]
 c=[c for c in checks if c["code"]=="NO_READER"]
 sys.exit(0 if c and "SCardSvr" in c[0]["fixEn"] and "pcscd" not in json.dumps(checks) else 1)' "$log/doctor.json"
-  # With the root's pcscd and the virtual token: doctor reads the token through winscard.
-  w sh -c 'rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid; mkdir -p /run/pcscd'
-  "$ROOT" run pcscd --foreground --error >"$log/doctor-pcscd.log" 2>&1 &
-  doctor_pcscd=$!
-  "$ROOT" run "$target_dir/debug/kagi-vtoken" --port "${KAGI_WINE_VPCD_PORT:-35983}" >"$log/doctor-vtoken.log" 2>&1 &
-  doctor_token=$!
-  for _ in $(seq 1 50); do w opensc-tool -l 2>/dev/null | grep -q 'Yes' && break; sleep 0.2; done
-  codes=$(doctor_codes "$machine_exe")
+  # With the rig inside the root (`kagi-rig up`: the root's pcscd on a private socket with vpcd
+  # ports of its own, tests/rig/README.md) and the virtual token plugged in through it: doctor
+  # reads the token through winscard. Wine's winscard reaches that pcscd the way every client
+  # does, through PCSCLITE_CSOCK_NAME (root.sh passes the environment into the root).
+  doctor_rig="$log/doctor-rig"
+  codes=
+  if rig_json=$(w "$KAGI_RIG_BIN" up --dir "$doctor_rig" --owner-pid $$ 2>"$log/doctor-rig.err") \
+     && w "$KAGI_RIG_BIN" token plug --dir "$doctor_rig" --reader 0 >"$log/doctor-vtoken.log" 2>&1; then
+    doctor_socket=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["env"]["PCSCLITE_CSOCK_NAME"])' "$rig_json")
+    codes=$(PCSCLITE_CSOCK_NAME="$doctor_socket" doctor_codes "$machine_exe")
+  else
+    cat "$log/doctor-rig.err" "$log/doctor-vtoken.log" "$doctor_rig/rig.log" 2>/dev/null
+  fi
   check "per-machine: doctor through winscard and pcscd: PCSC_OK, READERS_OK, TOKEN_OK" \
     sh -c 'for c in PCSC_OK READERS_OK TOKEN_OK; do printf "%s\n" "$1" | grep -q "^$c " || exit 1; done' _ "$codes"
-  for pid in "$doctor_token" "$doctor_pcscd"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  w "$KAGI_RIG_BIN" down --dir "$doctor_rig" >/dev/null 2>&1 || echo "kagi-rig down --dir $doctor_rig failed"
   check "per-machine: --version of the installed exe" sh -c "$ROOT run wine '$machine_exe' --version | grep -q '^kagi-host '"
   machine_installed=1
 else

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Debian package suite: build build/kagi-host_*.deb, install it with dpkg, check its files and
+# Debian package suite: package the host built earlier in the run as build/kagi-host_*.deb, install it with dpkg, check its files and
 # that `kagi-host doctor` finds the system-wide manifests for all four browsers, purge it, and
 # check nothing is left. Needs root (dpkg). The package is purged on any exit, also when a step
 # fails; an installation of kagi-host that predates this run is never touched (the suite fails
-# instead). Holds the rig lock: doctor talks to pcscd, and the browser suites read the same
-# system manifest directories.
+# instead). Doctor reaches PC/SC through a rig of the suite's own (`kagi-rig up`). Holds the
+# machine's browser-configuration lock exclusively: it writes the system manifest directories
+# that every browser test reads (they hold it shared).
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -36,10 +37,14 @@ cleanup() {
   stop_started
 }
 trap cleanup EXIT
-ensure_pcscd   # normally scripts/test.sh has started one
+rig_up "$tmp/rig"
 
 start=$(date +%s.%N)
-if scripts/build-deb.sh >"$tmp/build.log" 2>&1; then
+# The package of the host the run built already (scripts/test.sh builds the workspace first):
+# this suite checks the packaging, so it does not compile the host again (release builds of the
+# package: scripts/build-deb.sh without --bin).
+build_debug kagi-host || { not_ok "building kagi-host"; finish; }
+if scripts/build-deb.sh --bin "${CARGO_TARGET_DIR:-$KAGI_ROOT/target}/debug/kagi-host" >"$tmp/build.log" 2>&1; then
   ok "build the package ($(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}') s)"
 else
   cat "$tmp/build.log"; not_ok "build the package"; finish

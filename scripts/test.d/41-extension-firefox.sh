@@ -2,8 +2,8 @@
 # Browser suite, Firefox half of 40-extension-chromium: headless Firefox ESR (puppeteer-core over
 # WebDriver BiDi) with the development build as a temporary add-on, the real native host and the
 # virtual token (tests/browser/extension-firefox.mjs): PIN isolation from the page, cancel by
-# 取消 and by Escape, the popup and the options page. The test takes the rig lock itself and
-# starts pcscd only if none is running.
+# 取消 and by Escape, the popup and the options page. The test starts a rig of its own (kagi-rig)
+# and takes the browser-configuration lock shared.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -13,11 +13,9 @@ fail() { echo "$1" >&2; echo "kagi-suite $name: 0 passed, 1 failed"; exit 1; }
 [ -x "${KAGI_FIREFOX:-/usr/bin/firefox-esr}" ] || fail "firefox-esr is missing (scripts/prereqs.sh installs it)"
 [ -d tests/browser/node_modules/puppeteer-core ] || fail "tests/browser/node_modules is missing puppeteer-core (scripts/prereqs.sh runs npm ci)"
 
-# The development build, rebuilt only when its sources changed (as scripts/journey-suite.sh does).
-if [ ! -f build/extension-dev/manifest.json ] || [ -n "$(find extension wasm proto/src -newer build/extension-dev/manifest.json -print -quit 2>/dev/null)" ]; then
-  scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || fail "scripts/build-extension.sh --dev failed (see $KAGI_BUILD/build-extension-dev.log)"
-fi
-cargo build -q -p kagi-host -p kagi-vtoken --locked || fail "building kagi-host / kagi-vtoken failed"
+# The development build, rebuilt only when its sources changed (build-extension.sh keeps a stamp).
+scripts/build-extension.sh --dev >"$KAGI_BUILD/build-extension-dev.log" 2>&1 || fail "scripts/build-extension.sh --dev failed (see $KAGI_BUILD/build-extension-dev.log)"
+build_debug kagi-host kagi-vtoken kagi-rig || fail "building kagi-host / kagi-vtoken / kagi-rig failed"
 
 out="$KAGI_BUILD/test-logs/$name.tap"
 mkdir -p "$(dirname "$out")"

@@ -4,7 +4,8 @@
 # the test with the test signing key) from a localhost update URL, sets allowedOrigins by
 # managed storage; the native host is found through the system
 # manifest written by `kagi-host install --scope system`. Needs root (writes under /etc); the
-# files it writes are removed on any exit. The test holds the rig lock for its whole run.
+# files it writes are removed on any exit. The test holds the browser-configuration lock
+# (/tmp/kagi-rig.lock) exclusively for its whole run; PC/SC comes from a rig of its own.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -18,10 +19,9 @@ manifest=/etc/chromium/native-messaging-hosts/jp.kagi.host.json
 [ -e "$policy" ] && fail "$policy exists already: remove it first"
 [ -e "$manifest" ] && fail "$manifest exists already (kagi-host package installed?): this suite will not overwrite it"
 
-if [ ! -s "$KAGI_BUILD/extension/manifest.json" ]; then
-  scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
-fi
-cargo build -q -p kagi-host --locked || fail "building kagi-host failed"
+# Rebuilt only when its sources changed (build-extension.sh keeps a stamp).
+scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
+build_debug kagi-host kagi-rig || fail "building kagi-host / kagi-rig failed"
 host="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}/debug/kagi-host"
 
 declare -A existed

@@ -4,8 +4,8 @@
 # (build/extension, as an XPI from a localhost install_url) and sets allowedOrigins through
 # 3rdparty managed storage; the native host is found through the system manifest written by
 # `kagi-host install --scope system --browser firefox`. Needs root (writes under /etc and
-# /usr/lib); the files it writes are removed on any exit. The test holds the rig lock for its
-# whole run.
+# /usr/lib); the files it writes are removed on any exit. The test holds the browser-configuration
+# lock (/tmp/kagi-rig.lock) exclusively for its whole run; PC/SC comes from a rig of its own.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 cd "$KAGI_ROOT"
@@ -21,10 +21,9 @@ manifest=/usr/lib/mozilla/native-messaging-hosts/jp.kagi.host.json
 [ -e "$policy" ] && fail "$policy exists already: remove it first"
 [ -e "$manifest" ] && fail "$manifest exists already (kagi-host package installed?): this suite will not overwrite it"
 
-if [ ! -s "$KAGI_BUILD/extension/manifest.json" ] || [ -n "$(find extension wasm proto/src -newer "$KAGI_BUILD/extension/manifest.json" -print -quit 2>/dev/null)" ]; then
-  scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
-fi
-cargo build -q -p kagi-host -p kagi-vtoken --locked || fail "building kagi-host / kagi-vtoken failed"
+# Rebuilt only when its sources changed (build-extension.sh keeps a stamp).
+scripts/build-extension.sh >"$KAGI_BUILD/build-extension.log" 2>&1 || fail "scripts/build-extension.sh failed (see $KAGI_BUILD/build-extension.log)"
+build_debug kagi-host kagi-vtoken kagi-rig || fail "building kagi-host / kagi-vtoken / kagi-rig failed"
 host="${CARGO_TARGET_DIR:-$KAGI_ROOT/target}/debug/kagi-host"
 
 declare -A existed

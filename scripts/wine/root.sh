@@ -19,7 +19,8 @@
 # process starts its own pcscd (this wrapper) on a private socket and private vpcd ports
 # (tests/rig/README.md); KAGI_MOUNTS_PRIVATE=1 tells the rig that mounts made here stay here
 # (this namespace is private; "/" of the chroot is no mount point it could make private itself).
-# The root's own ports above serve the suite's doctor check.
+# The root's own ports above keep a pcscd started there by hand (outside the rig) off the
+# machine's vpcd ports.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 

@@ -13,7 +13,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  ROOT, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, ensurePcscd, makeCa, serve, stopAll, takeRigLock, tempDir,
+  ROOT, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, startRig, makeCa, serve, stopAll, takeSystemLock, tempDir,
 } from "./rig.mjs";
 import * as firefox from "./drivers/firefox.mjs";
 
@@ -34,11 +34,11 @@ before(async () => {
   }
   fs.mkdirSync(SHOTS, { recursive: true });
   tmp = tempDir();
-  await takeRigLock();
-  await ensurePcscd();
+  await takeSystemLock();
+  await startRig();
   token = new VToken(path.join(tmp, "token.json"));
   await token.start();
-  makeCa(tmp);
+  await makeCa(tmp);
   CA = fs.readFileSync(path.join(tmp, "ca.pem"), "utf8");
   allowedServer = await serve("127.0.0.1", 0, tmp);
   allowedOrigin = `http://127.0.0.1:${allowedServer.address().port}`;

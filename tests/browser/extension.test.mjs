@@ -17,8 +17,8 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import {
-  ROOT, EXTENSION_ID, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, axeViolations, ensurePcscd, launchBrowser, makeCa, serve,
-  sleep, spawnTracked, stopAll, takeRigLock, tempDir, waitFor,
+  ROOT, EXTENSION_ID, EXTENSION_DIR, HOST_BIN, VTOKEN_BIN, VToken, axeViolations, startRig, launchBrowser, makeCa, registerHost, serve,
+  sleep, stopAll, takeSystemLock, tempDir, waitFor,
 } from "./rig.mjs";
 
 const FACTORY_PIN = "123456";
@@ -38,11 +38,11 @@ before(async () => {
   }
   fs.mkdirSync(SHOTS, { recursive: true });
   tmp = tempDir();
-  await takeRigLock();
-  await ensurePcscd();
+  await takeSystemLock();
+  await startRig();
   token = new VToken(path.join(tmp, "token.json"));
   await token.start();
-  makeCa(tmp);
+  await makeCa(tmp);
   CA = fs.readFileSync(path.join(tmp, "ca.pem"), "utf8");
   allowedServer = await serve("127.0.0.1", 0, tmp);
   const port = allowedServer.address().port;
@@ -504,7 +504,8 @@ test("a blocked PIN is unblocked with the PUK from the PIN window, then the log-
 test("two tokens with the bank's certificate: the window asks which, and remembers", async () => {
   // A second token in reader 1 gets its own certificate while the first is out.
   await token.stop();
-  const second = spawnTracked(VTOKEN_BIN, ["--reader", "1", "--state", path.join(tmp, "token2.json"), "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }, "vtoken2");
+  const second = new VToken(path.join(tmp, "token2.json"), { reader: 1 });
+  await second.start();
   await waitFor("second token", async () => (await bankStatus()).tokens.some((t) => t.reader === "Virtual PCD 00 01"));
   const pending = run(allowed, "return kagi.acquireCertificate({issuers: arg, submitCsr: t.submitCsr})", CA);
   const win = await nextPinWindow(async () => {});
@@ -533,7 +534,7 @@ test("two tokens with the bank's certificate: the window asks which, and remembe
   // The choice is the extension's: the page's storage and messages know nothing of it.
   const seen = await allowed.evaluate(() => window.kagiTest.seen.messages.join());
   assert.ok(!seen.includes("certificateChoices"));
-  second.stdin.end();
+  await second.stop();
 });
 
 test("without the native host: HOST_NOT_INSTALLED, not a hang", async () => {
@@ -558,10 +559,7 @@ test("without the native host: HOST_NOT_INSTALLED, not a hang", async () => {
     assert.ok(text.startsWith(`Kagi 拡張機能 / Extension: ${versions().ext}\n`), text);
     assert.match(text, /管理ソフト \/ Host: HOST_NOT_INSTALLED/);
     // Installed meanwhile: the popup's next request connects, and the badge goes.
-    fs.writeFileSync(path.join(tmp, "profile-nohost/NativeMessagingHosts/jp.kagi.host.json"), JSON.stringify({
-      name: "jp.kagi.host", description: "Kagi native host (test)", path: HOST_BIN, type: "stdio",
-      allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
-    }));
+    await registerHost("chromium", path.join(tmp, "profile-nohost"));
     await popup.reload();
     await popup.waitForSelector("#host-version");
     await waitFor("the badge to go", async () => (await popup.evaluate(() => chrome.action.getBadgeText({}))) === "", 10000);

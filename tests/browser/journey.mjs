@@ -18,7 +18,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ROOT, EXTENSION_DIR, HOST_BIN, READERS, VTOKEN_BIN, VToken, ensurePcscd, sleep, stopAll, takeRigLock, tempDir } from "./rig.mjs";
+import { ROOT, EXTENSION_DIR, HOST_BIN, READERS, VTOKEN_BIN, VToken, startRig, sleep, stopAll, takeSystemLock, tempDir } from "./rig.mjs";
 import { BANK_BIN, BankProxy, DEMO_CUSTOMER, DemoBank, SECOND_CUSTOMER, normSerial } from "./bank.mjs";
 import { withTimeout } from "./drivers/page.mjs";
 
@@ -171,9 +171,9 @@ before(async () => {
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
   const t0 = Date.now();
-  await takeRigLock();
+  await takeSystemLock();
   const waited = Date.now() - t0;
-  await ensurePcscd();
+  await startRig();
   await sleep(500);   // let pcscd poll the readers once
   const real = realTokenPresent();
   assert.ok(!real, `a token is inserted in another reader (${real?.trim()}): the journey pulls and plugs the virtual token, remove the real one first`);
@@ -193,7 +193,7 @@ before(async () => {
   const t1 = Date.now();
   browser = await launch();
   console.log(`# ${BROWSER}: bank ${origin} (data ${bank.dataDir}), screenshots in ${SHOTS}`);
-  console.log(`# rig lock after ${waited} ms, browser started in ${Date.now() - t1} ms`);
+  console.log(`# browser-configuration lock after ${waited} ms, browser started in ${Date.now() - t1} ms`);
 });
 
 let cleaning = null;

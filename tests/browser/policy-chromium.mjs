@@ -14,7 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { ROOT, EXTENSION_ID, HOST_BIN, RELEASE_EXTENSION_DIR, ensurePcscd, serve, sleep, stopAll, takeRigLock, tempDir, waitFor } from "./rig.mjs";
+import { ROOT, EXTENSION_ID, HOST_BIN, RELEASE_EXTENSION_DIR, startRig, serve, sleep, stopAll, takeSystemLock, tempDir, waitFor } from "./rig.mjs";
 
 const TEST_SIGNING_KEY = path.join(ROOT, "tests/fixtures/test-only-extension-signing-key.pem");
 const POLICY_FILE = "/etc/chromium/policies/managed/kagi-test.json";
@@ -36,10 +36,10 @@ before(async () => {
   for (const f of [path.join(RELEASE_EXTENSION_DIR, "manifest.json"), HOST_BIN]) assert.ok(fs.existsSync(f), `${f} is missing: run scripts/build-extension.sh and cargo build -p kagi-host`);
   tmp = tempDir();
   const CRX = packTestCrx(tmp);
-  await takeRigLock();
+  await takeSystemLock("exclusive");
   assert.ok(!fs.existsSync(POLICY_FILE), `${POLICY_FILE} exists already: not overwriting it`);
   assert.ok(!fs.existsSync(SYSTEM_MANIFEST), `${SYSTEM_MANIFEST} exists already (installed package?): not overwriting it`);
-  await ensurePcscd();
+  await startRig();
 
   // The system-wide native host registration, exactly as an administrator makes it.
   execFileSync(HOST_BIN, ["install", "--scope", "system", "--browser", "chromium"], { stdio: "inherit" });

@@ -17,7 +17,7 @@ import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
-import { ROOT, HOST_BIN, RELEASE_EXTENSION_DIR, VToken, ensurePcscd, makeCa, serve, sleep, stopAll, takeRigLock, tempDir, waitFor } from "./rig.mjs";
+import { ROOT, HOST_BIN, RELEASE_EXTENSION_DIR, VToken, startRig, makeCa, serve, sleep, stopAll, takeSystemLock, tempDir, waitFor } from "./rig.mjs";
 import { EXTENSION_UUID, FIREFOX_BIN, GECKO_ID } from "./drivers/firefox.mjs";
 import { withTimeout } from "./drivers/page.mjs";
 
@@ -32,15 +32,15 @@ let tmp, xpiServer, bankServer, loopbackServer, browser, token, bankA, bankB, lo
 before(async () => {
   for (const f of [path.join(RELEASE_EXTENSION_DIR, "manifest.json"), HOST_BIN, FIREFOX_BIN]) assert.ok(fs.existsSync(f), `${f} is missing: run scripts/build-extension.sh and cargo build -p kagi-host`);
   tmp = tempDir();
-  await takeRigLock();
+  await takeSystemLock("exclusive");
   assert.ok(!fs.existsSync(POLICY_FILE), `${POLICY_FILE} exists already: not overwriting it`);
   assert.ok(!fs.existsSync(SYSTEM_MANIFEST), `${SYSTEM_MANIFEST} exists already (installed package?): not overwriting it`);
-  await ensurePcscd();
+  await startRig();
   // A token, so that a bank page can open Kagi's window (an extension page: Firefox lets the
   // driver reach the options page only through one).
   token = new VToken(path.join(tmp, "token.json"));
   await token.start();
-  makeCa(tmp);
+  await makeCa(tmp);
   CA = fs.readFileSync(path.join(tmp, "ca.pem"), "utf8");
 
   // The system-wide native host registration, exactly as an administrator makes it.

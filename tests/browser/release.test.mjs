@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  ROOT, EXTENSION_ID, RELEASE_EXTENSION_DIR, HOST_BIN, ensurePcscd, inContentScript, launchBrowser, recordingHost, serve,
-  sleep, stopAll, takeRigLock, tempDir, waitFor,
+  ROOT, EXTENSION_ID, RELEASE_EXTENSION_DIR, HOST_BIN, startRig, inContentScript, launchBrowser, recordingHost, serve,
+  sleep, stopAll, takeSystemLock, tempDir, waitFor,
 } from "./rig.mjs";
 
 const SHOTS = path.join(ROOT, "build/screenshots");
@@ -21,8 +21,8 @@ before(async () => {
     assert.ok(fs.existsSync(f), `${f} is missing: run scripts/build-extension.sh and cargo build -p kagi-host`);
   }
   tmp = tempDir();
-  await takeRigLock();
-  await ensurePcscd();
+  await takeSystemLock();
+  await startRig();
   server = await serve("127.0.0.1", 0);
   otherServer = await serve("127.0.0.1", 0);
   origin = `http://127.0.0.1:${server.address().port}`;

@@ -1,12 +1,14 @@
-// Test rig for the browser tests: rig lock, pcscd, the virtual token, test web servers, and a
-// Chromium with the unpacked extension and the real native host. Everything started here is
-// stopped by PID.
-import { spawn, execFileSync } from "node:child_process";
+// Test rig for the browser tests: the rig of the Rust tests (`kagi-rig`, tests/rig: a private
+// pcscd with its own vpcd ports, virtual tokens, host registration through `kagi-host install`,
+// the test CA), test web servers, and a Chromium with the unpacked extension and the real native
+// host. Everything started here is stopped by PID.
+import { spawn, execFile } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -18,8 +20,11 @@ export const RELEASE_EXTENSION_DIR = path.join(ROOT, "build/extension");
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(ROOT, "target");
 export const HOST_BIN = path.join(TARGET, "debug/kagi-host");
 export const VTOKEN_BIN = path.join(TARGET, "debug/kagi-vtoken");
-const PCSCD_SOCKET = "/run/pcscd/pcscd.comm";
-const LOCK = process.env.KAGI_RIG_LOCK || "/tmp/kagi-rig.lock";
+/** The rig's command (`cargo build -p kagi-rig`; tests/rig/src/bin/kagi-rig.rs). */
+export const RIG_BIN = path.join(TARGET, "debug/kagi-rig");
+/** Taken shared by the browser tests and exclusively by the suites that write the machine's
+ * browser configuration (policies, system-wide host manifests), which every browser reads. */
+const SYSTEM_LOCK = process.env.KAGI_RIG_LOCK || "/tmp/kagi-rig.lock";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,7 +49,7 @@ function track(child, name) {
 export async function stopAll() {
   while (started.length) {
     const c = started.pop();
-    // Our ends of its pipes: the rig lock's `cat` (a grandchild) holds them open until its stdin
+    // Our ends of its pipes: the lock's `cat` (a grandchild) holds them open until its stdin
     // closes, and open pipes keep this process alive long after the tests end.
     c.stdin?.end();
     if (c.exitCode === null && c.signalCode === null) {
@@ -58,6 +63,12 @@ export async function stopAll() {
     c.stdout?.destroy();
     c.stderr?.destroy();
   }
+  // The rig last: the browsers and hosts above were its clients.
+  if (rigInfo) {
+    const dir = rigInfo.dir;
+    rigInfo = null;
+    await rigCommand(["down", "--dir", dir]).catch((e) => console.error(`kagi-rig down: ${e.message}`));
+  }
 }
 
 /** Spawns a process that `stopAll` stops (by PID, in reverse start order). */
@@ -65,9 +76,15 @@ export function spawnTracked(cmd, args, opts, name = path.basename(cmd)) {
   return track(spawn(cmd, args, opts), name);
 }
 
-/** Takes the rig lock (shared with the Rust suites) for the life of this process. */
-export async function takeRigLock() {
-  const c = track(spawn("flock", [LOCK, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] }), "flock");
+/**
+ * Takes the lock on the machine's browser configuration for the life of this process:
+ * `shared` for a test that launches browsers (a policy file or a system-wide host manifest
+ * written meanwhile would change what they do), `exclusive` for one that writes them.
+ * PC/SC needs no lock: every test process has its own pcscd (`startRig`).
+ */
+export async function takeSystemLock(mode = "shared") {
+  const flag = mode === "exclusive" ? "-x" : "-s";
+  const c = track(spawn("flock", [flag, SYSTEM_LOCK, "sh", "-c", "echo locked; exec cat"], { stdio: ["pipe", "pipe", "inherit"] }), "flock");
   await new Promise((resolve, reject) => {
     c.stdout.once("data", resolve);
     c.once("exit", () => reject(new Error("flock exited")));
@@ -75,63 +92,82 @@ export async function takeRigLock() {
   return c;
 }
 
-function cardPresent(reader = "Virtual PCD 00 00") {
-  try {
-    const out = execFileSync("opensc-tool", ["-l"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return out.split("\n").some((l) => l.includes(reader) && /\bYes\b/.test(l));
-  } catch {
-    return false;
+const execFileAsync = promisify(execFile);
+
+/** Runs `kagi-rig` with `args`; its JSON answer (or text, for `ca issue`). */
+export async function rigCommand(args, { input } = {}) {
+  const run = execFileAsync(RIG_BIN, args, { encoding: "utf8", maxBuffer: 16 << 20 });
+  if (input !== undefined) {
+    run.child.stdin.end(input);
   }
+  const { stdout } = await run.catch((e) => {
+    throw new Error(`kagi-rig ${args.join(" ")}: ${e.stderr || e.message}`);
+  });
+  const text = stdout.trim();
+  return text.startsWith("{") ? JSON.parse(text) : text;
 }
 
-function pcscdRunning() {
-  if (!fs.existsSync(PCSCD_SOCKET)) return false;
-  try {
-    process.kill(parseInt(fs.readFileSync("/run/pcscd/pcscd.pid", "utf8"), 10), 0);   // the file ends in "\n\0"
-    return true;
-  } catch {
-    return false;   // a socket left behind by a pcscd that was killed
-  }
+let rigInfo = null;
+
+/**
+ * This test process's PC/SC stack: `kagi-rig up` starts a pcscd of its own on a private socket
+ * with its own vpcd ports (stopped by `stopAll`, or by itself when this process is gone). Its
+ * `PCSCLITE_CSOCK_NAME` goes into this process's environment, so every browser launched
+ * afterwards hands it to the host it starts, and OpenSC run from here finds it too.
+ */
+export async function startRig() {
+  if (rigInfo) return rigInfo;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kagi-browser-rig-"));
+  rigInfo = await rigCommand(["up", "--dir", dir, "--owner-pid", String(process.pid)]);
+  Object.assign(process.env, rigInfo.env);
+  return rigInfo;
 }
 
-/** Starts pcscd unless one is already serving (scripts/test.sh normally has). */
-export async function ensurePcscd() {
-  if (pcscdRunning()) return;
-  fs.rmSync(PCSCD_SOCKET, { force: true });
-  fs.rmSync("/run/pcscd/pcscd.pid", { force: true });
-  fs.mkdirSync("/run/pcscd", { recursive: true });
-  track(spawn("pcscd", ["--foreground", "--error"], { stdio: "ignore" }), "pcscd");
-  await waitFor("pcscd socket", () => fs.existsSync(PCSCD_SOCKET));
-  await sleep(500);
+function rigDir() {
+  if (!rigInfo) throw new Error("the rig is not up: call startRig() first");
+  return rigInfo.dir;
 }
 
 /** vpcd's two readers. */
 export const READERS = ["Virtual PCD 00 00", "Virtual PCD 00 01"];
 
 /**
- * A virtual PIV token in vpcd reader `reader` (0 or 1); `stop()` pulls it, `start()` plugs it
- * in again (same state). A new token has PIN 123456 and PUK 12345678.
+ * A virtual PIV token in vpcd reader `reader` (0 or 1) of this process's rig; `stop()` pulls
+ * it, `start()` plugs it in again (same state), each waiting until pcscd reports it. A new
+ * token has PIN 123456 and PUK 12345678.
  */
 export class VToken {
   constructor(stateFile, { reader = 0 } = {}) {
     this.stateFile = stateFile;
     this.reader = reader;
     this.readerName = READERS[reader];
-    this.child = null;
+    this.plugged = false;
   }
   async start() {
-    this.child = track(spawn(VTOKEN_BIN, ["--reader", String(this.reader), "--state", this.stateFile, "--exit-on-stdin-eof"], { stdio: ["pipe", "ignore", "ignore"] }), "vtoken");
-    await waitFor("virtual token inserted", () => cardPresent(this.readerName));
+    await rigCommand(["token", "plug", "--dir", rigDir(), "--reader", String(this.reader), "--state", this.stateFile]);
+    this.plugged = true;
   }
   async stop() {
-    const c = this.child;
-    this.child = null;
-    if (!c || c.exitCode !== null) return;
-    const gone = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    await gone;
-    await waitFor("virtual token removed", () => !cardPresent(this.readerName));
+    if (!this.plugged) return;
+    this.plugged = false;
+    await rigCommand(["token", "pull", "--dir", rigDir(), "--reader", String(this.reader)]);
   }
+}
+
+/**
+ * Registers the native host (`hostPath`) for a browser user through `kagi-host install --scope
+ * user` (`kagi-rig register`), or with `remove` takes it away through `kagi-host uninstall`.
+ * Chromium: `home` is the user's home, whose `.config/chromium` is the profile to launch.
+ */
+export async function registerHost(browser, home, { hostPath = HOST_BIN, remove = false } = {}) {
+  const args = ["register", "--browser", browser, "--home", home, "--host", hostPath];
+  if (remove) args.push("--remove");
+  return rigCommand(args);
+}
+
+/** The one test CA (`kagi-rig ca new`) in `dir`: ca.pem, ca.der, and its key. */
+export async function makeCa(dir) {
+  return rigCommand(["ca", "new", "--dir", dir]);
 }
 
 /** Serves the test pages, kagi.js and a tiny CA (openssl) on `host`:`port` (0 = any). */
@@ -147,11 +183,9 @@ export function serve(host, port, caDir) {
       let body = "";
       req.on("data", (d) => (body += d));
       req.on("end", () => {
-        try {
-          res.writeHead(200, { "content-type": "text/plain" }).end(issue(caDir, body.trim()));
-        } catch (e) {
-          res.writeHead(500).end(String(e));
-        }
+        issue(caDir, body.trim()).then(
+          (cert) => res.writeHead(200, { "content-type": "text/plain" }).end(cert),
+          (e) => res.writeHead(500).end(String(e)));
       });
     } else {
       res.writeHead(404).end();
@@ -160,48 +194,25 @@ export function serve(host, port, caDir) {
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
-/** Makes a P-256 test CA in `dir`. */
-export function makeCa(dir) {
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", path.join(dir, "ca.key"), "-out", path.join(dir, "ca.pem"), "-days", "30",
-    "-subj", "/C=JP/O=Kagi Test Shinkin Bank/CN=Kagi Test CA"], { stdio: "ignore" });
-}
+/** The serial number the test CA gives the certificates `serve` issues (tests look for it). */
+export const TEST_SERIAL = "6d89a42202c56aafed5e6c8de3277d8c";
 
-/** Signs a CSR (base64 DER) with the test CA; returns the certificate as base64 DER. */
+/** Issues a certificate for a CSR (base64 DER) with the test CA in `dir`: base64 DER. */
 function issue(dir, csrB64) {
-  const csr = path.join(dir, "req.der");
-  const cert = path.join(dir, "cert.der");
-  fs.writeFileSync(csr, Buffer.from(csrB64, "base64"));
-  execFileSync("openssl", ["x509", "-req", "-inform", "DER", "-in", csr, "-CA", path.join(dir, "ca.pem"),
-    "-CAkey", path.join(dir, "ca.key"), "-days", "365", "-set_serial", "0x6d89a42202c56aafed5e6c8de3277d8c",
-    "-outform", "DER", "-out", cert], { stdio: "ignore" });
-  return fs.readFileSync(cert).toString("base64");
+  return rigCommand(["ca", "issue", "--dir", dir, "--serial", TEST_SERIAL], { input: csrB64 });
 }
 
 /**
- * Chromium with the unpacked extension; the native host registered in its own profile.
- * `profile`: the user-data-dir's name under `tmp` (reused across launches: `withHost: false`
- * removes the host manifest from it); `viewport`: page size (Playwright's default 1280×720);
- * `extensionDir`: which build (default the development build); `hostPath`: the program the
- * host manifest names (default the real host).
+ * Chromium with the unpacked extension; the native host registered for the profile's user
+ * through `kagi-host install` (`registerHost`). `profile`: the user's home under `tmp`, whose
+ * `.config/chromium` is the user-data-dir (reused across launches: `withHost: false` uninstalls
+ * the host from it); `viewport`: page size (Playwright's default 1280×720); `extensionDir`:
+ * which build (default the development build); `hostPath`: the program the host manifest names
+ * (default the real host).
  */
 export async function launchBrowser(tmp, { withHost = true, profile, headless = true, viewport, extensionDir = EXTENSION_DIR, hostPath = HOST_BIN } = {}) {
-  const userDataDir = path.join(tmp, profile ?? (withHost ? "profile" : "profile-nohost"));
-  const manifest = path.join(userDataDir, "NativeMessagingHosts/jp.kagi.host.json");
-  fs.mkdirSync(path.dirname(manifest), { recursive: true });
-  if (withHost) {
-    fs.writeFileSync(manifest, JSON.stringify({
-      name: "jp.kagi.host",
-      description: "Kagi native host (test)",
-      path: hostPath,
-      type: "stdio",
-      allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
-    }));
-  } else {
-    fs.rmSync(manifest, { force: true });
-  }
-  const home = path.join(tmp, "home");
-  fs.mkdirSync(home, { recursive: true });
+  const home = path.join(tmp, profile ?? (withHost ? "profile" : "profile-nohost"));
+  const { userDataDir } = await registerHost("chromium", home, { hostPath, remove: !withHost });
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: "/usr/bin/chromium",
     headless,

@@ -1,10 +1,9 @@
 // Firefox ESR through puppeteer-core over WebDriver BiDi: a fresh profile, the extension
 // installed as a temporary add-on, its moz-extension uuid pinned by pref, and the native host
 // manifest in ~/.mozilla/native-messaging-hosts/ of the test's own HOME.
-import fs from "node:fs";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
-import { EXTENSION_DIR, HOST_BIN, sleep } from "../rig.mjs";
+import { EXTENSION_DIR, registerHost, sleep } from "../rig.mjs";
 import { JourneyPage, isPinUrl, withTimeout } from "./page.mjs";
 
 export const GECKO_ID = "kagi@kagi.example";
@@ -49,27 +48,12 @@ class FirefoxPage extends JourneyPage {
 
 export const name = "firefox";
 
-/** The native host manifest Firefox reads for a user: ~/.mozilla/native-messaging-hosts/. */
-export function hostManifestPath(home) {
-  return path.join(home, ".mozilla/native-messaging-hosts/jp.kagi.host.json");
-}
-
-/** Options: tmp (the test's directory), profile (profile dir name), withHost, headless. */
+/** Options: tmp (the test's directory), profile (profile dir name), withHost, headless. The
+ * host is registered for the user `tmp/home` (Firefox reads ~/.mozilla/native-messaging-hosts/)
+ * through `kagi-host install`, or uninstalled from it with `withHost: false`. */
 export async function launch({ tmp, profile = "firefox", withHost = true, headless = true }) {
   const home = path.join(tmp, "home");
-  const manifest = hostManifestPath(home);
-  fs.mkdirSync(path.dirname(manifest), { recursive: true });
-  if (withHost) {
-    fs.writeFileSync(manifest, JSON.stringify({
-      name: "jp.kagi.host",
-      description: "Kagi native host (test)",
-      path: HOST_BIN,
-      type: "stdio",
-      allowed_extensions: [GECKO_ID],
-    }));
-  } else {
-    fs.rmSync(manifest, { force: true });
-  }
+  await registerHost("firefox", home, { remove: !withHost });
   const browser = await puppeteer.launch({
     browser: "firefox",
     executablePath: FIREFOX_BIN,

@@ -22,6 +22,7 @@ mod lock;
 mod paths;
 mod pcscd;
 pub mod postgres;
+pub mod service;
 mod skip;
 pub mod tools;
 mod vtoken;

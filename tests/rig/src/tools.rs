@@ -1,12 +1,15 @@
 //! Independent tools tests use to put "foreign" content on a token and to check it afterwards:
-//! yubico-piv-tool on a given reader, openssl making keys and certificates neither Kagi nor the
-//! bank made, and raw APDUs through PC/SC for what no installed tool sends.
+//! yubico-piv-tool on a given reader, keys and certificates neither Kagi nor the bank made (from
+//! the rig's one test CA, `testca.rs`), and raw APDUs through PC/SC for what no installed tool
+//! sends.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::cmd::{run_with_timeout, CmdOutput};
+use crate::testca::{pem, TestCa, PKCS8_PEM_LABEL};
+use crate::SlotKey;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -34,26 +37,23 @@ pub fn said(out: &CmdOutput) -> String {
     format!("{}{}", out.stdout, out.stderr)
 }
 
-/// A P-256 key (PEM) and a certificate for it, made with openssl: self-signed, or issued by a
-/// throwaway openssl CA "Other Company CA" kept in `dir`.
-pub fn openssl_key_and_cert(dir: &Path, name: &str, self_signed: bool) -> (PathBuf, PathBuf) {
+/// A P-256 key (PKCS#8 PEM) and a certificate for it (PEM), neither made by Kagi nor by the
+/// bank: self-signed, or issued by the test CA "Other Company CA" kept in `dir`
+/// ([`TestCa::in_dir`]). Both CN and file names carry `name`; the CN says "foreign" and "Other
+/// Company", so a test can check that the host never shows such a certificate.
+pub fn foreign_key_and_cert(dir: &Path, name: &str, self_signed: bool) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.key.pem"));
     let cert = dir.join(format!("{name}.cert.pem"));
-    ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&key)]);
-    let subj = format!("/CN=foreign {name}/O=Other Company");
-    if self_signed {
-        ok("openssl", &["req", "-new", "-x509", "-key", p(&key), "-subj", &subj, "-days", "30", "-out", p(&cert)]);
-        return (key, cert);
-    }
-    let ca_key = dir.join("other-ca.key");
-    let ca = dir.join("other-ca.pem");
-    if !ca.exists() {
-        ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&ca_key)]);
-        ok("openssl", &["req", "-new", "-x509", "-key", p(&ca_key), "-subj", "/CN=Other Company CA", "-days", "30", "-out", p(&ca)]);
-    }
-    let csr = dir.join(format!("{name}.csr"));
-    ok("openssl", &["req", "-new", "-key", p(&key), "-subj", &subj, "-out", p(&csr)]);
-    ok("openssl", &["x509", "-req", "-in", p(&csr), "-CA", p(&ca), "-CAkey", p(&ca_key), "-days", "30", "-set_serial", "9", "-out", p(&cert)]);
+    let slot_key = SlotKey::p256();
+    std::fs::write(&key, pem(PKCS8_PEM_LABEL, slot_key.pkcs8_der())).expect("write key");
+    let cn = format!("foreign {name} (Other Company)");
+    let der = if self_signed {
+        slot_key.self_signed(&cn, 30)
+    } else {
+        let ca = TestCa::in_dir(&dir.join("other-ca"), "Other Company CA").expect("Other Company CA");
+        slot_key.certificate(&ca, &cn, 30)
+    };
+    std::fs::write(&cert, pem("CERTIFICATE", &der)).expect("write certificate");
     (key, cert)
 }
 
@@ -75,10 +75,10 @@ pub struct Foreign {
 /// certificate in `9A`, a key and a certificate from another CA in `82`, a key without
 /// certificate in `83`, and a Key History of one on-card and one off-card retired key.
 pub fn load_foreign_content(reader: &str, dir: &Path) -> Foreign {
-    let (k9a, c9a) = openssl_key_and_cert(dir, "9a", true);
-    let (k82, c82) = openssl_key_and_cert(dir, "82", false);
+    let (k9a, c9a) = foreign_key_and_cert(dir, "9a", true);
+    let (k82, c82) = foreign_key_and_cert(dir, "82", false);
     let k83 = dir.join("83.key.pem");
-    ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&k83)]);
+    std::fs::write(&k83, pem(PKCS8_PEM_LABEL, SlotKey::p256().pkcs8_der())).expect("write key");
     // yubico-piv-tool 2.2 takes one -i per run: key and certificate in separate runs.
     for (slot, key, cert) in [("9a", &k9a, Some(&c9a)), ("82", &k82, Some(&c82)), ("83", &k83, None)] {
         ykpiv(reader, &["-a", "import-key", "-s", slot, "-i", p(key)]).assert_success("import-key");

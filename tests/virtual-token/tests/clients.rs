@@ -1,6 +1,7 @@
 //! The virtual token against independent PIV clients (OpenSC, yubico-piv-tool, openssl),
 //! through the real pcscd + vpcd stack. Each test holds the rig lock for its duration.
 
+use kagi_rig::testca::{pem, unb64, TestCa};
 use kagi_rig::tools::{ok, ykpiv};
 use kagi_rig::{run_with_timeout, Rig, VToken, DEFAULT_PIN};
 use std::path::{Path, PathBuf};
@@ -23,23 +24,22 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// A certificate for a token-held public key, issued by a throwaway openssl CA
-/// (yubico-piv-tool 2.2.0's selfsign-certificate fails with OpenSSL 3, upstream #388).
+/// A certificate for a token-held public key (the PEM yubico-piv-tool wrote), issued by the
+/// rig's test CA kept in `dir` (yubico-piv-tool 2.2.0's selfsign-certificate fails with OpenSSL 3,
+/// upstream #388).
 fn cert_for(dir: &Path, pubkey: &Path, cn: &str) -> PathBuf {
-    let ca_key = dir.join("ca.key");
-    let ca = dir.join("ca.pem");
-    if !ca.exists() {
-        ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&ca_key)]);
-        ok("openssl", &["req", "-new", "-x509", "-key", p(&ca_key), "-subj", "/CN=kagi test CA", "-days", "2", "-out", p(&ca)]);
-    }
-    let csr = dir.join(format!("{cn}.csr"));
+    let ca = TestCa::in_dir(&dir.join("ca"), "kagi test CA").expect("test CA");
+    let spki = pem_body(&std::fs::read_to_string(pubkey).expect("read public key"));
+    let der = ca.certify(&spki, cn, 2).expect("certify the token's key");
     let cert = dir.join(format!("{cn}.pem"));
-    ok("openssl", &["req", "-new", "-key", p(&ca_key), "-subj", &format!("/CN={cn}"), "-out", p(&csr)]);
-    ok("openssl", &[
-        "x509", "-req", "-in", p(&csr), "-CA", p(&ca), "-CAkey", p(&ca_key), "-force_pubkey", p(pubkey),
-        "-days", "2", "-set_serial", "7", "-out", p(&cert),
-    ]);
+    std::fs::write(&cert, pem("CERTIFICATE", &der)).expect("write certificate");
     cert
+}
+
+/// The DER inside one PEM block.
+fn pem_body(text: &str) -> Vec<u8> {
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    unb64(&body)
 }
 
 /// Generates a key with yubico-piv-tool, issues a certificate for it and imports it.

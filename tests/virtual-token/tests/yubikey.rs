@@ -5,7 +5,7 @@
 //! the token options, the rig's content builder, and two tokens in two readers.
 
 use kagi_rig::testca::TestCa;
-use kagi_rig::tools::{der_of_pem_cert, ok, openssl_key_and_cert, pcsc_connect, said, ykpiv};
+use kagi_rig::tools::{der_of_pem_cert, ok, foreign_key_and_cert, pcsc_connect, said, ykpiv};
 use kagi_rig::{run_with_timeout, ManagementKey, Rig, SlotKey, VToken, VTokenBuilder, DEFAULT_PIN};
 use std::path::Path;
 use std::process::Command;
@@ -125,8 +125,8 @@ fn foreign_content_loaded_by_yubico_piv_tool_keeps_signing() {
     let tok = token();
     let dir = kagi_rig::temp_dir().unwrap();
     let d = dir.path();
-    let (k9a, c9a) = openssl_key_and_cert(d, "9a", true);
-    let (k82, c82) = openssl_key_and_cert(d, "82", false);
+    let (k9a, c9a) = foreign_key_and_cert(d, "9a", true);
+    let (k82, c82) = foreign_key_and_cert(d, "82", false);
     let k83 = d.join("83.key.pem");
     ok("openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p(&k83)]);
     // yubico-piv-tool 2.2 takes one -i per run: key and certificate in separate runs.
