@@ -142,11 +142,13 @@ pub fn transaction(lang: Lang, tx: &Value) -> Option<TxView> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::json::json;
 
-    fn tx() -> Value {
+    /// A 譲渡記録請求 as the demo bank hands it to `confirmTransaction` (kagi-proto's golden
+    /// vector); the broker's tests use it too.
+    pub(crate) fn tx() -> Value {
         json!({
             "kind": "densai.transfer/1", "requestId": "TR-20261130-0001", "requestVersion": "1",
             "recordNumber": "20261130KG0000000001", "amountYen": "12345678",

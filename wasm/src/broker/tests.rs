@@ -909,22 +909,7 @@ fn without_a_host_diagnose_says_host_not_installed_and_the_badge_is_raised_until
 
 // ----- Transaction confirmation (issue 16) ---------------------------------------------------
 
-/// A 譲渡記録請求 as the demo bank hands it to `confirmTransaction` (kagi-proto's golden vector).
-fn tx() -> Value {
-    json!({
-        "kind": "densai.transfer/1", "requestId": "TR-20261130-0001", "requestVersion": "1",
-        "recordNumber": "20261130KG0000000001", "amountYen": "12345678",
-        "recordDate": "2026-12-01", "dueDate": "2027-02-26",
-        "payer.userNo": "123456789", "payer.name": "株式会社鍵商事", "payer.bankCode": "0999",
-        "payer.bankName": "鍵デモ信用金庫", "payer.branchCode": "001", "payer.branchName": "本店",
-        "payer.accountType": "1", "payer.accountNo": "1234567",
-        "counterparty.userNo": "987654321", "counterparty.name": "ｶﾌﾞｼｷｶﾞｲｼｬ ﾐﾅﾐﾌﾞﾋﾝ",
-        "counterparty.bankCode": "0999", "counterparty.bankName": "鍵デモ信用金庫",
-        "counterparty.branchCode": "002", "counterparty.branchName": "駅前支店",
-        "counterparty.accountType": "2", "counterparty.accountNo": "7654321",
-        "transferRestricted": "0", "guarantee": "1", "newCounterparty": "1"
-    })
-}
+use crate::txview::tests::tx;
 
 fn tx_json() -> String {
     tx().to_string()
