@@ -68,6 +68,16 @@ skip_lines() {
   grep -oE 'kagi-skip .+: .*' "$1" || true
 }
 
+# The first failures a suite's output names, each with its message up to the stack trace (at
+# most 6 lines each, 16 in all): a failed test (node's "✖", TAP "not ok", cargo's "panicked at")
+# or a suite's own FAILED line. Node's spec reporter repeats the failures at the end: not again.
+failure_digest() {
+  awk '/failing tests:/ {exit}
+       /^ *(✖|not ok )|panicked at|^FAILED|^error(\[|:)/ {n = 6}
+       /^ +at / {n = 0}
+       n > 0 && NF {print; n--; if (++shown == 16) exit}' "$1" 2>/dev/null
+}
+
 run_suite() {
   local name=$1; shift
   say "suite: $name"
@@ -190,6 +200,11 @@ replugs=${replugs:-0}
 echo "rig replugs of a token pcscd did not report: $replugs (at most $max_replugs; $KAGI_RIG_REPLUG_LOG)"
 ok=1
 if [ ${#failed_suites[@]} -gt 0 ]; then
+  # What failed, in the summary itself: CI keeps only the end of the output, not build/test-logs.
+  for s in "${failed_suites[@]}"; do
+    echo "why $s:"
+    failure_digest "$log/$s.log" | sed 's/^/  /'
+  done
   echo "failed suites: ${failed_suites[*]} (logs in $log)"
   ok=0
 fi
