@@ -15,14 +15,16 @@ extension_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' "$KAGI_ROOT/Cargo.lock"
 }
 
-# wasm-bindgen-cli at exactly that version, in the checkout's build/tools (not ~/.cargo).
+# wasm-bindgen-cli at exactly that version, in the checkout's build/tools (not ~/.cargo). A debug
+# build: it writes the same bytes as a release build (compared on both modules) in 0.25 s
+# instead of 0.04 s, and builds in half the time (57 s against 115 s on 2 cores).
 prereq_extension_wasm_bindgen() {
   local v bin="$KAGI_ROOT/build/tools/bin/wasm-bindgen"
   v=$(extension_wasm_bindgen_version)
   [ -n "$v" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; return 1; }
   if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q " $v\$"; then return 0; fi
-  echo "installing wasm-bindgen-cli $v into build/tools (about 2 minutes)" >&2
-  cargo install -q wasm-bindgen-cli --version "$v" --root "$KAGI_ROOT/build/tools" --force
+  echo "installing wasm-bindgen-cli $v into build/tools (about 1 minute)" >&2
+  cargo install -q --debug wasm-bindgen-cli --version "$v" --root "$KAGI_ROOT/build/tools" --force
 }
 
 # playwright-core (browser tests) and binaryen (wasm-opt; Debian's is too old), from the lock file.
