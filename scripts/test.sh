@@ -31,19 +31,34 @@ if [ "$allow_skips" = 1 ] && [ "${CI:-}" = true ]; then
 fi
 max_replugs=${KAGI_MAX_REPLUGS:-2}
 
-trap 'stop_started' EXIT
+# Background work of scripts/prebuild.sh: each job in a session of its own (setsid), so that
+# stopping it stops the cargo and debootstrap processes under it.
+bg_pids=()
+bg_names=()
+bg_start() { # NAME: scripts/prebuild.sh NAME, niced, output in $log/prebuild-NAME.log
+  setsid nice -n 10 "$KAGI_ROOT/scripts/prebuild.sh" "$1" >"$log/prebuild-$1.log" 2>&1 &
+  bg_pids+=($!); bg_names+=("$1")
+}
+bg_wait() { # waits for every job; one line each in the suite times
+  local i rc t0 secs; t0=$(date +%s)
+  for i in "${!bg_pids[@]}"; do
+    wait "${bg_pids[$i]}"; rc=$?
+    grep '^prebuild ' "$log/prebuild-${bg_names[$i]}.log"
+    [ "$rc" = 0 ] || warn "scripts/prebuild.sh ${bg_names[$i]} failed (see $log/prebuild-${bg_names[$i]}.log): the suites build it themselves"
+    secs=$(sed -nE 's/^prebuild .* in all: ([0-9]+) s$/\1/p' "$log/prebuild-${bg_names[$i]}.log")
+    suite_times+=("background:${bg_names[$i]} ${secs:-?}")
+  done
+  suite_times+=("waited-for-background $(( $(date +%s) - t0 ))")
+  bg_pids=(); bg_names=()
+}
+bg_stop() {
+  local pid
+  for pid in "${bg_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+
+trap 'bg_stop; stop_started' EXIT
 trap 'exit 130' INT TERM
 start=$(date +%s)
-
-if [ "$install" = 1 ]; then
-  "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"
-fi
-
-say "building"
-cargo build --workspace --all-targets --locked || die "build failed"
-# The suites use these binaries as built here (scripts/lib.sh build_debug), the .deb suite too.
-export KAGI_WORKSPACE_BUILT=1
-
 total_passed=0
 total_failed=0
 total_skipped=0
@@ -51,6 +66,22 @@ failed_suites=()
 suite_times=()
 log="$KAGI_BUILD/test-logs"
 mkdir -p "$log"
+
+t0=$(date +%s)
+if [ "$install" = 1 ]; then
+  "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"
+fi
+suite_times+=("prerequisites $(( $(date +%s) - t0 ))")
+
+# The Wine root (debootstrap, packages, wineboot: network and disk) is made while the workspace
+# builds; scripts/wine/root.sh needs root, and a background job cannot ask for a password.
+if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then bg_start wine-root; fi
+say "building"
+t0=$(date +%s)
+cargo build --workspace --all-targets --locked || die "build failed"
+suite_times+=("build $(( $(date +%s) - t0 ))")
+# The suites use these binaries as built here (scripts/lib.sh build_debug), the .deb suite too.
+export KAGI_WORKSPACE_BUILT=1
 # Every replug the Rust rig makes in any test process of this run, one line each.
 export KAGI_RIG_REPLUG_LOG="$log/rig-replugs.log"
 : >"$KAGI_RIG_REPLUG_LOG"
@@ -122,14 +153,14 @@ run_suite() {
 # …` per stream would resolve the dependencies' features for that package alone, compile
 # kagi-host and several dependencies again, and make the streams wait for each other's builds
 # (measured: 1 min 46 s before the fault test's first test ran).
-cargo_tests() {
-  if [ "${KAGI_CARGO_JOBS:-3}" = 1 ]; then
-    cargo test --workspace --locked --no-fail-fast
-    return
-  fi
+# Lists the test executables before the suite starts (and before the background builds, which
+# would hold cargo's lock on target/debug): one line each: stream, package directory, package,
+# target, executable.
+list_cargo_tests() {
+  rm -f "$log/cargo-tests.list"
+  [ "${KAGI_CARGO_JOBS:-3}" = 1 ] && return 0
   cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$log/cargo-tests.json" || return 1
-  # One line per test executable: stream, package directory, package, target, executable.
-  python3 - "$log/cargo-tests.json" >"$log/cargo-tests.list" <<'PY' || return 1
+  python3 - "$log/cargo-tests.json" >"$log/cargo-tests.list.tmp" <<'PY' || return 1
 import json, os, sys, tomllib
 seen = set()
 for line in open(sys.argv[1]):
@@ -148,6 +179,15 @@ for line in open(sys.argv[1]):
         stream = 1 if target == "faults" and "test" in m["target"]["kind"] else 2
     print(stream, os.path.dirname(m["manifest_path"]), pkg, target, exe, sep="\t")
 PY
+  mv "$log/cargo-tests.list.tmp" "$log/cargo-tests.list"
+}
+
+cargo_tests() {
+  if [ "${KAGI_CARGO_JOBS:-3}" = 1 ]; then
+    cargo test --workspace --locked --no-fail-fast
+    return
+  fi
+  [ -s "$log/cargo-tests.list" ] || { echo "FAILED: listing the test executables (cargo test --workspace --no-run, see $log/cargo-tests.json)"; return 1; }
   # Runs the executables of stream $1 one after the other; fails if any failed.
   run_stream() {
     local want=$1 stream dir pkg target exe rc=0
@@ -169,7 +209,11 @@ PY
   cat "$log"/cargo-[123].out
   [ "$rcs" = 0 ]
 }
+# The builds of the later suites run beside the cargo suite, whose card tests mostly wait.
+list_cargo_tests
+bg_start artifacts
 run_suite cargo cargo_tests
+bg_wait
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do

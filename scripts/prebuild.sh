@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds ahead of time what the suites in scripts/test.d would otherwise build for themselves,
+# with the same commands, so that each suite then finds it fresh. scripts/test.sh runs it in the
+# background (niced) while the machine mostly waits: the Wine root during the workspace build
+# (network and disk), the rest during the cargo suite, whose card tests wait on pcscd's polls
+# (measured: 2 cores ~90 % idle over its 165 s).
+#
+#   scripts/prebuild.sh wine-root   the Wine root of 16-windows-wine (scripts/wine/root.sh ensure)
+#   scripts/prebuild.sh artifacts   kagi-host.exe (16), the WASM tests and both extension builds
+#                                   (20, 40-71), the fuzz targets (60)
+#
+# Nothing here is a test: a step that fails is reported and the suite that needs it builds it
+# again and reports the error itself. Prints one line per step with its time; exits non-zero if
+# any step failed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KAGI_ROOT"
+
+rc=0
+started=$(date +%s)
+step() {
+  local what=$1; shift
+  local t0; t0=$(date +%s)
+  if "$@"; then
+    echo "prebuild $what: done in $(( $(date +%s) - t0 )) s"
+  else
+    echo "prebuild $what: FAILED after $(( $(date +%s) - t0 )) s (the suite that needs it builds it again)"
+    rc=1
+  fi
+}
+
+case "${1:-}" in
+  wine-root)
+    step "Wine root" scripts/wine/root.sh ensure
+    ;;
+  artifacts)
+    # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
+    step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
+    # 20-wasm: the web-sys tests, then the shipped modules (build-extension.sh keeps stamps of
+    # its inputs, so the suites' own calls find them built).
+    step "WASM tests" cargo test -q -p kagi-wasm --target wasm32-unknown-unknown --locked --lib --no-run
+    step "extension (release)" scripts/build-extension.sh
+    step "extension (development)" scripts/build-extension.sh --dev
+    # 60-fuzz (scripts/fuzz.sh builds the same way).
+    step "fuzz targets" sh -c 'cd fuzz && PATH="$KAGI_ROOT/build/tools/bin:$PATH" cargo +nightly fuzz build -O'
+    ;;
+  *) die "usage: $0 wine-root | artifacts" ;;
+esac
+echo "prebuild $1 in all: $(( $(date +%s) - started )) s"
+exit "$rc"
