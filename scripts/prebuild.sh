@@ -6,8 +6,11 @@
 # (measured: 2 cores ~90 % idle over its 165 s).
 #
 #   scripts/prebuild.sh wine-root   the Wine root of 16-windows-wine (scripts/wine/root.sh ensure)
-#   scripts/prebuild.sh artifacts   kagi-host.exe (16), the WASM tests and both extension builds
-#                                   (20, 40-71), the fuzz targets (60)
+#   scripts/prebuild.sh artifacts   kagi-host.exe (16); wasm-bindgen-cli, the WASM tests and both
+#                                   extension builds (20, 40-71); cargo-fuzz and the fuzz targets (60)
+#
+# The steps print "prebuild <step>: …" when they end, in the order of the suites that need them:
+# scripts/test.sh starts a suite once the steps it needs have ended.
 #
 # Nothing here is a test: a step that fails is reported and the suite that needs it builds it
 # again and reports the error itself. Prints one line per step with its time; exits non-zero if
@@ -15,6 +18,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KAGI_ROOT"
+unset KAGI_PREREQS_DEFER   # this script is where the deferred work is done
 
 rc=0
 started=$(date +%s)
@@ -36,12 +40,17 @@ case "${1:-}" in
   artifacts)
     # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
     step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
+    # The tools scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
+    . scripts/prereqs.d/extension.sh
+    . scripts/prereqs.d/fuzz.sh
+    step "wasm-bindgen-cli" prereq_extension_wasm_bindgen
     # 20-wasm: the web-sys tests, then the shipped modules (build-extension.sh keeps stamps of
     # its inputs, so the suites' own calls find them built).
     step "WASM tests" cargo test -q -p kagi-wasm --target wasm32-unknown-unknown --locked --lib --no-run
     step "extension (release)" scripts/build-extension.sh
     step "extension (development)" scripts/build-extension.sh --dev
     # 60-fuzz (scripts/fuzz.sh builds the same way).
+    step "cargo-fuzz" prereq_cargo_fuzz
     step "fuzz targets" sh -c 'cd fuzz && PATH="$KAGI_ROOT/build/tools/bin:$PATH" cargo +nightly fuzz build -O'
     ;;
   *) die "usage: $0 wine-root | artifacts" ;;

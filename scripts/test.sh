@@ -39,6 +39,30 @@ bg_start() { # NAME: scripts/prebuild.sh NAME, niced, output in $log/prebuild-NA
   setsid nice -n 10 "$KAGI_ROOT/scripts/prebuild.sh" "$1" >"$log/prebuild-$1.log" 2>&1 &
   bg_pids+=($!); bg_names+=("$1")
 }
+bg_running() {
+  local pid
+  for pid in "${bg_pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+bg_waited=0
+# Waits until each STEP has ended (scripts/prebuild.sh prints "prebuild STEP: …"), or until no
+# job is left running; adds the wait to bg_waited.
+bg_wait_steps() {
+  local t0 step; t0=$(date +%s)
+  for step in "$@"; do
+    until grep -qsF "prebuild $step: " "$log"/prebuild-*.log || ! bg_running; do sleep 1; done
+  done
+  bg_waited=$((bg_waited + $(date +%s) - t0))
+}
+# The prebuild steps a suite of scripts/test.d needs before it starts.
+suite_needs() {
+  case "$1" in
+    16-windows-wine) printf '%s\n' "Wine root" "kagi-host.exe" ;;
+    20-wasm|4[0-9]-*|5[0-9]-*) printf '%s\n' "extension (release)" ;;
+    60-fuzz) printf '%s\n' "fuzz targets" ;;
+    7[0-9]-*) printf '%s\n' "extension (development)" ;;
+  esac
+}
 bg_wait() { # waits for every job; one line each in the suite times
   local i rc t0 secs; t0=$(date +%s)
   for i in "${!bg_pids[@]}"; do
@@ -48,7 +72,7 @@ bg_wait() { # waits for every job; one line each in the suite times
     secs=$(sed -nE 's/^prebuild .* in all: ([0-9]+) s$/\1/p' "$log/prebuild-${bg_names[$i]}.log")
     suite_times+=("background:${bg_names[$i]} ${secs:-?}")
   done
-  suite_times+=("waited-for-background $(( $(date +%s) - t0 ))")
+  suite_times+=("waited-for-background $(( bg_waited + $(date +%s) - t0 ))")
   bg_pids=(); bg_names=()
 }
 bg_stop() {
@@ -66,10 +90,12 @@ failed_suites=()
 suite_times=()
 log="$KAGI_BUILD/test-logs"
 mkdir -p "$log"
+rm -f "$log"/prebuild-*.log   # an earlier run's "step ended" lines must not be waited on
 
 t0=$(date +%s)
 if [ "$install" = 1 ]; then
-  "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"
+  # What only later suites need, and takes minutes to build, is left to scripts/prebuild.sh.
+  KAGI_PREREQS_DEFER=1 "$KAGI_ROOT/scripts/prereqs.sh" || die "installing prerequisites failed"
 fi
 suite_times+=("prerequisites $(( $(date +%s) - t0 ))")
 
@@ -209,17 +235,21 @@ cargo_tests() {
   cat "$log"/cargo-[123].out
   [ "$rcs" = 0 ]
 }
-# The builds of the later suites run beside the cargo suite, whose card tests mostly wait.
+# The builds of the later suites run beside the cargo suite, whose card tests mostly wait, and
+# go on while the first suites of scripts/test.d run; each suite waits for what it needs.
 list_cargo_tests
 bg_start artifacts
 run_suite cargo cargo_tests
-bg_wait
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do
   [ -e "$s" ] || continue
-  run_suite "$(basename "$s" .sh)" bash "$s"
+  name=$(basename "$s" .sh)
+  mapfile -t needs < <(suite_needs "$name")
+  [ ${#needs[@]} = 0 ] || bg_wait_steps "${needs[@]}"
+  run_suite "$name" bash "$s"
 done
+bg_wait
 
 elapsed=$(( $(date +%s) - start ))
 echo

@@ -18,7 +18,10 @@ extension_wasm_bindgen_version() {
 # wasm-bindgen-cli at exactly that version, in the checkout's build/tools (not ~/.cargo). A debug
 # build: it writes the same bytes as a release build (compared on both modules) in 0.25 s
 # instead of 0.04 s, and builds in half the time (57 s against 115 s on 2 cores).
+# KAGI_PREREQS_DEFER=1: scripts/test.sh builds it in the background (scripts/prebuild.sh); the
+# scripts that need it (build-extension.sh, 20-wasm) call this function themselves.
 prereq_extension_wasm_bindgen() {
+  [ "${KAGI_PREREQS_DEFER:-}" = 1 ] && return 0
   local v bin="$KAGI_ROOT/build/tools/bin/wasm-bindgen"
   v=$(extension_wasm_bindgen_version)
   [ -n "$v" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; return 1; }

@@ -12,6 +12,8 @@ prereq_windows_target() {
 
 # The Wine root (~3 min and ~2.4 GB the first time, from the machine's Debian mirror; then
 # reused). Not fatal here: the Windows suite tries again and reports the failure as its own.
+# KAGI_PREREQS_DEFER=1: scripts/test.sh makes it in the background (scripts/prebuild.sh).
 prereq_wine_root() {
+  [ "${KAGI_PREREQS_DEFER:-}" = 1 ] && return 0
   "$KAGI_ROOT/scripts/wine/root.sh" ensure || warn "the Wine root could not be made; the Windows suite will say why"
 }
