@@ -25,6 +25,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
 cd "$KAGI_ROOT"
+# One build at a time in this checkout (suites may run side by side, scripts/test.sh): the next
+# one then finds the outputs current by their stamps instead of writing into the same files.
+exec 8>"$KAGI_BUILD/.build-extension.lock"
+flock 8
 
 wasm_only=0
 dev=0
