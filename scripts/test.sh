@@ -77,7 +77,7 @@ bg_wait() { # waits for every job; one line each in the suite times
 }
 bg_stop() {
   local pid
-  for pid in "${bg_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  for pid in "${bg_pids[@]}" "${beside_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
 }
 
 trap 'bg_stop; stop_started' EXIT
@@ -135,14 +135,44 @@ failure_digest() {
        n > 0 && NF {print; n--; if (++shown == 16) exit}' "$1" 2>/dev/null
 }
 
+# Runs suite NAME (the command after it), its output shown and kept in $log/NAME.log.
 run_suite() {
   local name=$1; shift
   say "suite: $name"
-  local out="$log/$name.log"
   local t0; t0=$(date +%s)
-  "$@" 2>&1 | tee "$out"
-  local rc=${PIPESTATUS[0]}
-  suite_times+=("$name $(( $(date +%s) - t0 ))")
+  "$@" 2>&1 | tee "$log/$name.log"
+  count_suite "$name" "${PIPESTATUS[0]}" "$(( $(date +%s) - t0 ))"
+}
+
+# Suites that run beside the ones after them (see the list below the cargo suite): started in
+# a session of their own, output only to $log/NAME.log, shown and counted when they end.
+beside_pids=()
+beside_names=()
+start_beside() {
+  local name=$1; shift
+  say "suite: $name (beside the next suites; its output follows when it ends)"
+  rm -f "$log/$name.rc"
+  KAGI_RC_FILE="$log/$name.rc" setsid bash -c 't0=$(date +%s); "$@"; rc=$?
+    echo "$rc $(( $(date +%s) - t0 ))" >"$KAGI_RC_FILE"; exit "$rc"' _ "$@" >"$log/$name.log" 2>&1 &
+  beside_pids+=($!); beside_names+=("$name")
+}
+collect_beside() {
+  local i rc secs
+  for i in "${!beside_pids[@]}"; do
+    wait "${beside_pids[$i]}"
+    read -r rc secs <"$log/${beside_names[$i]}.rc" 2>/dev/null || { rc=1; secs=0; }
+    say "suite: ${beside_names[$i]} (ran beside the others)"
+    cat "$log/${beside_names[$i]}.log"
+    count_suite "${beside_names[$i]}" "$rc" "$secs"
+  done
+  beside_pids=(); beside_names=()
+}
+
+# Counts suite NAME's results from its log, given its exit code and time.
+count_suite() {
+  local name=$1 rc=$2 secs=$3
+  local out="$log/$name.log"
+  suite_times+=("$name $secs")
   local p q k line
   # Skips the suite reported in its own line (it took them out of its passes), else the
   # kagi-skip lines, which the test runner counted as passes.
@@ -242,13 +272,24 @@ bg_start artifacts
 run_suite cargo cargo_tests
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
+# These start beside the suites after them, which they cannot disturb:
+# - 16-windows-wine: its pcscd and tokens live in the Wine root (vpcd ports and a lock of its
+#   own) and it drives no browser; it mostly waits on Wine (the browser suites run meanwhile);
+# - 70-journey-chromium: each journey starts its own rig, bank and browser profile and holds the
+#   browser-configuration lock shared, as the Firefox journey does (which runs meanwhile).
+BESIDE=" 16-windows-wine 70-journey-chromium "
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do
   [ -e "$s" ] || continue
   name=$(basename "$s" .sh)
   mapfile -t needs < <(suite_needs "$name")
   [ ${#needs[@]} = 0 ] || bg_wait_steps "${needs[@]}"
-  run_suite "$name" bash "$s"
+  if [[ "$BESIDE" == *" $name "* ]]; then
+    start_beside "$name" bash "$s"
+  else
+    run_suite "$name" bash "$s"
+  fi
 done
+collect_beside
 bg_wait
 
 elapsed=$(( $(date +%s) - start ))
