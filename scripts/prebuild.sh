@@ -6,8 +6,12 @@
 # (measured: 2 cores ~90 % idle over its 165 s).
 #
 #   scripts/prebuild.sh wine-root   the Wine root of 16-windows-wine (scripts/wine/root.sh ensure)
-#   scripts/prebuild.sh artifacts   kagi-host.exe (16); wasm-bindgen-cli, the WASM tests and both
-#                                   extension builds (20, 40-71); cargo-fuzz and the fuzz targets (60)
+#   scripts/prebuild.sh native      kagi-host.exe (16); cargo-fuzz and the fuzz targets (60)
+#   scripts/prebuild.sh extension   wasm-bindgen-cli, the WASM tests and both extension builds (20,
+#                                   40-71)
+#
+# The last two run side by side: each has long single-threaded stretches (linking, the WASM's
+# fat LTO with one codegen unit) that leave a core to the other.
 #
 # The steps print "prebuild <step>: …" when they end, in the order of the suites that need them:
 # scripts/test.sh starts a suite once the steps it needs have ended.
@@ -37,23 +41,26 @@ case "${1:-}" in
   wine-root)
     step "Wine root" scripts/wine/root.sh ensure
     ;;
-  artifacts)
+  native)
     # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
     step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
-    # The tools scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
-    . scripts/prereqs.d/extension.sh
+    # 60-fuzz (scripts/fuzz.sh builds the same way), with the tool scripts/prereqs.sh leaves to
+    # this script under KAGI_PREREQS_DEFER=1.
     . scripts/prereqs.d/fuzz.sh
+    step "cargo-fuzz" prereq_cargo_fuzz
+    step "fuzz targets" sh -c 'cd fuzz && PATH="$KAGI_ROOT/build/tools/bin:$PATH" cargo +nightly fuzz build -O'
+    ;;
+  extension)
+    # The tool scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
+    . scripts/prereqs.d/extension.sh
     step "wasm-bindgen-cli" prereq_extension_wasm_bindgen
     # 20-wasm: the web-sys tests, then the shipped modules (build-extension.sh keeps stamps of
     # its inputs, so the suites' own calls find them built).
     step "WASM tests" cargo test -q -p kagi-wasm --target wasm32-unknown-unknown --locked --lib --no-run
     step "extension (release)" scripts/build-extension.sh
     step "extension (development)" scripts/build-extension.sh --dev
-    # 60-fuzz (scripts/fuzz.sh builds the same way).
-    step "cargo-fuzz" prereq_cargo_fuzz
-    step "fuzz targets" sh -c 'cd fuzz && PATH="$KAGI_ROOT/build/tools/bin:$PATH" cargo +nightly fuzz build -O'
     ;;
-  *) die "usage: $0 wine-root | artifacts" ;;
+  *) die "usage: $0 wine-root | native | extension" ;;
 esac
 echo "prebuild $1 in all: $(( $(date +%s) - started )) s"
 exit "$rc"

@@ -268,7 +268,8 @@ cargo_tests() {
 # The builds of the later suites run beside the cargo suite, whose card tests mostly wait, and
 # go on while the first suites of scripts/test.d run; each suite waits for what it needs.
 list_cargo_tests
-bg_start artifacts
+bg_start extension
+bg_start native
 run_suite cargo cargo_tests
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
