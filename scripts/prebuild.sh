@@ -44,11 +44,11 @@ case "${1:-}" in
   native)
     # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
     step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
-    # 60-fuzz (scripts/fuzz.sh builds the same way), with the tool scripts/prereqs.sh leaves to
-    # this script under KAGI_PREREQS_DEFER=1.
+    # 60-fuzz, as scripts/test.d/60-fuzz.sh runs it (no sanitizer), with the tool
+    # scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
     . scripts/prereqs.d/fuzz.sh
     step "cargo-fuzz" prereq_cargo_fuzz
-    step "fuzz targets" sh -c 'cd fuzz && PATH="$KAGI_ROOT/build/tools/bin:$PATH" cargo +nightly fuzz build -O'
+    step "fuzz targets" env KAGI_FUZZ_SANITIZER=none scripts/fuzz.sh --build
     ;;
   extension)
     # The tool scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.

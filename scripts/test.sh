@@ -307,7 +307,7 @@ fuzz_record="$KAGI_BUILD/fuzz/executions.json"
 if [ -s "$fuzz_record" ]; then
   echo "fuzz executions: $(python3 -c 'import json,sys
 r=json.load(open(sys.argv[1]))
-print(", ".join("%s %s" % (t, v["executions"] if v["ok"] else "FAILED") for t, v in r["targets"].items()), "in %ss each" % r["seconds"])' "$fuzz_record")"
+print(", ".join("%s %s" % (t, v["executions"] if v["ok"] else "FAILED") for t, v in r["targets"].items()), "in %ss each (sanitizer: %s)" % (r["seconds"], r.get("sanitizer", "address")))' "$fuzz_record")"
 else
   echo "fuzz executions: none recorded by this run ($fuzz_record)"
 fi

@@ -27,7 +27,8 @@ prereq_extension_wasm_bindgen() {
   [ -n "$v" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; return 1; }
   if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q " $v\$"; then return 0; fi
   echo "installing wasm-bindgen-cli $v into build/tools (about 1 minute)" >&2
-  cargo install -q --debug wasm-bindgen-cli --version "$v" --root "$KAGI_ROOT/build/tools" --force
+  cargo install -q --debug wasm-bindgen-cli --version "$v" --root "$KAGI_ROOT/build/tools" --force \
+    --bin wasm-bindgen --bin wasm-bindgen-test-runner
 }
 
 # playwright-core (browser tests) and binaryen (wasm-opt; Debian's is too old), from the lock file.
