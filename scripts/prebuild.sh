@@ -6,15 +6,15 @@
 # (measured: 2 cores ~90 % idle over its 165 s).
 #
 #   scripts/prebuild.sh wine-root   the Wine root of 16-windows-wine (scripts/wine/root.sh ensure)
-#   scripts/prebuild.sh native      kagi-host.exe (16); cargo-fuzz and the fuzz targets (60)
-#   scripts/prebuild.sh extension   wasm-bindgen-cli, the WASM tests and both extension builds (20,
-#                                   40-71)
+#   scripts/prebuild.sh main        wasm-bindgen-cli, the WASM tests and the release extension
+#                                   (20, 40-51), kagi-host.exe (16), the development extension (70, 71)
+#   scripts/prebuild.sh fuzz        cargo-fuzz and the fuzz targets (60)
 #
-# The last two run side by side: each has long single-threaded stretches (linking, the WASM's
-# fat LTO with one codegen unit) that leave a core to the other.
+# scripts/test.sh runs `main` at nice 10 and `fuzz` beside it at nice 19: the fuzz build takes
+# what CPU is left, e.g. while `main` links or runs the WASM's fat LTO on one core.
 #
-# The steps print "prebuild <step>: …" when they end, in the order of the suites that need them:
-# scripts/test.sh starts a suite once the steps it needs have ended.
+# The steps print "prebuild <step>: …" when they end; scripts/test.sh starts a suite once the
+# steps it needs have ended.
 #
 # Nothing here is a test: a step that fails is reported and the suite that needs it builds it
 # again and reports the error itself. Prints one line per step with its time; exits non-zero if
@@ -41,16 +41,7 @@ case "${1:-}" in
   wine-root)
     step "Wine root" scripts/wine/root.sh ensure
     ;;
-  native)
-    # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
-    step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
-    # 60-fuzz, as scripts/test.d/60-fuzz.sh runs it (no sanitizer), with the tool
-    # scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
-    . scripts/prereqs.d/fuzz.sh
-    step "cargo-fuzz" prereq_cargo_fuzz
-    step "fuzz targets" env KAGI_FUZZ_SANITIZER=none scripts/fuzz.sh --build
-    ;;
-  extension)
+  main)
     # The tool scripts/prereqs.sh leaves to this script under KAGI_PREREQS_DEFER=1.
     . scripts/prereqs.d/extension.sh
     step "wasm-bindgen-cli" prereq_extension_wasm_bindgen
@@ -58,9 +49,18 @@ case "${1:-}" in
     # its inputs, so the suites' own calls find them built).
     step "WASM tests" cargo test -q -p kagi-wasm --target wasm32-unknown-unknown --locked --lib --no-run
     step "extension (release)" scripts/build-extension.sh
+    # 16-windows-wine, step 1 (scripts/build-msi.sh --no-build packages it).
+    step "kagi-host.exe" cargo build -q --release --locked -p kagi-host --target x86_64-pc-windows-gnu
     step "extension (development)" scripts/build-extension.sh --dev
     ;;
-  *) die "usage: $0 wine-root | native | extension" ;;
+  fuzz)
+    # As scripts/test.d/60-fuzz.sh runs it (no sanitizer), with the tool scripts/prereqs.sh
+    # leaves to this script under KAGI_PREREQS_DEFER=1.
+    . scripts/prereqs.d/fuzz.sh
+    step "cargo-fuzz" prereq_cargo_fuzz
+    step "fuzz targets" env KAGI_FUZZ_SANITIZER=none scripts/fuzz.sh --build
+    ;;
+  *) die "usage: $0 wine-root | main | fuzz" ;;
 esac
 echo "prebuild $1 in all: $(( $(date +%s) - started )) s"
 exit "$rc"

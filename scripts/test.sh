@@ -35,8 +35,8 @@ max_replugs=${KAGI_MAX_REPLUGS:-2}
 # stopping it stops the cargo and debootstrap processes under it.
 bg_pids=()
 bg_names=()
-bg_start() { # NAME: scripts/prebuild.sh NAME, niced, output in $log/prebuild-NAME.log
-  setsid nice -n 10 "$KAGI_ROOT/scripts/prebuild.sh" "$1" >"$log/prebuild-$1.log" 2>&1 &
+bg_start() { # NAME NICENESS: scripts/prebuild.sh NAME, niced, output in $log/prebuild-NAME.log
+  setsid nice -n "$2" "$KAGI_ROOT/scripts/prebuild.sh" "$1" >"$log/prebuild-$1.log" 2>&1 &
   bg_pids+=($!); bg_names+=("$1")
 }
 bg_running() {
@@ -45,8 +45,13 @@ bg_running() {
   return 1
 }
 bg_waited=0
-# Waits until each STEP has ended (scripts/prebuild.sh prints "prebuild STEP: …"), or until no
-# job is left running; adds the wait to bg_waited.
+# Whether each STEP has ended (scripts/prebuild.sh prints "prebuild STEP: …") or no job is left.
+bg_steps_ended() {
+  local step
+  bg_running || return 0
+  for step in "$@"; do grep -qsF "prebuild $step: " "$log"/prebuild-*.log || return 1; done
+}
+# Waits until each STEP has ended, or until no job is left running; adds the wait to bg_waited.
 bg_wait_steps() {
   local t0 step; t0=$(date +%s)
   for step in "$@"; do
@@ -101,7 +106,7 @@ suite_times+=("prerequisites $(( $(date +%s) - t0 ))")
 
 # The Wine root (debootstrap, packages, wineboot: network and disk) is made while the workspace
 # builds; scripts/wine/root.sh needs root, and a background job cannot ask for a password.
-if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then bg_start wine-root; fi
+if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then bg_start wine-root 10; fi
 say "building"
 t0=$(date +%s)
 cargo build --workspace --all-targets --locked || die "build failed"
@@ -268,8 +273,8 @@ cargo_tests() {
 # The builds of the later suites run beside the cargo suite, whose card tests mostly wait, and
 # go on while the first suites of scripts/test.d run; each suite waits for what it needs.
 list_cargo_tests
-bg_start extension
-bg_start native
+bg_start main 10
+bg_start fuzz 19
 run_suite cargo cargo_tests
 
 # Further suites (wasm, browsers, packages...) live in scripts/test.d/, run in name order.
@@ -278,18 +283,38 @@ run_suite cargo cargo_tests
 #   own) and it drives no browser; it mostly waits on Wine (the browser suites run meanwhile);
 # - 70-journey-chromium: each journey starts its own rig, bank and browser profile and holds the
 #   browser-configuration lock shared, as the Firefox journey does (which runs meanwhile).
+# A suite to run beside waits in `pending` for the prebuild steps it needs while the suites after
+# it go on; it starts between two suites once those steps have ended (at the end, at the latest).
 BESIDE=" 16-windows-wine 70-journey-chromium "
+pending=()
+start_pending() { # [all]: starts the pending suites whose steps have ended (all of them: waiting)
+  local rest=() n needs
+  for n in "${pending[@]}"; do
+    mapfile -t needs < <(suite_needs "$n")
+    if [ "${1:-}" = all ]; then
+      [ ${#needs[@]} = 0 ] || bg_wait_steps "${needs[@]}"
+    elif [ ${#needs[@]} -gt 0 ] && ! bg_steps_ended "${needs[@]}"; then
+      rest+=("$n"); continue
+    fi
+    start_beside "$n" bash "$KAGI_ROOT/scripts/test.d/$n.sh"
+  done
+  pending=(${rest[@]+"${rest[@]}"})
+}
 for s in "$KAGI_ROOT"/scripts/test.d/*.sh; do
   [ -e "$s" ] || continue
   name=$(basename "$s" .sh)
+  if [[ "$BESIDE" == *" $name "* ]]; then
+    pending+=("$name")
+    start_pending
+    continue
+  fi
+  start_pending
   mapfile -t needs < <(suite_needs "$name")
   [ ${#needs[@]} = 0 ] || bg_wait_steps "${needs[@]}"
-  if [[ "$BESIDE" == *" $name "* ]]; then
-    start_beside "$name" bash "$s"
-  else
-    run_suite "$name" bash "$s"
-  fi
+  start_pending   # what waited for the same steps starts with it
+  run_suite "$name" bash "$s"
 done
+start_pending all
 collect_beside
 bg_wait
 
