@@ -32,7 +32,8 @@ fi
 max_replugs=${KAGI_MAX_REPLUGS:-2}
 
 # Background work of scripts/prebuild.sh: each job in a session of its own (setsid), so that
-# stopping it stops the cargo and debootstrap processes under it.
+# stopping it stops the cargo and debootstrap processes under it (prebuild.sh also gives its
+# session's scheduler autogroup its niceness).
 bg_pids=()
 bg_names=()
 bg_start() { # NAME NICENESS: scripts/prebuild.sh NAME, niced, output in $log/prebuild-NAME.log
