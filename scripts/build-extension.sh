@@ -25,10 +25,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$KAGI_ROOT/scripts/prereqs.d/extension.sh"
 cd "$KAGI_ROOT"
-# One build at a time in this checkout (suites may run side by side, scripts/test.sh): the next
-# one then finds the outputs current by their stamps instead of writing into the same files.
-exec 8>"$KAGI_BUILD/.build-extension.lock"
-flock 8
 
 wasm_only=0
 dev=0
@@ -69,6 +65,11 @@ if [ "$dev" = 0 ] && [ "$wasm_only" = 0 ] && [ -n "${KAGI_SIGNING_KEY:-}" ]; the
   release_key="$key_path"
 fi
 
+# One build at a time in this checkout (suites may run side by side, scripts/test.sh): the next
+# one then finds the outputs current by their stamps instead of writing into the same files.
+# Taken after the checks above, which refuse a key without building (05-keys runs them).
+exec 8>"$KAGI_BUILD/.build-extension.lock"
+flock 8
 prereq_extension_rust_target
 prereq_extension_wasm_bindgen
 prereq_extension_npm
