@@ -54,10 +54,8 @@ bg_steps_ended() {
 }
 # Waits until each STEP has ended, or until no job is left running; adds the wait to bg_waited.
 bg_wait_steps() {
-  local t0 step; t0=$(date +%s)
-  for step in "$@"; do
-    until grep -qsF "prebuild $step: " "$log"/prebuild-*.log || ! bg_running; do sleep 1; done
-  done
+  local t0; t0=$(date +%s)
+  until bg_steps_ended "$@"; do sleep 1; done
   bg_waited=$((bg_waited + $(date +%s) - t0))
 }
 # The prebuild steps a suite of scripts/test.d needs before it starts.
