@@ -485,13 +485,7 @@ impl Broker {
             Kind::Login { .. } => ("login", Value::Null),
             Kind::Enroll { .. } => ("enroll", Value::Null),
             // Every field in signing order, exactly the values that will be signed.
-            Kind::Confirm { tx, .. } => {
-                let mut m = crate::json::Map::new();
-                for (name, value) in tx.fields() {
-                    m.insert(name.to_owned(), Value::from(value));
-                }
-                ("confirm", Value::Object(m))
-            }
+            Kind::Confirm { tx, .. } => ("confirm", super::tx_object(tx)),
         };
         let c = s.candidate();
         let choices: Vec<Value> = if s.phase == Phase::Choose { s.candidates.iter().map(Candidate::view).collect() } else { Vec::new() };

@@ -64,11 +64,7 @@ pub(crate) fn request_json(id: u64, command: &Command) -> Value {
             put("nonce", text(nonce.as_str()));
             put("pin", pin(p));
             put("issuers", issuers(i));
-            let mut fields = crate::json::Map::new();
-            for (name, value) in tx.fields() {
-                fields.insert(name.to_owned(), Value::from(value));
-            }
-            put("tx", Some(Value::Object(fields)));
+            put("tx", Some(super::tx_object(tx)));
             put("certificate", certificate.as_ref().and_then(|c| text(c.as_str())));
         }
         Command::EnrollFinish { origin, certificate } => {

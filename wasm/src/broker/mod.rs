@@ -155,6 +155,16 @@ pub(crate) fn error(code: &str, message: &str) -> Value {
     json!({"code": code, "message": message})
 }
 
+/// A parsed transaction as the flat JSON object of docs/protocol.md, every field in signing
+/// order: what the host is sent and what the confirmation window shows, the same values.
+fn tx_object(tx: &kagi_proto::tx::Transaction) -> Value {
+    let mut m = crate::json::Map::new();
+    for (name, value) in tx.fields() {
+        m.insert(name.to_owned(), Value::from(value));
+    }
+    Value::Object(m)
+}
+
 fn reply_ok(req: &Value, result: Value) -> Value {
     json!({"type": "reply", "id": req, "result": result})
 }
